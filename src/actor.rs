@@ -1,0 +1,151 @@
+//! The one `Actor` that both drivers run: the model checker explores it,
+//! the UDP runtime executes it. It dispatches to the protocol modules by
+//! the process it is; none of them does I/O.
+
+use crate::cluster::{Cluster, Proc};
+use crate::ha::{self, HaState};
+use crate::msg::{Msg, Timer};
+use crate::originator::{self, OrigState, OrigStore};
+use crate::participant::{self, PartState, PartStore};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct Dtm0 {
+    pub cluster: Arc<Cluster>,
+    pub proc: Proc,
+}
+
+/// The state of one process. The variant order matches the actor order
+/// (participants, then originators, then HA), so sorting actor states for
+/// symmetry never moves a state to an actor of another kind.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Dtm0State {
+    Participant(PartState),
+    Originator(OrigState),
+    Ha(HaState),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Dtm0Store {
+    Participant(PartStore),
+    Originator(OrigStore),
+}
+
+impl Dtm0State {
+    pub fn participant(&self) -> Option<&PartState> {
+        match self {
+            Dtm0State::Participant(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn originator(&self) -> Option<&OrigState> {
+        match self {
+            Dtm0State::Originator(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn ha(&self) -> Option<&HaState> {
+        match self {
+            Dtm0State::Ha(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Dtm0Store {
+    pub fn participant(&self) -> Option<&PartStore> {
+        match self {
+            Dtm0Store::Participant(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn originator(&self) -> Option<&OrigStore> {
+        match self {
+            Dtm0Store::Originator(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a handler on the inner state of one kind, writing back only if it
+/// changed (so that an unchanged state stays borrowed, as stateright
+/// expects of a no-op).
+macro_rules! with_inner {
+    ($state:expr, $variant:ident, |$inner:ident| $body:expr) => {{
+        if let Dtm0State::$variant(s) = &**$state {
+            let mut $inner = Cow::Borrowed(s);
+            $body;
+            if let Cow::Owned(next) = $inner {
+                *$state = Cow::Owned(Dtm0State::$variant(next));
+            }
+        }
+    }};
+}
+
+impl Actor for Dtm0 {
+    type Msg = Msg;
+    type Timer = Timer;
+    type State = Dtm0State;
+    type Storage = Dtm0Store;
+    type Random = ();
+
+    fn on_start(&self, _id: Id, storage: &Option<Dtm0Store>, o: &mut Out<Self>) -> Dtm0State {
+        let c = &self.cluster;
+        match self.proc {
+            Proc::Participant(p) => {
+                let st = storage.as_ref().and_then(|s| s.participant().cloned());
+                Dtm0State::Participant(participant::on_start(c, p, &st, o))
+            }
+            Proc::Originator(slot) => {
+                let st = storage.as_ref().and_then(|s| s.originator().cloned());
+                Dtm0State::Originator(originator::on_start(c, slot, &st, o))
+            }
+            Proc::Ha => Dtm0State::Ha(ha::on_start(c)),
+        }
+    }
+
+    fn on_msg(
+        &self,
+        _id: Id,
+        state: &mut Cow<Dtm0State>,
+        src: Id,
+        msg: Msg,
+        o: &mut Out<Self>,
+    ) {
+        let c = &self.cluster;
+        match self.proc {
+            Proc::Participant(p) => with_inner!(state, Participant, |s| participant::on_msg(
+                c, p, &mut s, src, msg, o
+            )),
+            Proc::Originator(_) => {
+                with_inner!(state, Originator, |s| originator::on_msg(
+                    c, &mut s, src, msg, o
+                ))
+            }
+            Proc::Ha => with_inner!(state, Ha, |s| ha::on_msg(c, &mut s, src, msg, o)),
+        }
+    }
+
+    fn on_timeout(&self, _id: Id, state: &mut Cow<Dtm0State>, timer: &Timer, o: &mut Out<Self>) {
+        let c = &self.cluster;
+        match (self.proc, timer) {
+            (Proc::Participant(p), Timer::Commit) => {
+                with_inner!(state, Participant, |s| participant::on_timeout(
+                    c, p, &mut s, o
+                ))
+            }
+            _ => {}
+        }
+    }
+
+    fn name(&self) -> String {
+        match self.proc {
+            Proc::Participant(p) => self.cluster.participant_name(p),
+            Proc::Originator(s) => self.cluster.originators[s].name.clone(),
+            Proc::Ha => "HA".into(),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The static description of a cluster that every actor shares: who exists,
+//! what each originator incarnation will issue, and which protocol variant
+//! runs. Built from a model file (see `config`), never changed at run time.
+
+use crate::types::{Inc, Op, Ts, TxId};
+use serde::{Deserialize, Serialize};
+use stateright::actor::Id;
+
+/// When an originator calls a dtx STABLE (PROTOCOL.md section 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StableRule {
+    /// Motr's code: the first P notice.
+    FirstP,
+    /// The HLD: more than K notices, K the number of failures tolerated.
+    KPlus1,
+}
+
+/// The protocol choices a model can make (PROTOCOL.md names each one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Variants {
+    pub del_rule: crate::types::DelRule,
+    /// HLD: a restore round skips records already P at the recovering side.
+    pub redo_skip_persistent: bool,
+    pub stable: StableRule,
+    /// Prune the all-P prefix of the log (HLD section on pruning).
+    pub pruning: bool,
+}
+
+impl Default for Variants {
+    fn default() -> Self {
+        Variants {
+            del_rule: crate::types::DelRule::AlwaysTombstone,
+            redo_skip_persistent: false,
+            stable: StableRule::FirstP,
+            pruning: false,
+        }
+    }
+}
+
+/// Names of the variants, as accepted by `--variant` and model files.
+pub const VARIANT_NAMES: &[(&str, &str)] = &[
+    (
+        "del-absent-no-tombstone",
+        "Motr's CAS rule: a DEL on an absent or dead key writes no tombstone",
+    ),
+    (
+        "redo-skip-persistent",
+        "HLD: restore skips records already P at the recovering participant",
+    ),
+    (
+        "stable-first-p",
+        "Motr: a dtx is STABLE at the first P notice (default)",
+    ),
+    (
+        "stable-k-plus-1",
+        "HLD: a dtx is STABLE after K+1 P notices",
+    ),
+    ("pruning", "prune the all-P prefix of each log"),
+    ("no-pruning", "never prune logs"),
+];
+
+impl Variants {
+    /// Applies one named variant; `Err` names the unknown variant.
+    pub fn set(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "del-absent-no-tombstone" => {
+                self.del_rule = crate::types::DelRule::NoTombstoneIfAbsent
+            }
+            "redo-skip-persistent" => self.redo_skip_persistent = true,
+            "stable-first-p" => self.stable = StableRule::FirstP,
+            "stable-k-plus-1" => self.stable = StableRule::KPlus1,
+            "pruning" => self.pruning = true,
+            "no-pruning" => self.pruning = false,
+            other => {
+                let known: Vec<&str> = VARIANT_NAMES.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "unknown variant `{other}` (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The names that describe this set of variants, for reports.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.del_rule == crate::types::DelRule::NoTombstoneIfAbsent {
+            v.push("del-absent-no-tombstone");
+        }
+        if self.redo_skip_persistent {
+            v.push("redo-skip-persistent");
+        }
+        v.push(match self.stable {
+            StableRule::FirstP => "stable-first-p",
+            StableRule::KPlus1 => "stable-k-plus-1",
+        });
+        v.push(if self.pruning { "pruning" } else { "no-pruning" });
+        v
+    }
+}
+
+/// One originator slot: a client process whose incarnations run the
+/// scripts in turn.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OriginatorCfg {
+    pub name: String,
+    /// `plan[i]`: the dtxs that incarnation `i + 1` issues, with their
+    /// timestamps already drawn from its clock.
+    pub plan: Vec<Vec<(Ts, Op)>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Cluster {
+    /// Number of participants `p1..pN`; every key has a replica on each.
+    pub n: usize,
+    pub originators: Vec<OriginatorCfg>,
+    pub keys: u8,
+    pub variants: Variants,
+    /// K, the number of failures tolerated (for `stable-k-plus-1`).
+    pub k: usize,
+}
+
+/// Which process an actor index is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proc {
+    Participant(usize),
+    Originator(usize),
+    Ha,
+}
+
+impl Cluster {
+    pub fn m(&self) -> usize {
+        self.originators.len()
+    }
+    pub fn participant_id(&self, p: usize) -> Id {
+        Id::from(p)
+    }
+    pub fn originator_id(&self, slot: usize) -> Id {
+        Id::from(self.n + slot)
+    }
+    pub fn ha_id(&self) -> Id {
+        Id::from(self.n + self.m())
+    }
+    pub fn actor_count(&self) -> usize {
+        self.n + self.m() + 1
+    }
+    pub fn proc_of(&self, id: Id) -> Proc {
+        let i = usize::from(id);
+        if i < self.n {
+            Proc::Participant(i)
+        } else if i < self.n + self.m() {
+            Proc::Originator(i - self.n)
+        } else {
+            Proc::Ha
+        }
+    }
+    /// `p1`, `o2`, `HA`: the seed's names. Originators are named by slot and
+    /// incarnation.
+    pub fn name(&self, id: Id, inc: Inc) -> String {
+        match self.proc_of(id) {
+            Proc::Participant(p) => format!("p{}", p + 1),
+            Proc::Originator(s) => format!("{}{}", self.originators[s].name, inc),
+            Proc::Ha => "HA".into(),
+        }
+    }
+    pub fn participant_name(&self, p: usize) -> String {
+        format!("p{}", p + 1)
+    }
+    pub fn txid_name(&self, tx: &TxId) -> String {
+        format!("{}{}@{}", self.originators[tx.slot as usize].name, tx.inc, tx.ts)
+    }
+    /// Every dtx the given originator incarnation issues.
+    pub fn issued_by(&self, slot: usize, inc: Inc) -> impl Iterator<Item = (TxId, Op)> + '_ {
+        self.originators[slot]
+            .plan
+            .get(inc as usize - 1)
+            .into_iter()
+            .flatten()
+            .map(move |&(ts, op)| {
+                (
+                    TxId {
+                        ts,
+                        slot: slot as u8,
+                        inc,
+                    },
+                    op,
+                )
+            })
+    }
+    /// Number of P notices that make a dtx STABLE.
+    pub fn stable_threshold(&self) -> usize {
+        match self.variants.stable {
+            StableRule::FirstP => 1,
+            StableRule::KPlus1 => (self.k + 1).min(self.n),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! DTM0, the distributed transaction manager of CORTX Motr, as one pure
+//! actor implementation that a model checker explores and a UDP runtime
+//! runs. See PROTOCOL.md (the spec) for every name used here.
+
+pub mod actor;
+pub mod cluster;
+pub mod ha;
+pub mod msg;
+pub mod originator;
+pub mod participant;
+pub mod types;

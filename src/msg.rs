@@ -1,0 +1,104 @@
+//! The messages of PROTOCOL.md section 3, and the one timer.
+//!
+//! Every message to a participant or an originator carries `to`, the
+//! receiver's incarnation as the sender knows it. A process drops a message
+//! meant for an earlier incarnation of itself: the spec says messages to a
+//! crashed process are lost, and in the model they would otherwise wait for
+//! the restart.
+
+use crate::types::{Inc, Op, StateVec, TxId, Txr};
+use serde::{Deserialize, Serialize};
+
+/// A process state as HA decides it (PROTOCOL.md section 2, HA).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub enum HaSt {
+    #[default]
+    Online,
+    /// Crashed, may come back. HA learns of a crash when the process
+    /// restarts, so a participant is TRANSIENT from its restart until it
+    /// says it is ready to recover.
+    Transient,
+    Recovering,
+    /// Permanent. An originator incarnation that restarted as a new one is
+    /// FAILED; a participant never is in these models.
+    Failed,
+}
+
+impl HaSt {
+    pub fn name(self) -> &'static str {
+        match self {
+            HaSt::Online => "ONLINE",
+            HaSt::Transient => "TRANSIENT",
+            HaSt::Recovering => "RECOVERING",
+            HaSt::Failed => "FAILED",
+        }
+    }
+}
+
+/// HA's table: for each participant, then each originator slot, the
+/// current incarnation and its state. An originator slot's earlier
+/// incarnations are FAILED.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub struct HaTable(pub Vec<(Inc, HaSt)>);
+
+impl HaTable {
+    pub fn get(&self, i: usize) -> (Inc, HaSt) {
+        self.0.get(i).copied().unwrap_or((0, HaSt::Online))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Msg {
+    /// originator -> participant: execute this dtx.
+    Execute { to: Inc, tx: TxId, op: Op },
+    /// participant -> originator: executed (V).
+    Executed { to: Inc, tx: TxId },
+    /// participant -> participants and originator: the local transaction
+    /// holding `tx` is durable; `sv` is the sender's view.
+    Persistent { to: Inc, tx: TxId, sv: StateVec },
+    /// participant -> participant: re-execute this record. `from` is the
+    /// sender's incarnation, for the ack.
+    Redo { to: Inc, from: Inc, txr: Txr },
+    /// participant -> participant: the REDO of `tx` was executed.
+    RedoAck { to: Inc, tx: TxId },
+    /// participant -> recovering participant: the restore round of the
+    /// sender (incarnation `from`) is complete.
+    Eol { to: Inc, from: Inc },
+    /// HA -> every process: HA's whole table, numbered. HA broadcasts in one
+    /// order; a process keeps the highest `seq` it has seen, so a restarted
+    /// process also learns what it missed.
+    View { to: Inc, seq: u16, table: HaTable },
+    /// process -> HA: I (incarnation `inc`) have started.
+    Starting { inc: Inc },
+    /// participant -> HA: ready to recover (TRANSIENT -> RECOVERING).
+    Ready { inc: Inc },
+    /// participant -> HA: recovery done (RECOVERING -> ONLINE).
+    Recovered { inc: Inc },
+}
+
+impl Msg {
+    /// The receiver incarnation the message is meant for, if it has one.
+    pub fn to_inc(&self) -> Option<Inc> {
+        match *self {
+            Msg::Execute { to, .. }
+            | Msg::Executed { to, .. }
+            | Msg::Persistent { to, .. }
+            | Msg::Redo { to, .. }
+            | Msg::RedoAck { to, .. }
+            | Msg::Eol { to, .. }
+            | Msg::View { to, .. } => Some(to),
+            Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } => None,
+        }
+    }
+}
+
+/// The local commit of a participant: the fsync completing. A step of its
+/// own, so that a crash can fall between execution and commit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Timer {
+    Commit,
+}

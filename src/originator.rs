@@ -1,0 +1,209 @@
+//! An originator (PROTOCOL.md sections 1-2): a client without persistent
+//! storage. Each incarnation runs its part of the script: it draws
+//! timestamps from its clock, sends EXECUTE to every replica, and follows
+//! each dtx INPROGRESS -> EXECUTED -> STABLE -> DONE from the replies and
+//! PERSISTENT notices.
+//!
+//! After a crash it comes back as a new identity (`o1` -> `o2`): the
+//! incarnation counter is the only thing it keeps, the way a restarted
+//! process gets a new process id. Its old dtxs are orphaned; participants
+//! evict them.
+//!
+//! When HA shows that a participant restarted, the originator sends the
+//! EXECUTE of each of its dtxs not yet P there again, to the new
+//! incarnation (the request was lost with the old one).
+
+use crate::actor::{Dtm0, Dtm0Store};
+use crate::cluster::Cluster;
+use crate::msg::{HaSt, HaTable, Msg};
+use crate::types::{Inc, Op, St, StateVec, TxId};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DtxSt {
+    InProgress,
+    Executed,
+    Stable,
+    Done,
+}
+
+impl DtxSt {
+    pub fn name(self) -> &'static str {
+        match self {
+            DtxSt::InProgress => "INPROGRESS",
+            DtxSt::Executed => "EXECUTED",
+            DtxSt::Stable => "STABLE",
+            DtxSt::Done => "DONE",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dtx {
+    pub id: TxId,
+    pub op: Op,
+    pub sv: StateVec,
+    pub st: DtxSt,
+}
+
+/// What survives an originator crash: its incarnation counter, and a ghost
+/// (read by properties only) of every dtx any incarnation saw STABLE.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OrigStore {
+    pub inc: Inc,
+    pub stable: Vec<TxId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OrigState {
+    /// The slot comes first so that, under symmetry, sorting actor states
+    /// never swaps two originators.
+    pub slot: u8,
+    pub inc: Inc,
+    pub seq: u16,
+    pub view: HaTable,
+    pub issued: bool,
+    pub dtxs: Vec<Dtx>,
+    /// Ghost: dtxs seen STABLE by any incarnation (S5).
+    pub stable: Vec<TxId>,
+}
+
+impl OrigState {
+    fn store(&self) -> OrigStore {
+        OrigStore {
+            inc: self.inc,
+            stable: self.stable.clone(),
+        }
+    }
+}
+
+pub fn on_start(
+    c: &Cluster,
+    slot: usize,
+    storage: &Option<OrigStore>,
+    o: &mut Out<Dtm0>,
+) -> OrigState {
+    let mut s = OrigState {
+        slot: slot as u8,
+        inc: 1,
+        seq: 0,
+        view: HaTable(vec![(1, HaSt::Online); c.n + c.m()]),
+        issued: false,
+        dtxs: Vec::new(),
+        stable: Vec::new(),
+    };
+    match storage {
+        None => issue(c, &mut s, o),
+        Some(st) => {
+            s.inc = st.inc + 1;
+            s.stable = st.stable.clone();
+            s.view = HaTable::default();
+            o.send(c.ha_id(), Msg::Starting { inc: s.inc });
+        }
+    }
+    o.save(Dtm0Store::Originator(s.store()));
+    s
+}
+
+/// Issues this incarnation's dtxs: one EXECUTE per replica each.
+fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
+    s.issued = true;
+    for (tx, op) in c.issued_by(s.slot as usize, s.inc) {
+        s.dtxs.push(Dtx {
+            id: tx,
+            op,
+            sv: StateVec::default(),
+            st: DtxSt::InProgress,
+        });
+        for p in 0..c.n {
+            o.send(
+                c.participant_id(p),
+                Msg::Execute {
+                    to: s.view.get(p).0,
+                    tx,
+                    op,
+                },
+            );
+        }
+    }
+}
+
+pub fn on_msg(
+    c: &Cluster,
+    s: &mut Cow<OrigState>,
+    src: Id,
+    msg: Msg,
+    o: &mut Out<Dtm0>,
+) {
+    if msg.to_inc().is_some_and(|to| to != s.inc) {
+        return; // a reply to an earlier incarnation: lost with it
+    }
+    let p = usize::from(src);
+    match msg {
+        Msg::Executed { tx, .. } => {
+            let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
+                return;
+            };
+            if s.dtxs[i].sv.get(p) >= St::V {
+                return;
+            }
+            let d = &mut s.to_mut().dtxs[i];
+            d.sv.raise(p, St::V);
+            if d.st == DtxSt::InProgress && d.sv.all(c.n, St::V) {
+                d.st = DtxSt::Executed;
+            }
+        }
+        Msg::Persistent { tx, sv, .. } => {
+            let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
+                return;
+            };
+            let merged = s.dtxs[i].sv.merge(sv);
+            if merged == s.dtxs[i].sv {
+                return;
+            }
+            let s = s.to_mut();
+            let d = &mut s.dtxs[i];
+            d.sv = merged;
+            let mut newly_stable = false;
+            if d.st < DtxSt::Stable && d.sv.count(c.n, St::P) >= c.stable_threshold() {
+                d.st = DtxSt::Stable;
+                newly_stable = true;
+            }
+            if d.st < DtxSt::Done && d.sv.all(c.n, St::P) {
+                d.st = DtxSt::Done;
+            }
+            if newly_stable {
+                s.stable.push(tx);
+                o.save(Dtm0Store::Originator(s.store()));
+            }
+        }
+        Msg::View { seq, table, .. } if seq > s.seq => {
+            let s = s.to_mut();
+            let old = std::mem::replace(&mut s.view, table);
+            s.seq = seq;
+            for p in 0..c.n {
+                let ni = s.view.get(p).0;
+                if ni <= old.get(p).0 {
+                    continue;
+                }
+                for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {
+                    o.send(
+                        c.participant_id(p),
+                        Msg::Execute {
+                            to: ni,
+                            tx: d.id,
+                            op: d.op,
+                        },
+                    );
+                }
+            }
+            let me = c.n + s.slot as usize;
+            if !s.issued && s.view.get(me) == (s.inc, HaSt::Online) {
+                issue(c, s, o);
+            }
+        }
+        _ => {}
+    }
+}

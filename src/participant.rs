@@ -1,0 +1,445 @@
+//! A participant (PROTOCOL.md sections 2-6): a server with a persistent
+//! catalogue replica and DTM0 log, which executes dtxs, commits them in its
+//! own step, tells the others when they are persistent, serves restore
+//! rounds to recovering peers, evicts dead originators' dtxs, and recovers
+//! itself after a restart.
+//!
+//! Persistent part (`PartStore`, written with `save`): catalogue, log,
+//! pruning base, incarnation. Everything else in `PartState` is volatile:
+//! executed-but-uncommitted records, merged state vectors since the last
+//! commit, the HA view, recovery bookkeeping.
+
+use crate::actor::{Dtm0, Dtm0Store};
+use crate::cluster::Cluster;
+use crate::msg::{HaSt, HaTable, Msg, Timer};
+use crate::types::{apply, Inc, Key, Kv, St, StateVec, TxId, Txr, Version};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{model_timeout, Id, Out};
+use std::borrow::Cow;
+
+/// A restore round this participant serves to one recovering peer.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub struct Round {
+    /// The recovering peer's incarnation; 0 when no round is open.
+    pub inc: Inc,
+    /// Absolute log position taken when the round began: records before it
+    /// are redone.
+    pub cutoff: u16,
+    /// Absolute position of the next record to consider.
+    pub cursor: u16,
+    /// The REDO sent and not yet acked.
+    pub awaiting: Option<TxId>,
+    pub sent: u8,
+    pub acked: u8,
+    /// EOL has been sent: the round is complete.
+    pub eol: bool,
+}
+
+/// What survives a crash.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartStore {
+    pub inc: Inc,
+    pub kv: Kv,
+    pub log: Vec<Txr>,
+    /// Number of records pruned from the front of the log, ever.
+    pub base: u16,
+    /// Ghost (read by properties only): what was pruned, for S7.
+    pub pruned: Vec<(TxId, Key, Version)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartState {
+    pub inc: Inc,
+    /// The catalogue as reads see it: durable records plus executed ones.
+    pub kv: Kv,
+    /// The log in insertion order: `log[..ndur]` is durable, the rest is
+    /// executed (V) and waits for the commit.
+    pub log: Vec<Txr>,
+    pub ndur: u16,
+    pub base: u16,
+    /// The latest HA table seen, and its number.
+    pub seq: u16,
+    pub view: HaTable,
+    /// PERSISTENT notices for dtxs not (yet) in the log, merged when the dtx
+    /// arrives. Sorted by id.
+    pub early: Vec<(TxId, StateVec)>,
+    /// Restore rounds served, per peer.
+    pub rounds: Vec<Round>,
+    /// Per peer, the incarnation whose EOL this participant holds (0: none).
+    pub eol: Vec<Inc>,
+    /// This incarnation has told HA it recovered.
+    pub declared: bool,
+    /// Ghost: pruned records (persisted with the store), for S7.
+    pub pruned: Vec<(TxId, Key, Version)>,
+    /// Ghost: this incarnation created a log record from a REDO.
+    pub redo_applied: bool,
+}
+
+impl PartState {
+    pub fn durable_log(&self) -> &[Txr] {
+        &self.log[..self.ndur as usize]
+    }
+    pub fn pending(&self) -> &[Txr] {
+        &self.log[self.ndur as usize..]
+    }
+    fn store(&self) -> PartStore {
+        // Called at commit, when nothing is pending: the visible catalogue
+        // is the durable one.
+        debug_assert_eq!(self.ndur as usize, self.log.len());
+        PartStore {
+            inc: self.inc,
+            kv: self.kv.clone(),
+            log: self.log.clone(),
+            base: self.base,
+            pruned: self.pruned.clone(),
+        }
+    }
+    fn find(&self, tx: TxId) -> Option<usize> {
+        self.log.iter().position(|r| r.id == tx)
+    }
+}
+
+pub fn on_start(
+    c: &Cluster,
+    _me: usize,
+    storage: &Option<PartStore>,
+    o: &mut Out<Dtm0>,
+) -> PartState {
+    let n = c.n;
+    let mut s = PartState {
+        inc: 1,
+        kv: Kv::new(),
+        log: Vec::new(),
+        ndur: 0,
+        base: 0,
+        seq: 0,
+        view: HaTable(vec![(1, HaSt::Online); n + c.m()]),
+        early: Vec::new(),
+        rounds: vec![Round::default(); n],
+        eol: vec![0; n],
+        declared: false,
+        pruned: Vec::new(),
+        redo_applied: false,
+    };
+    match storage {
+        None => {
+            // First boot: the cluster is configured, everyone ONLINE.
+        }
+        Some(st) => {
+            // Restart: reload the durable part; the view comes from HA.
+            s.inc = st.inc + 1;
+            s.kv = st.kv.clone();
+            s.log = st.log.clone();
+            s.ndur = st.log.len() as u16;
+            s.base = st.base;
+            s.pruned = st.pruned.clone();
+            s.view = HaTable::default();
+            o.send(c.ha_id(), Msg::Starting { inc: s.inc });
+        }
+    }
+    o.save(Dtm0Store::Participant(s.store()));
+    s
+}
+
+pub fn on_timeout(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
+    commit(c, me, s.to_mut(), o);
+}
+
+pub fn on_msg(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    src: Id,
+    msg: Msg,
+    o: &mut Out<Dtm0>,
+) {
+    if let Some(to) = msg.to_inc() {
+        // 0: sent by a process that had no view of us yet.
+        if to != 0 && to != s.inc {
+            return; // meant for an earlier incarnation: lost with it
+        }
+    }
+    let peer = usize::from(src);
+    match msg {
+        Msg::Execute { tx, op, .. } => {
+            let (cur, _) = s.view.get(c.n + tx.slot as usize);
+            if cur > tx.inc {
+                return; // from an originator incarnation HA declared FAILED
+            }
+            let txr = Txr {
+                id: tx,
+                op,
+                sv: StateVec::default(),
+            };
+            receive(c, me, s, txr, o);
+            o.send(
+                c.originator_id(tx.slot as usize),
+                Msg::Executed { to: tx.inc, tx },
+            );
+        }
+        Msg::Redo { from, txr, .. } => {
+            if receive(c, me, s, txr, o) && !s.redo_applied {
+                s.to_mut().redo_applied = true;
+            }
+            o.send(src, Msg::RedoAck { to: from, tx: txr.id });
+        }
+        Msg::RedoAck { tx, .. } => {
+            if peer < c.n && s.rounds[peer].awaiting == Some(tx) {
+                let s = s.to_mut();
+                let rd = &mut s.rounds[peer];
+                rd.awaiting = None;
+                rd.acked += 1;
+                rd.cursor += 1;
+                advance(c, s, peer, o);
+            }
+        }
+        Msg::Persistent { tx, sv, .. } => merge_notice(c, s, tx, sv, o),
+        Msg::Eol { from, .. } => {
+            if peer < c.n && from > s.eol[peer] {
+                let s = s.to_mut();
+                s.eol[peer] = from;
+                check_stop(c, me, s, o);
+            }
+        }
+        Msg::View { seq, table, .. } => {
+            if seq > s.seq {
+                on_view(c, me, s.to_mut(), seq, table, o);
+            }
+        }
+        Msg::Executed { .. } | Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } => {}
+    }
+}
+
+/// EXECUTE and REDO: execute the versioned op unless the dtx is already
+/// here, log it with this participant at V. Returns whether a record was
+/// created.
+fn receive(c: &Cluster, me: usize, s: &mut Cow<PartState>, txr: Txr, o: &mut Out<Dtm0>) -> bool {
+    if let Some(i) = s.find(txr.id) {
+        let merged = s.log[i].sv.merge(txr.sv);
+        if merged != s.log[i].sv {
+            s.to_mut().log[i].sv = merged;
+            arm_if_prunable(c, s, o);
+        }
+        return false;
+    }
+    if c.variants.pruning && superseded_durably(s, &txr) {
+        // The dtx may have been pruned here: the durable catalogue already
+        // holds a version >= it, so it is durable here by definition. Say
+        // so instead of logging it again.
+        notify(c, me, &s.view, txr.id, txr.sv.with(me, St::P), o);
+        return false;
+    }
+    let s = s.to_mut();
+    let mut sv = txr.sv;
+    if let Ok(j) = s.early.binary_search_by_key(&txr.id, |e| e.0) {
+        sv = sv.merge(s.early.remove(j).1);
+    }
+    sv.raise(me, St::V);
+    apply(&mut s.kv, &txr.op, txr.id.ts, c.variants.del_rule);
+    s.log.push(Txr {
+        id: txr.id,
+        op: txr.op,
+        sv,
+    });
+    o.set_timer(Timer::Commit, model_timeout());
+    true
+}
+
+/// True when the durable catalogue holds a version >= the dtx's for its key.
+fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
+    let key = txr.op.key();
+    if s.pending().iter().any(|r| r.op.key() == key) {
+        return false; // the visible record may not be durable yet
+    }
+    s.kv.get(&key).is_some_and(|r| r.ver >= txr.version())
+}
+
+fn merge_notice(c: &Cluster, s: &mut Cow<PartState>, tx: TxId, sv: StateVec, o: &mut Out<Dtm0>) {
+    if let Some(i) = s.find(tx) {
+        let merged = s.log[i].sv.merge(sv);
+        if merged != s.log[i].sv {
+            s.to_mut().log[i].sv = merged;
+            arm_if_prunable(c, s, o);
+        }
+        return;
+    }
+    match s.early.binary_search_by_key(&tx, |e| e.0) {
+        Ok(j) => {
+            let merged = s.early[j].1.merge(sv);
+            if merged != s.early[j].1 {
+                s.to_mut().early[j].1 = merged;
+            }
+        }
+        Err(j) => s.to_mut().early.insert(j, (tx, sv)),
+    }
+}
+
+fn arm_if_prunable(c: &Cluster, s: &PartState, o: &mut Out<Dtm0>) {
+    if c.variants.pruning && s.ndur > 0 && s.log[0].sv.all(c.n, St::P) {
+        o.set_timer(Timer::Commit, model_timeout());
+    }
+}
+
+/// Sends a PERSISTENT notice to every other participant and the originator.
+fn notify(c: &Cluster, me: usize, view: &HaTable, tx: TxId, sv: StateVec, o: &mut Out<Dtm0>) {
+    for q in (0..c.n).filter(|&q| q != me) {
+        o.send(
+            c.participant_id(q),
+            Msg::Persistent {
+                to: view.get(q).0,
+                tx,
+                sv,
+            },
+        );
+    }
+    o.send(
+        c.originator_id(tx.slot as usize),
+        Msg::Persistent { to: tx.inc, tx, sv },
+    );
+}
+
+/// The local commit (the fsync completing): everything executed becomes
+/// durable, with the state vectors merged so far; the all-P prefix is
+/// pruned where pruning is on; then the PERSISTENT notices go out.
+fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
+    let first_new = s.ndur as usize;
+    for r in &mut s.log[first_new..] {
+        r.sv.raise(me, St::P);
+    }
+    let newly: Vec<Txr> = s.log[first_new..].to_vec();
+    s.ndur = s.log.len() as u16;
+    if c.variants.pruning {
+        while !s.log.is_empty() && s.log[0].sv.all(c.n, St::P) {
+            let r = s.log.remove(0);
+            s.ndur -= 1;
+            s.base += 1;
+            s.pruned.push((r.id, r.op.key(), r.version()));
+        }
+    }
+    o.save(Dtm0Store::Participant(s.store()));
+    for r in newly {
+        notify(c, me, &s.view, r.id, r.sv, o);
+    }
+}
+
+fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: u16, table: HaTable, o: &mut Out<Dtm0>) {
+    let old = std::mem::replace(&mut s.view, table);
+    s.seq = seq;
+    for r in (0..c.n).filter(|&r| r != me) {
+        let (ni, ns) = s.view.get(r);
+        if old.get(r) == (ni, ns) {
+            continue;
+        }
+        if s.eol[r] != 0 && s.eol[r] < ni {
+            s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
+        }
+        match ns {
+            HaSt::Recovering => {
+                if s.rounds[r].inc != ni {
+                    start_round(c, s, r, ni, o);
+                }
+            }
+            // A new TRANSIENT/RECOVERING event abandons the round; an
+            // ONLINE peer needs none.
+            HaSt::Online | HaSt::Transient | HaSt::Failed => s.rounds[r] = Round::default(),
+        }
+    }
+    for slot in 0..c.m() {
+        let (ni, _) = s.view.get(c.n + slot);
+        if ni > old.get(c.n + slot).0 && ni > 1 {
+            evict(c, me, s, slot, ni, o);
+        }
+    }
+    if s.view.get(me) == (s.inc, HaSt::Transient) {
+        o.send(c.ha_id(), Msg::Ready { inc: s.inc });
+    }
+    check_stop(c, me, s, o);
+}
+
+/// Eviction: the originator slot's incarnations before `alive` are dead;
+/// redo each of their records to every participant not yet P in it.
+fn evict(c: &Cluster, me: usize, s: &PartState, slot: usize, alive: Inc, o: &mut Out<Dtm0>) {
+    for r in s
+        .log
+        .iter()
+        .filter(|r| r.id.slot as usize == slot && r.id.inc < alive)
+    {
+        for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
+            o.send(
+                c.participant_id(q),
+                Msg::Redo {
+                    to: s.view.get(q).0,
+                    from: s.inc,
+                    txr: *r,
+                },
+            );
+        }
+    }
+}
+
+fn start_round(c: &Cluster, s: &mut PartState, r: usize, inc: Inc, o: &mut Out<Dtm0>) {
+    s.rounds[r] = Round {
+        inc,
+        cutoff: s.base + s.log.len() as u16,
+        cursor: s.base,
+        awaiting: None,
+        sent: 0,
+        acked: 0,
+        eol: false,
+    };
+    advance(c, s, r, o);
+}
+
+/// Sends the next REDO of the round for `r`, or EOL when none is left.
+fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
+    let (base, me_inc) = (s.base, s.inc);
+    let rd = &s.rounds[r];
+    if rd.inc == 0 || rd.eol || rd.awaiting.is_some() {
+        return;
+    }
+    let mut pos = rd.cursor.max(base);
+    while pos < rd.cutoff {
+        let rec = s.log[(pos - base) as usize];
+        let skip = c.variants.redo_skip_persistent && rec.sv.get(r) == St::P;
+        if !skip {
+            let rd = &mut s.rounds[r];
+            rd.cursor = pos;
+            rd.awaiting = Some(rec.id);
+            rd.sent += 1;
+            let to = rd.inc;
+            o.send(
+                c.participant_id(r),
+                Msg::Redo {
+                    to,
+                    from: me_inc,
+                    txr: rec,
+                },
+            );
+            return;
+        }
+        pos += 1;
+    }
+    let rd = &mut s.rounds[r];
+    rd.cursor = pos;
+    rd.eol = true;
+    let to = rd.inc;
+    o.send(c.participant_id(r), Msg::Eol { to, from: me_inc });
+}
+
+/// The stop condition: recovered when an EOL is held from every peer that
+/// is ONLINE or RECOVERING.
+fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
+    if s.declared || s.view.get(me) != (s.inc, HaSt::Recovering) {
+        return;
+    }
+    let done = (0..c.n).filter(|&r| r != me).all(|r| {
+        let (ri, rs) = s.view.get(r);
+        !matches!(rs, HaSt::Online | HaSt::Recovering) || (s.eol[r] != 0 && s.eol[r] >= ri)
+    });
+    if done {
+        s.declared = true;
+        o.send(c.ha_id(), Msg::Recovered { inc: s.inc });
+    }
+}

@@ -1,0 +1,353 @@
+//! Protocol vocabulary of PROTOCOL.md sections 1 and 4: keys, versions,
+//! transaction ids, the I/V/P state vector, and the versioned apply rule.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A key of the catalogue, numbered from 1 (`k1`, `k2`, ...).
+pub type Key = u8;
+/// A value written by a PUT. Small on purpose: values are opaque to DTM0.
+pub type Val = u8;
+/// An originator clock reading: a dtx's timestamp and version.
+pub type Ts = u16;
+/// A process incarnation number; the first boot is 1.
+pub type Inc = u8;
+
+/// Identity of a dtx: `(ts, originator)`. The originator is the pair of the
+/// originator's slot in the model and its incarnation (`o1`, `o2`, ...), so
+/// ids from a crashed incarnation never collide with the next one's.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub struct TxId {
+    pub ts: Ts,
+    pub slot: u8,
+    pub inc: Inc,
+}
+
+/// One operation of a dtx. Every dtx carries exactly one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Op {
+    Put { key: Key, val: Val },
+    Del { key: Key },
+}
+
+impl Op {
+    pub fn key(&self) -> Key {
+        match *self {
+            Op::Put { key, .. } | Op::Del { key } => key,
+        }
+    }
+    pub fn is_del(&self) -> bool {
+        matches!(self, Op::Del { .. })
+    }
+}
+
+/// A record version `(ts, tombstone-flag)`: `ts` first, and at equal `ts`
+/// a DEL wins over a PUT (the derived order compares fields in order and
+/// `false < true`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub struct Version {
+    pub ts: Ts,
+    pub del: bool,
+}
+
+/// A catalogue record: alive with a value, or a tombstone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Rec {
+    pub ver: Version,
+    pub val: Val,
+}
+
+impl Rec {
+    pub fn alive(&self) -> bool {
+        !self.ver.del
+    }
+}
+
+/// A participant's catalogue replica. A sorted map: cheap and stable to hash.
+pub type Kv = BTreeMap<Key, Rec>;
+
+/// How a DEL treats a key that is absent or already dead (PROTOCOL.md
+/// section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DelRule {
+    /// The correct rule: a DEL always stores its tombstone.
+    AlwaysTombstone,
+    /// Motr's CAS since 2022 (variant `del-absent-no-tombstone`): a DEL on an
+    /// absent or dead key writes nothing.
+    NoTombstoneIfAbsent,
+}
+
+/// Applies `op` at version `ts` to `kv` under `rule`. Returns whether the
+/// catalogue changed.
+///
+/// 1. if the key has a record with version >= the op's: nothing (this also
+///    makes duplicates idempotent);
+/// 2. otherwise a PUT stores `(v, alive, value)` and a DEL stores
+///    `(v, tombstone)` (or nothing, under the Motr variant, when the key is
+///    absent or dead).
+pub fn apply(kv: &mut Kv, op: &Op, ts: Ts, rule: DelRule) -> bool {
+    let ver = Version {
+        ts,
+        del: op.is_del(),
+    };
+    let old = kv.get(&op.key());
+    if let Some(r) = old {
+        if r.ver >= ver {
+            return false;
+        }
+    }
+    match *op {
+        Op::Put { key, val } => {
+            kv.insert(key, Rec { ver, val });
+        }
+        Op::Del { key } => {
+            let absent_or_dead = old.is_none_or(|r| !r.alive());
+            if rule == DelRule::NoTombstoneIfAbsent && absent_or_dead {
+                return false;
+            }
+            kv.insert(key, Rec { ver, val: 0 });
+        }
+    }
+    true
+}
+
+/// Per-participant state of a dtx: `I < V < P`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub enum St {
+    #[default]
+    I,
+    V,
+    P,
+}
+
+impl St {
+    fn from_bits(b: u16) -> St {
+        match b & 3 {
+            0 => St::I,
+            1 => St::V,
+            _ => St::P,
+        }
+    }
+    pub fn letter(self) -> char {
+        match self {
+            St::I => 'I',
+            St::V => 'V',
+            St::P => 'P',
+        }
+    }
+}
+
+/// Maximum number of participants a state vector holds.
+pub const MAX_PARTICIPANTS: usize = 8;
+
+/// The I/V/P state vector of a txr: one state per participant, two bits
+/// each, packed in a `u16` so that it hashes as one word.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub struct StateVec(pub u16);
+
+impl StateVec {
+    pub fn get(self, p: usize) -> St {
+        St::from_bits(self.0 >> (2 * p))
+    }
+    /// Raises participant `p` to at least `s`; states never go down.
+    pub fn raise(&mut self, p: usize, s: St) {
+        if s > self.get(p) {
+            self.0 = (self.0 & !(3 << (2 * p))) | ((s as u16) << (2 * p));
+        }
+    }
+    pub fn with(mut self, p: usize, s: St) -> Self {
+        self.raise(p, s);
+        self
+    }
+    /// Merge of two views: the per-participant maximum.
+    pub fn merge(self, other: StateVec) -> StateVec {
+        let mut out = self;
+        for p in 0..MAX_PARTICIPANTS {
+            out.raise(p, other.get(p));
+        }
+        out
+    }
+    pub fn count(self, n: usize, s: St) -> usize {
+        (0..n).filter(|&p| self.get(p) == s).count()
+    }
+    pub fn all(self, n: usize, s: St) -> bool {
+        (0..n).all(|p| self.get(p) >= s)
+    }
+    /// Renders the first `n` states as the seed does: `PVV`.
+    pub fn render(self, n: usize) -> String {
+        (0..n).map(|p| self.get(p).letter()).collect()
+    }
+    /// Moves each participant's state to its new index (for symmetry).
+    pub fn permute(self, map: impl Fn(usize) -> usize) -> StateVec {
+        let mut out = StateVec(0);
+        for p in 0..MAX_PARTICIPANTS {
+            let s = self.get(p);
+            if s != St::I {
+                out.raise(map(p), s);
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for StateVec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = (0..MAX_PARTICIPANTS)
+            .rev()
+            .find(|&p| self.get(p) != St::I)
+            .map_or(1, |p| p + 1);
+        write!(f, "{}", self.render(n))
+    }
+}
+
+/// A dtx record (txr): id, payload, and the state vector as this holder
+/// knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Txr {
+    pub id: TxId,
+    pub op: Op,
+    pub sv: StateVec,
+}
+
+impl Txr {
+    pub fn version(&self) -> Version {
+        Version {
+            ts: self.id.ts,
+            del: self.op.is_del(),
+        }
+    }
+}
+
+/// Renders an op in the seed's notation: `PUT k1 @10`.
+pub fn render_op(op: &Op, ts: Ts) -> String {
+    match op {
+        Op::Put { key, .. } => format!("PUT k{key} @{ts}"),
+        Op::Del { key } => format!("DEL k{key} @{ts}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: Key, val: Val) -> Op {
+        Op::Put { key, val }
+    }
+    fn del(key: Key) -> Op {
+        Op::Del { key }
+    }
+    const T: DelRule = DelRule::AlwaysTombstone;
+    const M: DelRule = DelRule::NoTombstoneIfAbsent;
+
+    #[test]
+    fn put_on_absent_key_stores_alive_record() {
+        let mut kv = Kv::new();
+        assert!(apply(&mut kv, &put(1, 7), 10, T));
+        let r = kv[&1];
+        assert!(r.alive());
+        assert_eq!((r.ver.ts, r.val), (10, 7));
+    }
+
+    #[test]
+    fn newer_op_replaces_and_older_is_ignored() {
+        for rule in [T, M] {
+            let mut kv = Kv::new();
+            apply(&mut kv, &put(1, 1), 10, rule);
+            assert!(apply(&mut kv, &put(1, 2), 12, rule));
+            assert!(!apply(&mut kv, &put(1, 3), 11, rule), "older PUT must lose");
+            assert_eq!(kv[&1].val, 2);
+            assert!(!apply(&mut kv, &del(1), 11, rule), "older DEL must lose");
+            assert!(kv[&1].alive());
+            assert!(apply(&mut kv, &del(1), 13, rule));
+            assert!(!kv[&1].alive());
+            assert!(!apply(&mut kv, &put(1, 4), 12, rule), "no resurrection");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_idempotent() {
+        let mut kv = Kv::new();
+        apply(&mut kv, &put(1, 1), 10, T);
+        let before = kv.clone();
+        assert!(!apply(&mut kv, &put(1, 1), 10, T));
+        assert_eq!(kv, before);
+        apply(&mut kv, &del(1), 20, T);
+        let before = kv.clone();
+        assert!(!apply(&mut kv, &del(1), 20, T));
+        assert_eq!(kv, before);
+    }
+
+    #[test]
+    fn equal_timestamps_del_wins_over_put() {
+        // DEL then PUT at the same ts: the PUT loses.
+        let mut kv = Kv::new();
+        apply(&mut kv, &put(1, 1), 5, T);
+        assert!(apply(&mut kv, &del(1), 10, T));
+        assert!(!apply(&mut kv, &put(1, 2), 10, T));
+        assert!(!kv[&1].alive());
+        // PUT then DEL at the same ts: the DEL wins.
+        let mut kv = Kv::new();
+        assert!(apply(&mut kv, &put(1, 2), 10, T));
+        assert!(apply(&mut kv, &del(1), 10, T));
+        assert!(!kv[&1].alive());
+        assert_eq!(kv[&1].ver, Version { ts: 10, del: true });
+    }
+
+    #[test]
+    fn del_on_absent_key_leaves_tombstone_that_blocks_older_put() {
+        let mut kv = Kv::new();
+        assert!(apply(&mut kv, &del(1), 100, T));
+        assert_eq!(kv[&1].ver, Version { ts: 100, del: true });
+        assert!(!apply(&mut kv, &put(1, 1), 10, T), "REDO of an older PUT");
+        assert!(kv.values().all(|r| !r.alive()));
+    }
+
+    #[test]
+    fn motr_variant_del_on_absent_writes_nothing_and_older_put_resurrects() {
+        let mut kv = Kv::new();
+        assert!(!apply(&mut kv, &del(1), 100, M));
+        assert!(kv.is_empty());
+        assert!(apply(&mut kv, &put(1, 1), 10, M));
+        assert!(kv[&1].alive(), "the seed's divergence: k1@10 comes back");
+    }
+
+    #[test]
+    fn motr_variant_del_on_dead_key_writes_nothing_but_on_alive_key_does() {
+        let mut kv = Kv::new();
+        apply(&mut kv, &put(1, 1), 10, M);
+        assert!(apply(&mut kv, &del(1), 20, M));
+        assert!(!apply(&mut kv, &del(1), 30, M), "already dead");
+        assert_eq!(kv[&1].ver.ts, 20);
+    }
+
+    #[test]
+    fn state_vector_raise_and_merge_take_the_maximum() {
+        let a = StateVec::default().with(0, St::P).with(1, St::V);
+        let b = StateVec::default().with(1, St::I).with(2, St::V).with(0, St::V);
+        let m = a.merge(b);
+        assert_eq!(m.render(3), "PVV");
+        assert_eq!(m, b.merge(a), "merge is commutative");
+        assert_eq!(m.merge(m), m, "merge is idempotent");
+        let mut c = m;
+        c.raise(0, St::I);
+        assert_eq!(c, m, "states never go down");
+        assert_eq!(m.count(3, St::V), 2);
+        assert!(m.all(3, St::V) && !m.all(3, St::P));
+    }
+
+    #[test]
+    fn state_vector_permute_moves_entries() {
+        let a = StateVec::default().with(0, St::P).with(2, St::V);
+        let p = a.permute(|i| 2 - i);
+        assert_eq!(p.render(3), "VIP");
+    }
+}
