@@ -1,0 +1,380 @@
+//! One run of the checker on a model: strategy, bounds, progress, the
+//! verdict of every property, and shortest counterexamples.
+
+use crate::config::{ModelSpec, Strategy};
+use crate::model::{build, Action, Dtm0Model};
+use crate::properties::{not_applicable, PROPS};
+use crate::search::{shortest_path, Shortest};
+use serde::Serialize;
+use stateright::{Checker, Model, Path};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct RunOpts {
+    pub strategy: Strategy,
+    pub threads: usize,
+    pub max_depth: Option<usize>,
+    pub timeout: Option<Duration>,
+    pub symmetry: bool,
+    /// Print progress lines on standard error.
+    pub progress: bool,
+    /// Seed for simulation runs.
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// No counterexample in the whole (exhaustive) state space.
+    Holds,
+    /// No counterexample in the part explored (bounded run).
+    HoldsWithinBounds,
+    Violated,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WitnessStatus {
+    Found,
+    NotFound,
+    NotApplicable,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Counterexample {
+    pub steps: Vec<String>,
+    pub final_state: String,
+    /// The path for the explorer (`#/steps/<path>`).
+    pub explorer_path: String,
+    /// True when our own breadth-first search proved no shorter path exists.
+    pub shortest: bool,
+    #[serde(skip)]
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PropReport {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub status: Status,
+    pub witness: &'static str,
+    pub witness_status: WitnessStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_not_applicable: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<Counterexample>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub model: String,
+    pub variants: Vec<&'static str>,
+    pub network: String,
+    pub strategy: String,
+    pub threads: usize,
+    pub symmetry: bool,
+    pub exhaustive: bool,
+    /// Why the run is bounded, when it is.
+    pub bounded_by: Vec<String>,
+    pub states: usize,
+    pub unique_states: usize,
+    pub max_depth: usize,
+    pub seconds: f64,
+    pub states_per_second: f64,
+    pub properties: Vec<PropReport>,
+    pub violated: Vec<&'static str>,
+    pub missing_witnesses: Vec<&'static str>,
+    pub ok: bool,
+}
+
+struct Raw {
+    states: usize,
+    unique: usize,
+    depth: usize,
+    done_early: bool,
+    found: Vec<(&'static str, Vec<Action>)>,
+}
+
+fn collect<C: Checker<Dtm0Model>>(c: C, opts: &RunOpts, start: Instant) -> Raw {
+    if opts.progress {
+        let mut last = Instant::now();
+        let mut last_states = 0;
+        while !c.is_done() {
+            std::thread::sleep(Duration::from_millis(100));
+            if last.elapsed() >= Duration::from_secs(2) {
+                let st = c.state_count();
+                let rate = (st - last_states) as f64 / last.elapsed().as_secs_f64();
+                eprintln!(
+                    "progress: {:>6.1}s  states {}  unique {}  depth {}  {:.0} states/s",
+                    start.elapsed().as_secs_f64(),
+                    st,
+                    c.unique_state_count(),
+                    c.max_depth(),
+                    rate
+                );
+                last = Instant::now();
+                last_states = st;
+            }
+        }
+    }
+    let c = c.join();
+    let m = c.model();
+    let found = m
+        .properties()
+        .iter()
+        .filter_map(|p| c.discovery(p.name).map(|d| (p.name, d.into_actions())))
+        .collect();
+    Raw {
+        states: c.state_count(),
+        unique: c.unique_state_count(),
+        depth: c.max_depth(),
+        done_early: false,
+        found,
+    }
+}
+
+/// Checks a model with the given options.
+pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
+    if opts.symmetry {
+        let c = &spec.cluster;
+        let b = &spec.budgets[..c.n];
+        if b.iter().any(|&x| x != b[0]) {
+            return Err("--symmetry: participants are not interchangeable in this model (their crash budgets differ)".into());
+        }
+        if opts.strategy == Strategy::Bfs {
+            return Err("--symmetry: stateright applies symmetry only with dfs and sim, not bfs".into());
+        }
+    }
+    let model = build(spec);
+    let start = Instant::now();
+    let mut b = model.checker().threads(opts.threads.max(1));
+    if let Some(d) = opts.max_depth {
+        b = b.target_max_depth(d);
+    }
+    if let Some(t) = opts.timeout {
+        b = b.timeout(t);
+    }
+    if opts.symmetry {
+        b = b.symmetry_fn(crate::symmetry::representative);
+    }
+    let mut raw = match opts.strategy {
+        Strategy::Bfs => collect(b.spawn_bfs(), opts, start),
+        Strategy::Dfs => collect(b.spawn_dfs(), opts, start),
+        Strategy::Sim => collect(
+            b.spawn_simulation(opts.seed, stateright::UniformChooser),
+            opts,
+            start,
+        ),
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let model = build(spec);
+    let mut bounded_by = Vec::new();
+    if opts.strategy == Strategy::Sim {
+        bounded_by.push("simulation (random walks) explores a sample".to_string());
+    }
+    if let Some(t) = opts.timeout {
+        if secs + 0.05 >= t.as_secs_f64() {
+            bounded_by.push(format!("time limit {}s reached", t.as_secs()));
+        }
+    }
+    if let Some(d) = opts.max_depth {
+        if raw.depth >= d {
+            bounded_by.push(format!("depth limit {d} reached"));
+        }
+    }
+    let always_names: Vec<&str> = PROPS.iter().map(|p| p.name).collect();
+    let violated_any = raw.found.iter().any(|(n, _)| always_names.contains(n));
+    // A checker stops early once every property has a discovery.
+    raw.done_early = violated_any;
+    let exhaustive = bounded_by.is_empty();
+
+    let mut properties = Vec::new();
+    for p in PROPS {
+        let na = not_applicable(p, spec);
+        let liveness_off = p.liveness && na == Some("liveness needs a reliable network");
+        let found = raw.found.iter().find(|(n, _)| *n == p.name);
+        let status = if let Some((_, acts)) = found {
+            let _ = acts;
+            Status::Violated
+        } else if exhaustive && !liveness_off {
+            Status::Holds
+        } else {
+            Status::HoldsWithinBounds
+        };
+        let counterexample = found.map(|(_, acts)| counterexample(&model, p.check, acts));
+        let witness_status = if na.is_some() {
+            WitnessStatus::NotApplicable
+        } else if raw.found.iter().any(|(n, _)| *n == p.witness_name) {
+            WitnessStatus::Found
+        } else {
+            WitnessStatus::NotFound
+        };
+        properties.push(PropReport {
+            id: p.id,
+            name: p.name,
+            status: if liveness_off && found.is_none() {
+                Status::HoldsWithinBounds
+            } else {
+                status
+            },
+            witness: p.witness_name,
+            witness_status,
+            why_not_applicable: na,
+            counterexample,
+        });
+    }
+    let violated: Vec<&'static str> = properties
+        .iter()
+        .filter(|p| p.status == Status::Violated)
+        .map(|p| p.id)
+        .collect();
+    // Witnesses are only meaningful when the run was not cut short by a
+    // violation (the checker stops exploring then).
+    let missing_witnesses: Vec<&'static str> = if violated.is_empty() {
+        properties
+            .iter()
+            .filter(|p| p.witness_status == WitnessStatus::NotFound)
+            .map(|p| p.id)
+            .collect()
+    } else {
+        vec![]
+    };
+    let ok = violated.is_empty() && missing_witnesses.is_empty();
+    Ok(Report {
+        model: spec.name.clone(),
+        variants: spec.cluster.variants.names(),
+        network: format!("{:?}", spec.network).to_lowercase(),
+        strategy: format!("{:?}", opts.strategy).to_lowercase(),
+        threads: opts.threads.max(1),
+        symmetry: opts.symmetry,
+        exhaustive: exhaustive && !raw.done_early,
+        bounded_by: if raw.done_early && exhaustive {
+            vec!["stopped at the first violations".into()]
+        } else {
+            bounded_by
+        },
+        states: raw.states,
+        unique_states: raw.unique,
+        max_depth: raw.depth,
+        seconds: secs,
+        states_per_second: raw.states as f64 / secs.max(1e-9),
+        properties,
+        violated,
+        missing_witnesses,
+        ok,
+    })
+}
+
+/// Builds the counterexample report: a shortest path to a state violating
+/// `check` (searched breadth-first up to the length of the path found),
+/// rendered in protocol terms.
+pub fn counterexample(
+    m: &Dtm0Model,
+    check: fn(&Dtm0Model, &crate::model::SysState) -> bool,
+    found: &[Action],
+) -> Counterexample {
+    let (actions, shortest) = match shortest_path(m, |s| !check(m, s), found.len(), 3_000_000) {
+        Shortest::Found(p) => (p, true),
+        Shortest::None | Shortest::TooBig => (found.to_vec(), false),
+    };
+    render_path(m, &actions, shortest)
+}
+
+pub fn render_path(m: &Dtm0Model, actions: &[Action], shortest: bool) -> Counterexample {
+    let states = crate::search::replay(m, actions).expect("a discovered path replays");
+    let init = states[0].clone();
+    let explorer_path = Path::from_actions(m, init, actions.iter())
+        .map(|p| p.encode(m))
+        .unwrap_or_default();
+    let steps = actions
+        .iter()
+        .map(|a| crate::render::action(m.cfg(), a))
+        .collect();
+    Counterexample {
+        steps,
+        final_state: crate::render::state(m.cfg(), states.last().unwrap()),
+        explorer_path,
+        shortest,
+        actions: actions.to_vec(),
+    }
+}
+
+/// The report as text: a header, one line per property, counterexamples.
+pub fn text(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "model {} (network {}, variants: {})",
+        r.model,
+        r.network,
+        r.variants.join(", ")
+    );
+    let kind = if r.exhaustive {
+        "EXHAUSTIVE: the whole state space within the model's crash budgets was explored".to_string()
+    } else {
+        format!("BOUNDED ({}): not a proof", r.bounded_by.join("; "))
+    };
+    let _ = writeln!(
+        o,
+        "{} with {} thread(s){}: {}",
+        r.strategy,
+        r.threads,
+        if r.symmetry { ", symmetry" } else { "" },
+        kind
+    );
+    let _ = writeln!(
+        o,
+        "states {}, unique {}, max depth {}, {:.2}s, {:.0} states/s",
+        r.states, r.unique_states, r.max_depth, r.seconds, r.states_per_second
+    );
+    for p in &r.properties {
+        let status = match p.status {
+            Status::Holds => "holds",
+            Status::HoldsWithinBounds => "no violation found (bounded)",
+            Status::Violated => "VIOLATED",
+        };
+        let witness = match p.witness_status {
+            WitnessStatus::Found => "witness found".to_string(),
+            WitnessStatus::NotFound if !r.violated.is_empty() => {
+                "witness not searched to the end (run stopped at a violation)".to_string()
+            }
+            WitnessStatus::NotFound => "WITNESS NOT FOUND: the property may hold vacuously".to_string(),
+            WitnessStatus::NotApplicable => {
+                format!("witness n/a ({})", p.why_not_applicable.unwrap_or(""))
+            }
+        };
+        let _ = writeln!(o, "  {:<26} {:<30} {}", p.name, status, witness);
+    }
+    for p in &r.properties {
+        if let Some(cx) = &p.counterexample {
+            let _ = writeln!(
+                o,
+                "\n{} violated: counterexample of {} steps{}:",
+                p.name,
+                cx.steps.len(),
+                if cx.shortest { " (shortest)" } else { "" }
+            );
+            for (i, s) in cx.steps.iter().enumerate() {
+                let _ = writeln!(o, "  {:>3}. {}", i + 1, s);
+            }
+            let _ = writeln!(o, "  final state:");
+            for l in cx.final_state.lines() {
+                let _ = writeln!(o, "    {l}");
+            }
+            let _ = writeln!(o, "  explorer: dtm0 explore, then open #/steps/{}", cx.explorer_path);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nverdict: {}",
+        if r.ok {
+            "every property holds".to_string()
+        } else if !r.violated.is_empty() {
+            format!("violated: {}", r.violated.join(", "))
+        } else {
+            format!("witnesses not reached: {}", r.missing_witnesses.join(", "))
+        }
+    );
+    o
+}

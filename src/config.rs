@@ -1,0 +1,335 @@
+//! Model files (TOML in `models/`): the cluster, the workload, the crash
+//! budgets, the network, the variants and the checking bounds. Every
+//! mistake is reported as one line naming the key at fault.
+
+use crate::cluster::{Cluster, OriginatorCfg, Variants};
+use crate::types::{Op, Ts, MAX_PARTICIPANTS};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The network kinds a model can choose (PROTOCOL.md section 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkKind {
+    /// Per pair, messages arrive in send order (Motr's RPC, axiom M7).
+    Ordered,
+    /// Any order, each message delivered at most once.
+    #[default]
+    Unordered,
+    /// Any order, and a message may be delivered again.
+    Duplicating,
+    /// Any order, and a message may be lost.
+    Lossy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Bfs,
+    #[default]
+    Dfs,
+    Sim,
+}
+
+/// How a model asks to be checked; command-line flags override each field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CheckFile {
+    pub strategy: Option<Strategy>,
+    pub max_depth: Option<usize>,
+    pub timeout_secs: Option<u64>,
+    pub threads: Option<usize>,
+    pub symmetry: Option<bool>,
+}
+
+/// What the model is expected to show: `hold` (every property holds) or
+/// `violate` with the properties that must be violated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub properties: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Hold,
+    Violate,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginatorFile {
+    name: String,
+    /// One script per incarnation: ops in order.
+    scripts: Vec<Vec<String>>,
+    /// First clock reading of each incarnation (default 10, then 100, 200...).
+    clock: Option<Vec<Ts>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    name: Option<String>,
+    description: Option<String>,
+    participants: usize,
+    keys: u8,
+    #[serde(default)]
+    network: NetworkKind,
+    #[serde(default)]
+    variants: Vec<String>,
+    k: Option<usize>,
+    originators: Vec<OriginatorFile>,
+    #[serde(default)]
+    crashes: BTreeMap<String, u8>,
+    max_concurrent_crashes: Option<usize>,
+    #[serde(default)]
+    check: CheckFile,
+    expect: Option<Expect>,
+}
+
+/// A validated model: everything the checker needs.
+#[derive(Clone, Debug)]
+pub struct ModelSpec {
+    pub name: String,
+    pub description: String,
+    pub cluster: Cluster,
+    pub network: NetworkKind,
+    /// Crash budget of each actor, in actor order (HA last, always 0).
+    pub budgets: Vec<u8>,
+    pub max_concurrent_crashes: usize,
+    pub check: CheckFile,
+    pub expect: Expect,
+}
+
+impl ModelSpec {
+    /// Reads and validates a model file. The error is one line.
+    pub fn load(path: &Path) -> Result<ModelSpec, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let default_name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        Self::parse(&text, &default_name).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses a model from TOML text.
+    pub fn parse(text: &str, default_name: &str) -> Result<ModelSpec, String> {
+        let f: ModelFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
+            let msg = e.message().replace('\n', " ");
+            match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            }
+        })?;
+        build(f, default_name)
+    }
+
+    /// Applies `--variant` names on top of the model's own.
+    pub fn with_variants(mut self, names: &[String]) -> Result<ModelSpec, String> {
+        for n in names {
+            self.cluster.variants.set(n).map_err(|e| format!("--variant: {e}"))?;
+        }
+        Ok(self)
+    }
+
+    pub fn total_crashes(&self) -> usize {
+        self.budgets.iter().map(|&b| b as usize).sum()
+    }
+}
+
+fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let key = |w: &str| -> Result<u8, String> {
+        let k: u8 = w
+            .strip_prefix('k')
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| format!("bad key `{w}` in `{s}` (keys are k1, k2, ...)"))?;
+        if k == 0 || k > keys {
+            return Err(format!("key `{w}` in `{s}` is not one of k1..k{keys}"));
+        }
+        Ok(k)
+    };
+    match words.as_slice() {
+        [op, k] if op.eq_ignore_ascii_case("put") => {
+            let k = key(k)?;
+            Ok((Op::Put { key: k, val: k }, k))
+        }
+        [op, k, v] if op.eq_ignore_ascii_case("put") => {
+            let k = key(k)?;
+            let val = v
+                .parse()
+                .map_err(|_| format!("bad value `{v}` in `{s}` (0..=255)"))?;
+            Ok((Op::Put { key: k, val }, k))
+        }
+        [op, k] if op.eq_ignore_ascii_case("del") => {
+            let k = key(k)?;
+            Ok((Op::Del { key: k }, k))
+        }
+        _ => Err(format!(
+            "bad op `{s}`: expected `put kN`, `put kN VALUE` or `del kN`"
+        )),
+    }
+}
+
+fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
+    let n = f.participants;
+    if n == 0 {
+        return Err("participants: must be at least 1".into());
+    }
+    if n > MAX_PARTICIPANTS {
+        return Err(format!("participants: at most {MAX_PARTICIPANTS} are supported"));
+    }
+    if f.keys == 0 {
+        return Err("keys: must be at least 1".into());
+    }
+    if f.originators.is_empty() {
+        return Err("originators: at least one originator is needed".into());
+    }
+    let mut variants = Variants::default();
+    for v in &f.variants {
+        variants.set(v).map_err(|e| format!("variants: {e}"))?;
+    }
+    let k = f.k.unwrap_or(1);
+    if k >= n.max(2) && n > 1 {
+        return Err(format!("k: must be less than the number of participants ({n})"));
+    }
+    let mut touched = vec![false; f.keys as usize + 1];
+    let mut names: Vec<String> = (1..=n).map(|p| format!("p{p}")).collect();
+    names.push("HA".into());
+    let mut originators = Vec::new();
+    for (i, of) in f.originators.iter().enumerate() {
+        let at = format!("originators[{i}]");
+        if of.name.is_empty() || !of.name.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(format!(
+                "{at}.name: `{}` must be letters only (incarnations are numbered: o1, o2)",
+                of.name
+            ));
+        }
+        if names.iter().any(|x| x.eq_ignore_ascii_case(&of.name)) || of.name == "p" {
+            return Err(format!("{at}.name: `{}` is already taken", of.name));
+        }
+        names.push(of.name.clone());
+        if of.scripts.is_empty() {
+            return Err(format!("{at}.scripts: at least one script is needed"));
+        }
+        if of.scripts.len() > 9 {
+            return Err(format!("{at}.scripts: at most 9 incarnations are supported"));
+        }
+        if let Some(clock) = &of.clock {
+            if clock.len() != of.scripts.len() {
+                return Err(format!(
+                    "{at}.clock: needs one start per script ({} given, {} scripts)",
+                    clock.len(),
+                    of.scripts.len()
+                ));
+            }
+        }
+        let mut plan = Vec::new();
+        let mut last: Option<Ts> = None;
+        for (j, script) in of.scripts.iter().enumerate() {
+            let start = match &of.clock {
+                Some(c) => c[j],
+                None if j == 0 => 10,
+                None => 100 * j as Ts,
+            };
+            let mut ops = Vec::new();
+            for (q, text) in script.iter().enumerate() {
+                let (op, key) = parse_op(text, f.keys)
+                    .map_err(|e| format!("{at}.scripts[{j}][{q}]: {e}"))?;
+                touched[key as usize] = true;
+                // ts = max(now, last + 1): strictly increasing per originator.
+                let ts = match last {
+                    Some(l) => start.max(l.checked_add(1).ok_or("clock overflow")?),
+                    None => start,
+                };
+                last = Some(ts);
+                ops.push((ts, op));
+            }
+            plan.push(ops);
+        }
+        originators.push(OriginatorCfg {
+            name: of.name.clone(),
+            plan,
+        });
+    }
+    if let Some(k) = (1..=f.keys).find(|&k| !touched[k as usize]) {
+        return Err(format!("keys: k{k} is touched by no op"));
+    }
+    let m = originators.len();
+    let mut budgets = vec![0u8; n + m + 1];
+    for (proc, &b) in &f.crashes {
+        let at = format!("crashes.{proc}");
+        if let Some(p) = proc
+            .strip_prefix('p')
+            .and_then(|d| d.parse::<usize>().ok())
+            .filter(|&p| p >= 1 && p <= n)
+        {
+            budgets[p - 1] = b;
+        } else if let Some(slot) = originators.iter().position(|o| &o.name == proc) {
+            let max = originators[slot].plan.len() - 1;
+            if b as usize > max {
+                return Err(format!(
+                    "{at}: originator {proc} has {} script(s), so it can crash at most {max} time(s)",
+                    max + 1
+                ));
+            }
+            budgets[n + slot] = b;
+        } else if proc == "HA" {
+            return Err(format!("{at}: HA never fails"));
+        } else {
+            return Err(format!("{at}: no process named `{proc}`"));
+        }
+        if b > 3 {
+            return Err(format!("{at}: at most 3 crashes per process are supported"));
+        }
+    }
+    let total: usize = budgets.iter().map(|&b| b as usize).sum();
+    let max_concurrent_crashes = f.max_concurrent_crashes.unwrap_or(total);
+    if max_concurrent_crashes > total {
+        return Err(format!(
+            "max_concurrent_crashes: {max_concurrent_crashes} exceeds the total crash budget ({total})"
+        ));
+    }
+    if f.check.threads == Some(0) {
+        return Err("check.threads: must be at least 1".into());
+    }
+    let expect = f.expect.unwrap_or(Expect {
+        verdict: Verdict::Hold,
+        properties: vec![],
+    });
+    if expect.verdict == Verdict::Hold && !expect.properties.is_empty() {
+        return Err("expect.properties: only meaningful with verdict = \"violate\"".into());
+    }
+    for p in &expect.properties {
+        if !crate::properties::PROPERTY_IDS.contains(&p.as_str()) {
+            return Err(format!(
+                "expect.properties: unknown property `{p}` (known: {})",
+                crate::properties::PROPERTY_IDS.join(", ")
+            ));
+        }
+    }
+    Ok(ModelSpec {
+        name: f.name.unwrap_or_else(|| default_name.to_string()),
+        description: f.description.unwrap_or_default(),
+        cluster: Cluster {
+            n,
+            originators,
+            keys: f.keys,
+            variants,
+            k,
+        },
+        network: f.network,
+        budgets,
+        max_concurrent_crashes,
+        check: f.check,
+        expect,
+    })
+}

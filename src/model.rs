@@ -1,0 +1,217 @@
+//! The stateright model of a cluster: the actors of a model file, its
+//! network, its crash budgets, and every property of `properties`.
+
+use crate::actor::{Dtm0, Dtm0State, Dtm0Store};
+use crate::cluster::Cluster;
+use crate::config::{ModelSpec, NetworkKind};
+use crate::participant::{PartState, PartStore};
+use crate::properties;
+use crate::types::Inc;
+use crate::msg::{Msg, Timer};
+use stateright::actor::{
+    ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
+};
+use stateright::{Model, Path, Property};
+use std::sync::Arc;
+
+/// What the property functions and the boundary need to know.
+#[derive(Clone, Debug)]
+pub struct ModelCfg {
+    pub cluster: Arc<Cluster>,
+    /// Crash budget of each actor, in actor order.
+    pub budgets: Vec<u8>,
+    pub network: NetworkKind,
+}
+
+pub type SysState = ActorModelState<Dtm0, ()>;
+pub type Action = ActorModelAction<Msg, Timer, ()>;
+
+/// The DTM0 model: stateright's actor model of the cluster, with one change
+/// of semantics. On an unordered network stateright leaves a message whose
+/// delivery changes nothing in flight forever (a stale HA view, a notice
+/// already known, a request meant for a dead incarnation). Such messages
+/// pile up in different combinations and multiply the states, although a
+/// real network would simply have delivered them. Here delivering one
+/// removes it. (Ordered networks already behave so; on a duplicating
+/// network a message may be delivered any number of times, so it stays.)
+pub struct Dtm0Model {
+    pub actors: ActorModel<Dtm0, ModelCfg, ()>,
+    pub props: Vec<Property<Dtm0Model>>,
+}
+
+impl Dtm0Model {
+    pub fn cfg(&self) -> &ModelCfg {
+        &self.actors.cfg
+    }
+}
+
+impl Model for Dtm0Model {
+    type State = SysState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<SysState> {
+        self.actors.init_states()
+    }
+    fn actions(&self, state: &SysState, actions: &mut Vec<Action>) {
+        self.actors.actions(state, actions)
+    }
+    fn next_state(&self, last: &SysState, action: Action) -> Option<SysState> {
+        let (src, dst, msg) = match &action {
+            ActorModelAction::Deliver { src, dst, msg } => (*src, *dst, msg.clone()),
+            _ => return self.actors.next_state(last, action),
+        };
+        if let Some(next) = self.actors.next_state(last, action) {
+            return Some(next);
+        }
+        if last.crashed[usize::from(dst)] {
+            return None; // it waits for the restart (and is then stale)
+        }
+        let mut next = last.clone();
+        match &mut next.network {
+            Network::UnorderedNonDuplicating(multiset) => {
+                let env = Envelope { src, dst, msg };
+                match multiset.get_mut(&env) {
+                    Some(count) if *count > 1 => *count -= 1,
+                    Some(_) => {
+                        multiset.remove(&env);
+                    }
+                    None => return None,
+                }
+                Some(next)
+            }
+            _ => None,
+        }
+    }
+    fn format_action(&self, action: &Action) -> String {
+        crate::render::action(self.cfg(), action)
+    }
+    fn format_step(&self, last: &SysState, action: Action) -> Option<String> {
+        self.next_state(last, action)
+            .map(|next| crate::render::state(self.cfg(), &next))
+    }
+    fn as_svg(&self, path: Path<SysState, Action>) -> Option<String> {
+        let path = Path::from_actions(
+            &self.actors,
+            path.clone().into_states()[0].clone(),
+            path.into_actions().iter(),
+        )?;
+        self.actors.as_svg(path)
+    }
+    fn properties(&self) -> Vec<Property<Self>> {
+        self.props.clone()
+    }
+    fn within_boundary(&self, state: &SysState) -> bool {
+        within_boundary(self.cfg(), state)
+    }
+}
+
+pub fn build(spec: &ModelSpec) -> Dtm0Model {
+    let cluster = Arc::new(spec.cluster.clone());
+    let cfg = ModelCfg {
+        cluster: cluster.clone(),
+        budgets: spec.budgets.clone(),
+        network: spec.network,
+    };
+    let actors: Vec<Dtm0> = (0..cluster.actor_count())
+        .map(|i| Dtm0 {
+            cluster: cluster.clone(),
+            proc: cluster.proc_of(Id::from(i)),
+        })
+        .collect();
+    let network = match spec.network {
+        NetworkKind::Ordered => Network::new_ordered([]),
+        NetworkKind::Unordered | NetworkKind::Lossy => Network::new_unordered_nonduplicating([]),
+        NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
+    };
+    let actors = ActorModel::new(cfg, ())
+        .actors(actors)
+        .init_network(network)
+        .lossy_network(if spec.network == NetworkKind::Lossy {
+            LossyNetwork::Yes
+        } else {
+            LossyNetwork::No
+        })
+        .max_crashes(spec.max_concurrent_crashes)
+        .within_boundary(within_boundary);
+    let props = properties::registered(spec)
+        .into_iter()
+        .map(|p| Property {
+            expectation: p.expectation,
+            name: p.name,
+            condition: p.condition,
+        })
+        .collect();
+    Dtm0Model { actors, props }
+}
+
+/// The crash budget bounds every path: an actor may crash only while its
+/// incarnation number is within its budget. Restarts are always enabled
+/// in stateright, so crashes are what must be bounded.
+fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
+    s.crashed
+        .iter()
+        .enumerate()
+        .all(|(i, &crashed)| !crashed || incarnation(s, i) <= cfg.budgets[i])
+}
+
+/// The incarnation of actor `i` as its storage records it (HA: 1).
+pub fn incarnation(s: &SysState, i: usize) -> Inc {
+    match s.actor_storages.get(i).and_then(|x| x.as_ref()) {
+        Some(Dtm0Store::Participant(p)) => p.inc,
+        Some(Dtm0Store::Originator(o)) => o.inc,
+        None => 1,
+    }
+}
+
+/// A participant's durable store (every participant saves one at start).
+pub fn store(s: &SysState, p: usize) -> &PartStore {
+    s.actor_storages[p]
+        .as_ref()
+        .and_then(Dtm0Store::participant)
+        .expect("every participant saves its store when it starts")
+}
+
+/// A participant's volatile state, or `None` while it is crashed (its
+/// stale state must not be read as if it were live).
+pub fn live(s: &SysState, p: usize) -> Option<&PartState> {
+    if s.crashed[p] {
+        None
+    } else {
+        s.actor_states[p].participant()
+    }
+}
+
+pub fn ha<'a>(s: &'a SysState, c: &Cluster) -> &'a crate::ha::HaState {
+    s.actor_states[usize::from(c.ha_id())]
+        .ha()
+        .expect("the last actor is HA")
+}
+
+pub fn state_of(s: &SysState, i: usize) -> &Dtm0State {
+    &s.actor_states[i]
+}
+
+/// Every message in flight, with multiplicity. (stateright 0.31's own
+/// `Network::iter_all` never ends on an ordered network, and repeats
+/// duplicated envelopes once too often, so we walk the variants here.)
+pub fn in_flight(s: &SysState) -> Vec<(Id, Id, &crate::msg::Msg)> {
+    let mut v = Vec::new();
+    match &s.network {
+        Network::Ordered(map) => {
+            for (&(src, dst), q) in map {
+                v.extend(q.iter().map(|m| (src, dst, m)));
+            }
+        }
+        Network::UnorderedNonDuplicating(multiset) => {
+            for (e, &count) in multiset.iter() {
+                for _ in 0..count {
+                    v.push((e.src, e.dst, &e.msg));
+                }
+            }
+        }
+        Network::UnorderedDuplicating(set, _) => {
+            v.extend(set.iter().map(|e| (e.src, e.dst, &e.msg)));
+        }
+    }
+    v
+}

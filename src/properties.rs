@@ -1,0 +1,613 @@
+//! The properties of PROTOCOL.md section 7, one function each, named by the
+//! spec, each with a reachability witness ("sometimes") so that none holds
+//! vacuously.
+//!
+//! Liveness (L1-L3) is checked at *settled* states: states where no step
+//! other than a crash (or, on a lossy network, a loss) changes anything.
+//! Every path of a model is finite (scripts are finite, crashes are
+//! budgeted, no timer re-arms forever), so when failures stop every run
+//! ends in a settled state; a property that holds at every settled state
+//! holds eventually on every such run. This replaces stateright's
+//! `eventually`, which misses violations on paths that join.
+
+use crate::config::{ModelSpec, NetworkKind};
+use crate::model::{ha, in_flight, incarnation, live, store, Dtm0Model, SysState};
+use crate::msg::{HaSt, Msg};
+use crate::participant::PartStore;
+use crate::types::{Key, Op, St, TxId, Version};
+use stateright::actor::ActorModelAction;
+use stateright::{Expectation, Model};
+
+/// Every property id, in report order.
+pub const PROPERTY_IDS: &[&str] = &[
+    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2", "L3",
+];
+
+type Cond = fn(&Dtm0Model, &SysState) -> bool;
+
+/// What a model must contain for a witness to be reachable at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// A participant crash budget.
+    ParticipantCrash,
+    /// Any crash budget (participant or originator).
+    AnyCrash,
+    /// A DEL in some script.
+    Del,
+    /// Pruning on.
+    Pruning,
+}
+
+/// One spec property with its witness.
+pub struct Prop {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub check: Cond,
+    pub witness_name: &'static str,
+    pub witness: Cond,
+    pub needs: Needs,
+    /// Liveness: not checked on lossy networks (loss is a failure that
+    /// never stops there).
+    pub liveness: bool,
+}
+
+pub const PROPS: &[Prop] = &[
+    Prop {
+        id: "S1",
+        name: "S1 monotone store",
+        check: s1_monotone_store,
+        witness_name: "S1 witness: a restarted participant reloaded durable records",
+        witness: w1_restart_reloaded,
+        needs: Needs::ParticipantCrash,
+        liveness: false,
+    },
+    Prop {
+        id: "S2",
+        name: "S2 convergence",
+        check: s2_convergence,
+        witness_name: "S2 witness: quiescent with a record on every replica",
+        witness: w2_quiescent_all_hold,
+        needs: Needs::Nothing,
+        liveness: false,
+    },
+    Prop {
+        id: "S3",
+        name: "S3 no resurrection",
+        check: s3_no_resurrection,
+        witness_name: "S3 witness: quiescent with a tombstone on every replica",
+        witness: w3_quiescent_tombstone_everywhere,
+        needs: Needs::Del,
+        liveness: false,
+    },
+    Prop {
+        id: "S4",
+        name: "S4 honest P",
+        check: s4_honest_p,
+        witness_name: "S4 witness: a record shows P for another participant",
+        witness: w4_p_for_other,
+        needs: Needs::Nothing,
+        liveness: false,
+    },
+    Prop {
+        id: "S5",
+        name: "S5 durability of STABLE",
+        check: s5_stable_durable,
+        witness_name: "S5 witness: an originator saw a dtx STABLE",
+        witness: w5_stable_seen,
+        needs: Needs::Nothing,
+        liveness: false,
+    },
+    Prop {
+        id: "S6",
+        name: "S6 atomicity",
+        check: s6_atomicity,
+        witness_name: "S6 witness: quiescent after a REDO was applied",
+        witness: w6_quiescent_after_redo,
+        needs: Needs::AnyCrash,
+        liveness: false,
+    },
+    Prop {
+        id: "S7",
+        name: "S7 safe pruning",
+        check: s7_safe_pruning,
+        witness_name: "S7 witness: a record was pruned",
+        witness: w7_pruned,
+        needs: Needs::Pruning,
+        liveness: false,
+    },
+    Prop {
+        id: "S8",
+        name: "S8 sound recovery",
+        check: s8_sound_recovery,
+        witness_name: "S8 witness: a participant declared recovery after REDOs",
+        witness: w8_declared_after_redo,
+        needs: Needs::ParticipantCrash,
+        liveness: false,
+    },
+    Prop {
+        id: "S9",
+        name: "S9 EOL order",
+        check: s9_eol_order,
+        witness_name: "S9 witness: an EOL was sent after acked REDOs",
+        witness: w9_eol_after_acks,
+        needs: Needs::ParticipantCrash,
+        liveness: false,
+    },
+    Prop {
+        id: "L1",
+        name: "L1 recovery ends",
+        check: l1_recovery_ends,
+        witness_name: "L1 witness: settled with a restarted participant ONLINE",
+        witness: wl1_restarted_online,
+        needs: Needs::ParticipantCrash,
+        liveness: true,
+    },
+    Prop {
+        id: "L2",
+        name: "L2 P everywhere",
+        check: l2_p_everywhere,
+        witness_name: "L2 witness: settled with a dtx durable everywhere",
+        witness: wl2_durable_everywhere,
+        needs: Needs::Nothing,
+        liveness: true,
+    },
+    Prop {
+        id: "L3",
+        name: "L3 dtx completes",
+        check: l3_dtx_completes,
+        witness_name: "L3 witness: settled with a dtx STABLE at its originator",
+        witness: wl3_stable_settled,
+        needs: Needs::Nothing,
+        liveness: true,
+    },
+];
+
+/// A property as stateright takes it.
+pub struct Registered {
+    pub expectation: Expectation,
+    pub name: &'static str,
+    pub condition: Cond,
+}
+
+/// Why a property or its witness does not apply to a model, if it does not.
+pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<&'static str> {
+    let c = &spec.cluster;
+    if p.liveness && spec.network == NetworkKind::Lossy {
+        return Some("liveness needs a reliable network");
+    }
+    let participant_crash = spec.budgets[..c.n].iter().any(|&b| b > 0);
+    let has_del = c
+        .originators
+        .iter()
+        .flat_map(|o| o.plan.iter().flatten())
+        .any(|(_, op)| op.is_del());
+    match p.needs {
+        Needs::Nothing => None,
+        Needs::ParticipantCrash if !participant_crash => Some("no participant may crash"),
+        Needs::AnyCrash if spec.total_crashes() == 0 => Some("no process may crash"),
+        Needs::Del if !has_del => Some("no DEL in any script"),
+        Needs::Pruning if !c.variants.pruning => Some("pruning is off"),
+        _ => None,
+    }
+}
+
+/// The properties registered with the model: each check as `always`, and
+/// each applicable witness as `sometimes`.
+pub fn registered(spec: &ModelSpec) -> Vec<Registered> {
+    let mut v = Vec::new();
+    for p in PROPS {
+        let liveness_off = p.liveness && spec.network == NetworkKind::Lossy;
+        if !liveness_off {
+            v.push(Registered {
+                expectation: Expectation::Always,
+                name: p.name,
+                condition: p.check,
+            });
+        }
+        if not_applicable(p, spec).is_none() {
+            v.push(Registered {
+                expectation: Expectation::Sometimes,
+                name: p.witness_name,
+                condition: p.witness,
+            });
+        }
+    }
+    v
+}
+
+// ---------------------------------------------------------------------
+// Definitions of section 7.
+
+/// `durable(p, tx)`: tx is in p's persistent log, or p's persistent
+/// catalogue holds a version >= tx's for its key.
+pub fn durable(st: &PartStore, tx: TxId, key: Key, ver: Version) -> bool {
+    st.log.iter().any(|r| r.id == tx) || st.kv.get(&key).is_some_and(|r| r.ver >= ver)
+}
+
+/// The op of a dtx, from the scripts (ids are unique per originator
+/// incarnation and clock reading).
+pub fn op_of(m: &Dtm0Model, tx: TxId) -> Option<Op> {
+    m.cfg()
+        .cluster
+        .issued_by(tx.slot as usize, tx.inc)
+        .find(|(id, _)| *id == tx)
+        .map(|(_, op)| op)
+}
+
+fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
+    match op_of(m, tx) {
+        Some(op) => {
+            let ver = Version {
+                ts: tx.ts,
+                del: op.is_del(),
+            };
+            durable(store(s, p), tx, op.key(), ver)
+        }
+        None => false,
+    }
+}
+
+/// No step other than a crash or a loss changes the state: nothing to
+/// deliver that matters, no commit pending, nobody down.
+pub fn settled(m: &Dtm0Model, s: &SysState) -> bool {
+    if s.crashed.iter().any(|&c| c) || s.timers_set.iter().any(|t| t.iter().next().is_some()) {
+        return false;
+    }
+    if m.cfg().network == NetworkKind::Ordered {
+        return s.network.len() == 0;
+    }
+    let mut actions = Vec::new();
+    m.actions(s, &mut actions);
+    actions.into_iter().all(|a| match a {
+        ActorModelAction::Deliver { .. } => match m.next_state(s, a) {
+            None => true,
+            Some(next) => next == *s,
+        },
+        ActorModelAction::Timeout(..) | ActorModelAction::Recover(_) => false,
+        _ => true,
+    })
+}
+
+/// PROTOCOL.md's `quiescent`: settled, and every participant ONLINE.
+pub fn quiescent(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    all_online(m, s) && settled(m, s) && (0..c.n).all(|p| live(s, p).is_some())
+}
+
+fn all_online(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    let t = &ha(s, c).table;
+    (0..c.n).all(|p| t.get(p).1 == HaSt::Online)
+}
+
+/// Every dtx id recorded anywhere durable: storage logs and pruned ghosts.
+fn durable_txs(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
+    let mut v: Vec<TxId> = (0..m.cfg().cluster.n)
+        .flat_map(|p| {
+            let st = store(s, p);
+            st.log
+                .iter()
+                .map(|r| r.id)
+                .chain(st.pruned.iter().map(|x| x.0))
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+// ---------------------------------------------------------------------
+// Safety.
+
+/// S1: the durable catalogue holds, for every key, a version >= every
+/// durable log record on it (so a tombstone exactly when the highest op
+/// applied is a DEL), and a live participant's visible catalogue is never
+/// behind its durable one: a restart reloads the durable one, so versions
+/// never decrease across crashes.
+pub fn s1_monotone_store(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).all(|p| {
+        let st = store(s, p);
+        let logged = st.log.iter().all(|r| {
+            st.kv
+                .get(&r.op.key())
+                .is_some_and(|k| k.ver >= r.version())
+        });
+        let ahead = live(s, p).is_none_or(|ls| {
+            st.kv
+                .iter()
+                .all(|(k, d)| ls.kv.get(k).is_some_and(|v| v.ver >= d.ver))
+        });
+        logged && ahead
+    })
+}
+
+/// S2: quiescent => all replicas of every key hold the same record.
+pub fn s2_convergence(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    let same = (1..n).all(|p| store(s, p).kv == store(s, 0).kv);
+    same || !quiescent(m, s)
+}
+
+/// S3: quiescent => a key whose highest op is a DEL that some participant
+/// made durable is alive nowhere.
+pub fn s3_no_resurrection(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    let mut resurrected = false;
+    for key in 1..=c.keys {
+        let mut highest: Option<Version> = None;
+        for p in 0..c.n {
+            let st = store(s, p);
+            let vers = st
+                .log
+                .iter()
+                .filter(|r| r.op.key() == key)
+                .map(|r| r.version())
+                .chain(st.kv.get(&key).map(|r| r.ver))
+                .chain(st.pruned.iter().filter(|x| x.1 == key).map(|x| x.2));
+            for v in vers {
+                highest = highest.max(Some(v));
+            }
+        }
+        if highest.is_some_and(|v| v.del)
+            && (0..c.n).any(|p| store(s, p).kv.get(&key).is_some_and(|r| r.alive()))
+        {
+            resurrected = true;
+        }
+    }
+    !resurrected || !quiescent(m, s)
+}
+
+/// S4: whenever a record (a participant's log or early notice, an
+/// originator's dtx, a notice or REDO in flight) shows P for `q`, the dtx
+/// is durable at `q`.
+pub fn s4_honest_p(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    let honest = |tx: TxId, sv: crate::types::StateVec| {
+        (0..c.n).all(|q| sv.get(q) != St::P || durable_at(m, s, q, tx))
+    };
+    for p in 0..c.n {
+        let ok = match live(s, p) {
+            Some(ls) => {
+                ls.log.iter().all(|r| honest(r.id, r.sv))
+                    && ls.early.iter().all(|&(tx, sv)| honest(tx, sv))
+            }
+            None => store(s, p).log.iter().all(|r| honest(r.id, r.sv)),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    for slot in 0..c.m() {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            continue;
+        }
+        if let Some(o) = s.actor_states[i].originator() {
+            if !o.dtxs.iter().all(|d| honest(d.id, d.sv)) {
+                return false;
+            }
+        }
+    }
+    in_flight(s).into_iter().all(|(_, _, msg)| match msg {
+        Msg::Persistent { tx, sv, .. } => honest(*tx, *sv),
+        Msg::Redo { txr, .. } => honest(txr.id, txr.sv),
+        _ => true,
+    })
+}
+
+fn stable_ghost(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
+    let c = &m.cfg().cluster;
+    (0..c.m())
+        .filter_map(|slot| {
+            s.actor_storages[usize::from(c.originator_id(slot))]
+                .as_ref()
+                .and_then(|x| x.originator())
+        })
+        .flat_map(|o| o.stable.iter().copied())
+        .collect()
+}
+
+/// S5: once an originator saw a dtx STABLE, some participant keeps it
+/// durable, and at quiescence all do.
+pub fn s5_stable_durable(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    let stable = stable_ghost(m, s);
+    if !stable
+        .iter()
+        .all(|&tx| (0..n).any(|p| durable_at(m, s, p, tx)))
+    {
+        return false;
+    }
+    let everywhere = stable
+        .iter()
+        .all(|&tx| (0..n).all(|p| durable_at(m, s, p, tx)));
+    everywhere || !quiescent(m, s)
+}
+
+/// S6 (redo-only atomicity): quiescent and durable at one participant =>
+/// durable at every participant.
+pub fn s6_atomicity(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    let atomic = durable_txs(m, s)
+        .into_iter()
+        .all(|tx| (0..n).all(|p| durable_at(m, s, p, tx)));
+    atomic || !quiescent(m, s)
+}
+
+/// S7: a record pruned at `p` is durable at every participant.
+pub fn s7_safe_pruning(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    (0..n).all(|p| {
+        store(s, p)
+            .pruned
+            .iter()
+            .all(|&(tx, key, ver)| (0..n).all(|q| durable(store(s, q), tx, key, ver)))
+    })
+}
+
+/// S8: when `p` has declared itself recovered, every record that a peer
+/// logged before its cutoff for `p` (in a completed round for this
+/// incarnation of `p`) has been applied at `p`.
+pub fn s8_sound_recovery(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    for p in 0..n {
+        let Some(ps) = live(s, p) else { continue };
+        if !ps.declared {
+            continue;
+        }
+        for q in (0..n).filter(|&q| q != p) {
+            let Some(qs) = live(s, q) else { continue };
+            let rd = &qs.rounds[p];
+            if rd.inc != ps.inc || !rd.eol {
+                continue;
+            }
+            for pos in qs.base..rd.cutoff {
+                let r = &qs.log[(pos - qs.base) as usize];
+                let applied = ps.log.iter().any(|x| x.id == r.id)
+                    || ps
+                        .kv
+                        .get(&r.op.key())
+                        .is_some_and(|k| k.ver >= r.version());
+                if !applied {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// S9: EOL is sent only after every REDO of the round was acked.
+pub fn s9_eol_order(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).all(|q| {
+        live(s, q).is_none_or(|qs| qs.rounds.iter().all(|rd| !rd.eol || rd.sent == rd.acked))
+    })
+}
+
+// ---------------------------------------------------------------------
+// Liveness, at settled states.
+
+/// L1: every RECOVERING participant becomes ONLINE.
+pub fn l1_recovery_ends(m: &Dtm0Model, s: &SysState) -> bool {
+    all_online(m, s) || !settled(m, s)
+}
+
+/// L2: every dtx durable somewhere becomes durable everywhere, and P in
+/// every participant's record of it (pruned, where pruning is on).
+pub fn l2_p_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    let goal = durable_txs(m, s)
+        .into_iter()
+        .all(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
+        && (0..n).all(|p| {
+            live(s, p).is_none_or(|ls| ls.log.iter().all(|r| r.sv.all(n, St::P)))
+        });
+    goal || !settled(m, s)
+}
+
+/// L3: every dtx of a live originator reaches STABLE (or DONE).
+pub fn l3_dtx_completes(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    let goal = (0..c.m()).all(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        s.crashed[i]
+            || s.actor_states[i].originator().is_none_or(|o| {
+                o.dtxs
+                    .iter()
+                    .all(|d| d.st >= crate::originator::DtxSt::Stable)
+            })
+    });
+    goal || !settled(m, s)
+}
+
+// ---------------------------------------------------------------------
+// Witnesses.
+
+fn w1_restart_reloaded(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).any(|p| {
+        live(s, p).is_some() && incarnation(s, p) >= 2 && !store(s, p).kv.is_empty()
+    })
+}
+
+fn w2_quiescent_all_hold(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    (0..n).all(|p| !store(s, p).kv.is_empty()) && quiescent(m, s)
+}
+
+fn w3_quiescent_tombstone_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    (1..=c.keys).any(|k| {
+        (0..c.n).all(|p| store(s, p).kv.get(&k).is_some_and(|r| !r.alive()))
+    }) && quiescent(m, s)
+}
+
+fn w4_p_for_other(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    (0..n).any(|p| {
+        live(s, p).is_some_and(|ls| {
+            ls.log
+                .iter()
+                .any(|r| (0..n).any(|q| q != p && r.sv.get(q) == St::P))
+        })
+    })
+}
+
+fn w5_stable_seen(m: &Dtm0Model, s: &SysState) -> bool {
+    !stable_ghost(m, s).is_empty()
+}
+
+fn w6_quiescent_after_redo(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).any(|p| live(s, p).is_some_and(|ls| ls.redo_applied)) && quiescent(m, s)
+}
+
+fn w7_pruned(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).any(|p| !store(s, p).pruned.is_empty())
+}
+
+fn w8_declared_after_redo(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    (0..n).any(|p| {
+        live(s, p).is_some_and(|ps| {
+            ps.declared
+                && (0..n).any(|q| {
+                    q != p
+                        && live(s, q).is_some_and(|qs| {
+                            let rd = &qs.rounds[p];
+                            rd.inc == ps.inc && rd.eol && rd.sent > 0
+                        })
+                })
+        })
+    })
+}
+
+fn w9_eol_after_acks(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).any(|q| {
+        live(s, q).is_some_and(|qs| qs.rounds.iter().any(|rd| rd.eol && rd.acked > 0))
+    })
+}
+
+fn wl1_restarted_online(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).any(|p| incarnation(s, p) >= 2) && all_online(m, s) && settled(m, s)
+}
+
+fn wl2_durable_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
+    let n = m.cfg().cluster.n;
+    durable_txs(m, s)
+        .into_iter()
+        .any(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
+        && settled(m, s)
+}
+
+fn wl3_stable_settled(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    (0..c.m()).any(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        !s.crashed[i]
+            && s.actor_states[i].originator().is_some_and(|o| {
+                o.dtxs
+                    .iter()
+                    .any(|d| d.st >= crate::originator::DtxSt::Stable)
+            })
+    }) && settled(m, s)
+}

@@ -1,0 +1,145 @@
+//! Searches of our own over the model, where stateright 0.31 falls short:
+//! the shortest path to a violation (its BFS may report a longer path,
+//! because a later discovery overwrites an earlier one), and a check that
+//! the model has no cycle (every path finite), on which the liveness
+//! checks at settled states rely.
+
+use crate::model::{Action, Dtm0Model, SysState};
+use stateright::Model;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+pub fn fp(s: &SysState) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Outcome of a bounded breadth-first search.
+pub enum Shortest {
+    /// The actions of a shortest path from the initial state to a state
+    /// where `bad` holds.
+    Found(Vec<Action>),
+    /// No such state within `max_depth` steps.
+    None,
+    /// The state limit was hit first.
+    TooBig,
+}
+
+/// Breadth-first, level by level, from the initial state; the first level
+/// holding a state where `bad` holds gives a shortest path.
+pub fn shortest_path(
+    m: &Dtm0Model,
+    bad: impl Fn(&SysState) -> bool,
+    max_depth: usize,
+    max_states: usize,
+) -> Shortest {
+    let mut parent: HashMap<u64, (u64, Action)> = HashMap::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut frontier: Vec<SysState> = Vec::new();
+    for s in m.init_states() {
+        if seen.insert(fp(&s)) {
+            if bad(&s) {
+                return Shortest::Found(vec![]);
+            }
+            frontier.push(s);
+        }
+    }
+    let mut actions = Vec::new();
+    for _depth in 0..max_depth {
+        let mut next = Vec::new();
+        for s in &frontier {
+            let sfp = fp(s);
+            actions.clear();
+            m.actions(s, &mut actions);
+            for a in actions.drain(..) {
+                let Some(n) = m.next_state(s, a.clone()) else { continue };
+                if !m.within_boundary(&n) {
+                    continue;
+                }
+                let nfp = fp(&n);
+                if !seen.insert(nfp) {
+                    continue;
+                }
+                parent.insert(nfp, (sfp, a));
+                if bad(&n) {
+                    let mut path = Vec::new();
+                    let mut at = nfp;
+                    while let Some((p, a)) = parent.get(&at) {
+                        path.push(a.clone());
+                        at = *p;
+                    }
+                    path.reverse();
+                    return Shortest::Found(path);
+                }
+                next.push(n);
+                if seen.len() > max_states {
+                    return Shortest::TooBig;
+                }
+            }
+        }
+        if next.is_empty() {
+            return Shortest::None;
+        }
+        frontier = next;
+    }
+    Shortest::None
+}
+
+/// Replays actions from the initial state; `None` if one is not enabled.
+pub fn replay(m: &Dtm0Model, actions: &[Action]) -> Option<Vec<SysState>> {
+    let mut states = vec![m.init_states().into_iter().next()?];
+    for a in actions {
+        let last = states.last().unwrap();
+        let mut enabled = Vec::new();
+        m.actions(last, &mut enabled);
+        if !enabled.contains(a) {
+            return None;
+        }
+        states.push(m.next_state(last, a.clone())?);
+    }
+    Some(states)
+}
+
+/// Depth-first search for a cycle among the reachable states within the
+/// boundary. Returns the number of states visited, or `Err` with the
+/// length of the path that closes a cycle. Stops with `Ok` at `max_states`
+/// (then the answer covers only what was visited).
+pub fn find_cycle(m: &Dtm0Model, max_states: usize) -> Result<usize, usize> {
+    // 0: on the stack, 1: done.
+    let mut mark: HashMap<u64, u8> = HashMap::new();
+    let init = m.init_states().into_iter().next().expect("one initial state");
+    let mut stack: Vec<(SysState, Vec<Action>, usize)> = Vec::new();
+    let mut acts = Vec::new();
+    m.actions(&init, &mut acts);
+    mark.insert(fp(&init), 0);
+    stack.push((init, acts, 0));
+    while let Some((s, acts, i)) = stack.last_mut() {
+        if *i == acts.len() {
+            let f = fp(s);
+            mark.insert(f, 1);
+            stack.pop();
+            continue;
+        }
+        let a = acts[*i].clone();
+        *i += 1;
+        let Some(n) = m.next_state(s, a) else { continue };
+        if !m.within_boundary(&n) || n == *s {
+            continue;
+        }
+        let nfp = fp(&n);
+        match mark.get(&nfp) {
+            Some(0) => return Err(stack.len()),
+            Some(_) => continue,
+            None => {}
+        }
+        if mark.len() >= max_states {
+            return Ok(mark.len());
+        }
+        mark.insert(nfp, 0);
+        let mut next_acts = Vec::new();
+        m.actions(&n, &mut next_acts);
+        stack.push((n, next_acts, 0));
+    }
+    Ok(mark.len())
+}
