@@ -7,6 +7,8 @@ use crate::properties::{not_applicable, PROPS};
 use crate::search::{shortest_path, Shortest};
 use serde::Serialize;
 use stateright::{Checker, Model, Path};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -146,12 +148,24 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         }
     }
     let model = build(spec);
+    let stop = model.cfg().stop.clone();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    if let Some(t) = opts.timeout {
+        let (stop, timed_out) = (stop.clone(), timed_out.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(t);
+            timed_out.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
     let start = Instant::now();
     let mut b = model.checker().threads(opts.threads.max(1));
     if let Some(d) = opts.max_depth {
         b = b.target_max_depth(d);
     }
-    if let Some(t) = opts.timeout {
+    if let (Some(t), Strategy::Sim) = (opts.timeout, opts.strategy) {
+        // Random walks stop only through stateright's own timeout (our stop
+        // flag would make every walk end at the initial state).
         b = b.timeout(t);
     }
     if opts.symmetry {
@@ -167,15 +181,16 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         ),
     };
     let secs = start.elapsed().as_secs_f64();
+    // Stop the timer's effect (if it has not fired yet it never will matter).
+    let was_timed_out = timed_out.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     let model = build(spec);
     let mut bounded_by = Vec::new();
     if opts.strategy == Strategy::Sim {
         bounded_by.push("simulation (random walks) explores a sample".to_string());
     }
-    if let Some(t) = opts.timeout {
-        if secs + 0.05 >= t.as_secs_f64() {
-            bounded_by.push(format!("time limit {}s reached", t.as_secs()));
-        }
+    if let (Some(t), true) = (opts.timeout, was_timed_out) {
+        bounded_by.push(format!("time limit {}s reached", t.as_secs()));
     }
     if let Some(d) = opts.max_depth {
         if raw.depth >= d {
@@ -273,7 +288,7 @@ pub fn counterexample(
     check: fn(&Dtm0Model, &crate::model::SysState) -> bool,
     found: &[Action],
 ) -> Counterexample {
-    let (actions, shortest) = match shortest_path(m, |s| !check(m, s), found.len(), 3_000_000) {
+    let (actions, shortest) = match shortest_path(m, |s| !check(m, s), found.len(), 400_000) {
         Shortest::Found(p) => (p, true),
         Shortest::None | Shortest::TooBig => (found.to_vec(), false),
     };

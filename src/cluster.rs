@@ -24,6 +24,14 @@ pub struct Variants {
     pub stable: StableRule,
     /// Prune the all-P prefix of the log (HLD section on pruning).
     pub pruning: bool,
+    /// Our fix for pruning (see README, "What the checker found"): a
+    /// participant that restarts pushes each record of its log that is not
+    /// all-P to the peers not known P, and a participant that receives a
+    /// REDO of a record it holds durably answers with its state. Off
+    /// (variant `no-own-redo`), a restarted participant never learns the P
+    /// notices it missed for records its peers have already pruned, and
+    /// its log can never be pruned past them (L2).
+    pub own_redo: bool,
 }
 
 impl Default for Variants {
@@ -33,6 +41,7 @@ impl Default for Variants {
             redo_skip_persistent: false,
             stable: StableRule::FirstP,
             pruning: false,
+            own_redo: true,
         }
     }
 }
@@ -57,6 +66,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
     ),
     ("pruning", "prune the all-P prefix of each log"),
     ("no-pruning", "never prune logs"),
+    (
+        "no-own-redo",
+        "Motr: a restarted participant does not push its own records (never learns missed P notices)",
+    ),
 ];
 
 impl Variants {
@@ -71,6 +84,7 @@ impl Variants {
             "stable-k-plus-1" => self.stable = StableRule::KPlus1,
             "pruning" => self.pruning = true,
             "no-pruning" => self.pruning = false,
+            "no-own-redo" => self.own_redo = false,
             other => {
                 let known: Vec<&str> = VARIANT_NAMES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -96,6 +110,9 @@ impl Variants {
             StableRule::KPlus1 => "stable-k-plus-1",
         });
         v.push(if self.pruning { "pruning" } else { "no-pruning" });
+        if !self.own_redo {
+            v.push("no-own-redo");
+        }
         v
     }
 }

@@ -12,6 +12,7 @@ use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
 };
 use stateright::{Model, Path, Property};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What the property functions and the boundary need to know.
@@ -21,6 +22,11 @@ pub struct ModelCfg {
     /// Crash budget of each actor, in actor order.
     pub budgets: Vec<u8>,
     pub network: NetworkKind,
+    /// Set to end a run early: from then on no new state is within the
+    /// boundary, so every strategy drains its queue and stops. (stateright
+    /// 0.31's own timeout only takes effect when a DFS worker's queue runs
+    /// dry, which on a large model is never.)
+    pub stop: Arc<AtomicBool>,
 }
 
 pub type SysState = ActorModelState<Dtm0, ()>;
@@ -52,8 +58,23 @@ impl Model for Dtm0Model {
     fn init_states(&self) -> Vec<SysState> {
         self.actors.init_states()
     }
+    /// stateright's order, except that crashes come first: its DFS explores
+    /// the last action first, so it now dives along deliveries and commits
+    /// and moves crashes earlier as it backtracks, instead of spending a
+    /// bounded run under the one prefix "everything crashes at once".
     fn actions(&self, state: &SysState, actions: &mut Vec<Action>) {
-        self.actors.actions(state, actions)
+        self.actors.actions(state, actions);
+        let crashes = actions
+            .iter()
+            .filter(|a| matches!(a, ActorModelAction::Crash(_)))
+            .count();
+        if crashes > 0 {
+            let start = actions
+                .iter()
+                .position(|a| matches!(a, ActorModelAction::Crash(_)))
+                .expect("counted");
+            actions[..start + crashes].rotate_right(crashes);
+        }
     }
     fn next_state(&self, last: &SysState, action: Action) -> Option<SysState> {
         let (src, dst, msg) = match &action {
@@ -111,6 +132,7 @@ pub fn build(spec: &ModelSpec) -> Dtm0Model {
         cluster: cluster.clone(),
         budgets: spec.budgets.clone(),
         network: spec.network,
+        stop: Arc::new(AtomicBool::new(false)),
     };
     let actors: Vec<Dtm0> = (0..cluster.actor_count())
         .map(|i| Dtm0 {
@@ -148,7 +170,8 @@ pub fn build(spec: &ModelSpec) -> Dtm0Model {
 /// incarnation number is within its budget. Restarts are always enabled
 /// in stateright, so crashes are what must be bounded.
 fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
-    s.crashed
+    !cfg.stop.load(Ordering::Relaxed)
+        && s.crashed
         .iter()
         .enumerate()
         .all(|(i, &crashed)| !crashed || incarnation(s, i) <= cfg.budgets[i])

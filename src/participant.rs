@@ -73,8 +73,6 @@ pub struct PartState {
     pub declared: bool,
     /// Ghost: pruned records (persisted with the store), for S7.
     pub pruned: Vec<(TxId, Key, Version)>,
-    /// Ghost: this incarnation created a log record from a REDO.
-    pub redo_applied: bool,
 }
 
 impl PartState {
@@ -121,7 +119,6 @@ pub fn on_start(
         eol: vec![0; n],
         declared: false,
         pruned: Vec::new(),
-        redo_applied: false,
     };
     match storage {
         None => {
@@ -173,16 +170,14 @@ pub fn on_msg(
                 op,
                 sv: StateVec::default(),
             };
-            receive(c, me, s, txr, o);
+            receive(c, me, s, txr, None, o);
             o.send(
                 c.originator_id(tx.slot as usize),
                 Msg::Executed { to: tx.inc, tx },
             );
         }
         Msg::Redo { from, txr, .. } => {
-            if receive(c, me, s, txr, o) && !s.redo_applied {
-                s.to_mut().redo_applied = true;
-            }
+            receive(c, me, s, txr, Some((src, from)), o);
             o.send(src, Msg::RedoAck { to: from, tx: txr.id });
         }
         Msg::RedoAck { tx, .. } => {
@@ -214,13 +209,33 @@ pub fn on_msg(
 
 /// EXECUTE and REDO: execute the versioned op unless the dtx is already
 /// here, log it with this participant at V. Returns whether a record was
-/// created.
-fn receive(c: &Cluster, me: usize, s: &mut Cow<PartState>, txr: Txr, o: &mut Out<Dtm0>) -> bool {
+/// created. `redo_from` is the REDO's sender and its incarnation.
+fn receive(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    txr: Txr,
+    redo_from: Option<(Id, Inc)>,
+    o: &mut Out<Dtm0>,
+) -> bool {
     if let Some(i) = s.find(txr.id) {
         let merged = s.log[i].sv.merge(txr.sv);
         if merged != s.log[i].sv {
             s.to_mut().log[i].sv = merged;
             arm_if_prunable(c, s, o);
+        }
+        if let Some((src, from)) = redo_from {
+            if c.variants.own_redo && i < s.ndur as usize && txr.sv.get(me) < St::P {
+                // The sender does not know this record is durable here.
+                o.send(
+                    src,
+                    Msg::Persistent {
+                        to: from,
+                        tx: txr.id,
+                        sv: merged,
+                    },
+                );
+            }
         }
         return false;
     }
@@ -354,6 +369,24 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: u16, table: HaTable, 
     }
     if s.view.get(me) == (s.inc, HaSt::Transient) {
         o.send(c.ha_id(), Msg::Ready { inc: s.inc });
+    }
+    let now_recovering = s.view.get(me) == (s.inc, HaSt::Recovering);
+    if now_recovering && old.get(me) != (s.inc, HaSt::Recovering) && c.variants.own_redo && c.variants.pruning {
+        // Notices sent to us while we were down are lost, and peers that
+        // pruned a record will never redo it: push our records that are not
+        // all-P to the peers not known P, who answer with their state.
+        for r in &s.log {
+            for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
+                o.send(
+                    c.participant_id(q),
+                    Msg::Redo {
+                        to: s.view.get(q).0,
+                        from: s.inc,
+                        txr: *r,
+                    },
+                );
+            }
+        }
     }
     check_stop(c, me, s, o);
 }

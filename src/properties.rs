@@ -102,8 +102,8 @@ pub const PROPS: &[Prop] = &[
         id: "S6",
         name: "S6 atomicity",
         check: s6_atomicity,
-        witness_name: "S6 witness: quiescent after a REDO was applied",
-        witness: w6_quiescent_after_redo,
+        witness_name: "S6 witness: quiescent after a crash, a dtx durable everywhere",
+        witness: w6_quiescent_after_crash,
         needs: Needs::AnyCrash,
         liveness: false,
     },
@@ -557,8 +557,14 @@ fn w5_stable_seen(m: &Dtm0Model, s: &SysState) -> bool {
     !stable_ghost(m, s).is_empty()
 }
 
-fn w6_quiescent_after_redo(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).any(|p| live(s, p).is_some_and(|ls| ls.redo_applied)) && quiescent(m, s)
+fn w6_quiescent_after_crash(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    let n = c.n;
+    (0..c.actor_count()).any(|i| incarnation(s, i) >= 2)
+        && durable_txs(m, s)
+            .into_iter()
+            .any(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
+        && quiescent(m, s)
 }
 
 fn w7_pruned(m: &Dtm0Model, s: &SysState) -> bool {
