@@ -2,7 +2,7 @@
 //! verdict of every property, and shortest counterexamples.
 
 use crate::config::{ModelSpec, Strategy};
-use crate::model::{build, Action, Dtm0Model};
+use crate::model::{build, build_with, Action, Dtm0Model};
 use crate::properties::{not_applicable, PROPS};
 use crate::search::{shortest_path, Shortest};
 use serde::Serialize;
@@ -20,8 +20,10 @@ pub struct RunOpts {
     pub symmetry: bool,
     /// Print progress lines on standard error.
     pub progress: bool,
-    /// Seed for simulation runs.
+    /// Seed for simulation runs and the random DFS order.
     pub seed: u64,
+    /// Shuffle the order in which actions are explored.
+    pub random_order: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -147,7 +149,7 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
             return Err("--symmetry: stateright applies symmetry only with dfs and sim, not bfs".into());
         }
     }
-    let model = build(spec);
+    let model = build_with(spec, opts.random_order.then_some(opts.seed));
     let stop = model.cfg().stop.clone();
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(t) = opts.timeout {
@@ -171,7 +173,7 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
     if opts.symmetry {
         b = b.symmetry_fn(crate::symmetry::representative);
     }
-    let mut raw = match opts.strategy {
+    let raw_result = match opts.strategy {
         Strategy::Bfs => collect(b.spawn_bfs(), opts, start),
         Strategy::Dfs => collect(b.spawn_dfs(), opts, start),
         Strategy::Sim => collect(
@@ -180,6 +182,7 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
             start,
         ),
     };
+    let mut raw = raw_result;
     let secs = start.elapsed().as_secs_f64();
     // Stop the timer's effect (if it has not fired yet it never will matter).
     let was_timed_out = timed_out.load(Ordering::Relaxed);
@@ -198,10 +201,10 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         }
     }
     let always_names: Vec<&str> = PROPS.iter().map(|p| p.name).collect();
-    let violated_any = raw.found.iter().any(|(n, _)| always_names.contains(n));
-    // A checker stops early once every property has a discovery.
-    raw.done_early = violated_any;
-    let exhaustive = bounded_by.is_empty();
+    // A checker stops exploring once every property has a discovery, so a
+    // run with a violation is not a proof of the others.
+    raw.done_early = raw.found.iter().any(|(n, _)| always_names.contains(n));
+    let exhaustive = bounded_by.is_empty() && !raw.done_early;
 
     let mut properties = Vec::new();
     for p in PROPS {
@@ -262,8 +265,8 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         strategy: format!("{:?}", opts.strategy).to_lowercase(),
         threads: opts.threads.max(1),
         symmetry: opts.symmetry,
-        exhaustive: exhaustive && !raw.done_early,
-        bounded_by: if raw.done_early && exhaustive {
+        exhaustive,
+        bounded_by: if raw.done_early && bounded_by.is_empty() {
             vec!["stopped at the first violations".into()]
         } else {
             bounded_by

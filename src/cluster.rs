@@ -25,9 +25,9 @@ pub struct Variants {
     /// Prune the all-P prefix of the log (HLD section on pruning).
     pub pruning: bool,
     /// Our fix for pruning (see README, "What the checker found"): a
-    /// participant that restarts pushes each record of its log that is not
-    /// all-P to the peers not known P, and a participant that receives a
-    /// REDO of a record it holds durably answers with its state. Off
+    /// participant that has recovered pushes each record of its log that is
+    /// not all-P to the peers not known P, and a participant that receives
+    /// a REDO of a record it holds durably answers with its state. Off
     /// (variant `no-own-redo`), a restarted participant never learns the P
     /// notices it missed for records its peers have already pruned, and
     /// its log can never be pruned past them (L2).

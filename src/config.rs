@@ -41,6 +41,16 @@ pub struct CheckFile {
     pub timeout_secs: Option<u64>,
     pub threads: Option<usize>,
     pub symmetry: Option<bool>,
+    /// `random`: shuffle the DFS order (seeded); `plain`: stateright's order.
+    pub order: Option<Order>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    #[default]
+    Plain,
+    Random,
 }
 
 /// What the model is expected to show: `hold` (every property holds) or

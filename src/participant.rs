@@ -370,24 +370,6 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: u16, table: HaTable, 
     if s.view.get(me) == (s.inc, HaSt::Transient) {
         o.send(c.ha_id(), Msg::Ready { inc: s.inc });
     }
-    let now_recovering = s.view.get(me) == (s.inc, HaSt::Recovering);
-    if now_recovering && old.get(me) != (s.inc, HaSt::Recovering) && c.variants.own_redo && c.variants.pruning {
-        // Notices sent to us while we were down are lost, and peers that
-        // pruned a record will never redo it: push our records that are not
-        // all-P to the peers not known P, who answer with their state.
-        for r in &s.log {
-            for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
-                o.send(
-                    c.participant_id(q),
-                    Msg::Redo {
-                        to: s.view.get(q).0,
-                        from: s.inc,
-                        txr: *r,
-                    },
-                );
-            }
-        }
-    }
     check_stop(c, me, s, o);
 }
 
@@ -474,5 +456,29 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     if done {
         s.declared = true;
         o.send(c.ha_id(), Msg::Recovered { inc: s.inc });
+        if c.variants.own_redo && c.variants.pruning {
+            push_own(c, me, s, o);
+        }
+    }
+}
+
+/// Our fix for pruning (variant `no-own-redo` turns it off). P notices
+/// sent to us while we were down, or before a peer learnt our new
+/// incarnation, were lost; a peer that pruned the record will never redo
+/// it. So once recovered (every peer that sent EOL knows this incarnation)
+/// push each record not known all-P to the peers not known P: they answer
+/// with their state (`receive`), or with a P notice if they pruned it.
+fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
+    for r in &s.log {
+        for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
+            o.send(
+                c.participant_id(q),
+                Msg::Redo {
+                    to: s.view.get(q).0,
+                    from: s.inc,
+                    txr: *r,
+                },
+            );
+        }
     }
 }

@@ -67,7 +67,11 @@ explorer path that opens it.")]
         /// Print the report as JSON on standard output
         #[arg(long)]
         json: bool,
-        /// Seed of the random walks (--strategy sim)
+        /// Explore actions in a seeded random order (dfs): better at finding
+        /// bugs in bounded runs; verdicts of exhaustive runs do not change
+        #[arg(long)]
+        random_order: bool,
+        /// Seed of the random walks (sim) and of --random-order
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             symmetry,
             variants,
             json,
+            random_order,
             seed,
         } => {
             let spec = load(model, &variants)?;
@@ -146,6 +151,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 symmetry: symmetry || spec.check.symmetry.unwrap_or(false),
                 progress: true,
                 seed,
+                random_order: random_order
+                    || spec.check.order == Some(dtm0::config::Order::Random),
             };
             if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none() {
                 return Err("--strategy sim: give --timeout or --max-depth (random walks never end by themselves)".into());
