@@ -107,14 +107,7 @@ impl Actor for Dtm0 {
         }
     }
 
-    fn on_msg(
-        &self,
-        _id: Id,
-        state: &mut Cow<Dtm0State>,
-        src: Id,
-        msg: Msg,
-        o: &mut Out<Self>,
-    ) {
+    fn on_msg(&self, _id: Id, state: &mut Cow<Dtm0State>, src: Id, msg: Msg, o: &mut Out<Self>) {
         let c = &self.cluster;
         match self.proc {
             Proc::Participant(p) => with_inner!(state, Participant, |s| participant::on_msg(
@@ -131,14 +124,12 @@ impl Actor for Dtm0 {
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<Dtm0State>, timer: &Timer, o: &mut Out<Self>) {
         let c = &self.cluster;
-        match (self.proc, timer) {
-            (Proc::Participant(p), Timer::Commit) => {
-                with_inner!(state, Participant, |s| participant::on_timeout(
-                    c, p, &mut s, o
-                ))
-            }
-            _ => {}
-        }
+        let (Proc::Participant(p), Timer::Commit) = (self.proc, timer) else {
+            return;
+        };
+        with_inner!(state, Participant, |s| participant::on_timeout(
+            c, p, &mut s, o
+        ))
     }
 
     fn name(&self) -> String {

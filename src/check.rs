@@ -4,7 +4,7 @@
 use crate::config::{ModelSpec, Strategy};
 use crate::model::{build, build_with, Action, Dtm0Model};
 use crate::properties::{not_applicable, PROPS};
-use crate::search::{shortest_path, Shortest};
+use crate::search::shortest_paths;
 use serde::Serialize;
 use stateright::{Checker, Model, Path};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -146,7 +146,9 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
             return Err("--symmetry: participants are not interchangeable in this model (their crash budgets differ)".into());
         }
         if opts.strategy == Strategy::Bfs {
-            return Err("--symmetry: stateright applies symmetry only with dfs and sim, not bfs".into());
+            return Err(
+                "--symmetry: stateright applies symmetry only with dfs and sim, not bfs".into(),
+            );
         }
     }
     let model = build_with(spec, opts.random_order.then_some(opts.seed));
@@ -205,6 +207,7 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
     // run with a violation is not a proof of the others.
     raw.done_early = raw.found.iter().any(|(n, _)| always_names.contains(n));
     let exhaustive = bounded_by.is_empty() && !raw.done_early;
+    let shortened = shorten(&model, &raw.found);
 
     let mut properties = Vec::new();
     for p in PROPS {
@@ -219,7 +222,16 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         } else {
             Status::HoldsWithinBounds
         };
-        let counterexample = found.map(|(_, acts)| counterexample(&model, p.check, acts));
+        let counterexample = found.map(|(_, acts)| {
+            let shortest = shortened
+                .iter()
+                .find(|(id, _)| *id == p.id)
+                .and_then(|(_, a)| a.clone());
+            match shortest {
+                Some(a) => render_path(&model, &a, true),
+                None => render_path(&model, acts, false),
+            }
+        });
         let witness_status = if na.is_some() {
             WitnessStatus::NotApplicable
         } else if raw.found.iter().any(|(n, _)| *n == p.witness_name) {
@@ -283,19 +295,39 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
     })
 }
 
-/// Builds the counterexample report: a shortest path to a state violating
-/// `check` (searched breadth-first up to the length of the path found),
-/// rendered in protocol terms.
-pub fn counterexample(
+/// Shortest counterexamples for the violated properties: one breadth-first
+/// search for all of them, no deeper than the longest path found, within a
+/// state limit (beyond it the paths found are shown, marked not shortest).
+fn shorten(
     m: &Dtm0Model,
-    check: fn(&Dtm0Model, &crate::model::SysState) -> bool,
-    found: &[Action],
-) -> Counterexample {
-    let (actions, shortest) = match shortest_path(m, |s| !check(m, s), found.len(), 400_000) {
-        Shortest::Found(p) => (p, true),
-        Shortest::None | Shortest::TooBig => (found.to_vec(), false),
-    };
-    render_path(m, &actions, shortest)
+    found: &[(&'static str, Vec<Action>)],
+) -> Vec<(&'static str, Option<Vec<Action>>)> {
+    let violated: Vec<&crate::properties::Prop> = PROPS
+        .iter()
+        .filter(|p| found.iter().any(|(n, _)| *n == p.name))
+        .collect();
+    if violated.is_empty() {
+        return vec![];
+    }
+    let depth = found
+        .iter()
+        .filter(|(n, _)| violated.iter().any(|p| p.name == *n))
+        .map(|(_, a)| a.len())
+        .max()
+        .unwrap_or(0);
+    type Pred<'a> = Box<dyn Fn(&crate::model::SysState) -> bool + 'a>;
+    let preds: Vec<Pred> = violated
+        .iter()
+        .map(|p| {
+            let check = p.check;
+            Box::new(move |s: &crate::model::SysState| !check(m, s))
+                as Box<dyn Fn(&crate::model::SysState) -> bool>
+        })
+        .collect();
+    let refs: Vec<&dyn Fn(&crate::model::SysState) -> bool> =
+        preds.iter().map(|b| b.as_ref()).collect();
+    let (paths, _finished) = shortest_paths(m, &refs, depth, 2_500_000);
+    violated.iter().map(|p| p.id).zip(paths).collect()
 }
 
 pub fn render_path(m: &Dtm0Model, actions: &[Action], shortest: bool) -> Counterexample {
@@ -329,7 +361,8 @@ pub fn text(r: &Report) -> String {
         r.variants.join(", ")
     );
     let kind = if r.exhaustive {
-        "EXHAUSTIVE: the whole state space within the model's crash budgets was explored".to_string()
+        "EXHAUSTIVE: the whole state space within the model's crash budgets was explored"
+            .to_string()
     } else {
         format!("BOUNDED ({}): not a proof", r.bounded_by.join("; "))
     };
@@ -357,7 +390,9 @@ pub fn text(r: &Report) -> String {
             WitnessStatus::NotFound if !r.violated.is_empty() => {
                 "witness not searched to the end (run stopped at a violation)".to_string()
             }
-            WitnessStatus::NotFound => "WITNESS NOT FOUND: the property may hold vacuously".to_string(),
+            WitnessStatus::NotFound => {
+                "WITNESS NOT FOUND: the property may hold vacuously".to_string()
+            }
             WitnessStatus::NotApplicable => {
                 format!("witness n/a ({})", p.why_not_applicable.unwrap_or(""))
             }
@@ -380,7 +415,11 @@ pub fn text(r: &Report) -> String {
             for l in cx.final_state.lines() {
                 let _ = writeln!(o, "    {l}");
             }
-            let _ = writeln!(o, "  explorer: dtm0 explore, then open #/steps/{}", cx.explorer_path);
+            let _ = writeln!(
+                o,
+                "  explorer: dtm0 explore, then open #/steps/{}",
+                cx.explorer_path
+            );
         }
     }
     let _ = writeln!(

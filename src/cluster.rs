@@ -76,9 +76,7 @@ impl Variants {
     /// Applies one named variant; `Err` names the unknown variant.
     pub fn set(&mut self, name: &str) -> Result<(), String> {
         match name {
-            "del-absent-no-tombstone" => {
-                self.del_rule = crate::types::DelRule::NoTombstoneIfAbsent
-            }
+            "del-absent-no-tombstone" => self.del_rule = crate::types::DelRule::NoTombstoneIfAbsent,
             "redo-skip-persistent" => self.redo_skip_persistent = true,
             "stable-first-p" => self.stable = StableRule::FirstP,
             "stable-k-plus-1" => self.stable = StableRule::KPlus1,
@@ -109,7 +107,11 @@ impl Variants {
             StableRule::FirstP => "stable-first-p",
             StableRule::KPlus1 => "stable-k-plus-1",
         });
-        v.push(if self.pruning { "pruning" } else { "no-pruning" });
+        v.push(if self.pruning {
+            "pruning"
+        } else {
+            "no-pruning"
+        });
         if !self.own_redo {
             v.push("no-own-redo");
         }
@@ -185,7 +187,10 @@ impl Cluster {
         format!("p{}", p + 1)
     }
     pub fn txid_name(&self, tx: &TxId) -> String {
-        format!("{}{}@{}", self.originators[tx.slot as usize].name, tx.inc, tx.ts)
+        format!(
+            "{}{}@{}",
+            self.originators[tx.slot as usize].name, tx.inc, tx.ts
+        )
     }
     /// Every dtx the given originator incarnation issues.
     pub fn issued_by(&self, slot: usize, inc: Inc) -> impl Iterator<Item = (TxId, Op)> + '_ {

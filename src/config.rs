@@ -145,7 +145,10 @@ impl ModelSpec {
     /// Applies `--variant` names on top of the model's own.
     pub fn with_variants(mut self, names: &[String]) -> Result<ModelSpec, String> {
         for n in names {
-            self.cluster.variants.set(n).map_err(|e| format!("--variant: {e}"))?;
+            self.cluster
+                .variants
+                .set(n)
+                .map_err(|e| format!("--variant: {e}"))?;
         }
         Ok(self)
     }
@@ -195,7 +198,9 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         return Err("participants: must be at least 1".into());
     }
     if n > MAX_PARTICIPANTS {
-        return Err(format!("participants: at most {MAX_PARTICIPANTS} are supported"));
+        return Err(format!(
+            "participants: at most {MAX_PARTICIPANTS} are supported"
+        ));
     }
     if f.keys == 0 {
         return Err("keys: must be at least 1".into());
@@ -208,8 +213,10 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         variants.set(v).map_err(|e| format!("variants: {e}"))?;
     }
     let k = f.k.unwrap_or(1);
-    if k >= n.max(2) && n > 1 {
-        return Err(format!("k: must be less than the number of participants ({n})"));
+    if n > 1 && k >= n {
+        return Err(format!(
+            "k: must be less than the number of participants ({n})"
+        ));
     }
     let mut touched = vec![false; f.keys as usize + 1];
     let mut names: Vec<String> = (1..=n).map(|p| format!("p{p}")).collect();
@@ -231,7 +238,9 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             return Err(format!("{at}.scripts: at least one script is needed"));
         }
         if of.scripts.len() > 9 {
-            return Err(format!("{at}.scripts: at most 9 incarnations are supported"));
+            return Err(format!(
+                "{at}.scripts: at most 9 incarnations are supported"
+            ));
         }
         if let Some(clock) = &of.clock {
             if clock.len() != of.scripts.len() {
@@ -252,8 +261,8 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             };
             let mut ops = Vec::new();
             for (q, text) in script.iter().enumerate() {
-                let (op, key) = parse_op(text, f.keys)
-                    .map_err(|e| format!("{at}.scripts[{j}][{q}]: {e}"))?;
+                let (op, key) =
+                    parse_op(text, f.keys).map_err(|e| format!("{at}.scripts[{j}][{q}]: {e}"))?;
                 touched[key as usize] = true;
                 // ts = max(now, last + 1): strictly increasing per originator.
                 let ts = match last {
@@ -342,4 +351,82 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         check: f.check,
         expect,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+participants = 3
+keys = 2
+[[originators]]
+name = "o"
+scripts = [["put k1", "put k2 7"], ["del k1", "del k2"]]
+[crashes]
+p1 = 1
+o = 1
+"#;
+
+    #[test]
+    fn good_model_parses_with_clock_rule() {
+        let m = ModelSpec::parse(GOOD, "g").unwrap();
+        assert_eq!(m.cluster.n, 3);
+        let plan = &m.cluster.originators[0].plan;
+        assert_eq!(plan[0][0].0, 10);
+        assert_eq!(plan[0][1], (11, Op::Put { key: 2, val: 7 }));
+        assert_eq!(plan[1][0].0, 100, "second incarnation starts at 100");
+        assert_eq!(m.budgets, vec![1, 0, 0, 1, 0]);
+        assert_eq!(m.network, NetworkKind::Unordered);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            (
+                GOOD.replace("keys = 2", "keys = 2\nextra = 1"),
+                "unknown field `extra`",
+            ),
+            (
+                GOOD.replace("participants = 3", "participants = 0"),
+                "participants",
+            ),
+            (GOOD.replace("p1 = 1", "p7 = 1"), "crashes.p7"),
+            (GOOD.replace("o = 1", "o = 2"), "crashes.o"),
+            (GOOD.replace("keys = 2", "keys = 3"), "keys: k3"),
+            (GOOD.replace("put k2 7", "put k2 700"), "bad value"),
+            (
+                GOOD.replace("\"put k1\"", "\"get k1\""),
+                "originators[0].scripts[0][0]",
+            ),
+            (GOOD.replace("p1 = 1", "HA = 1"), "HA never fails"),
+            (
+                GOOD.replace("keys = 2", "keys = 2\nvariants = [\"nope\"]"),
+                "variants: unknown variant",
+            ),
+            (
+                GOOD.replace("name = \"o\"", "name = \"p\""),
+                "already taken",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = ModelSpec::parse(&text, "x").unwrap_err();
+            assert!(e.contains(want), "wanted `{want}` in `{e}`");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn every_shipped_model_loads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                ModelSpec::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 3);
+    }
 }

@@ -3,16 +3,16 @@
 //! runs. See PROTOCOL.md (the spec) for every name used here.
 
 pub mod actor;
+pub mod check;
 pub mod cluster;
+pub mod config;
 pub mod ha;
+pub mod model;
 pub mod msg;
 pub mod originator;
 pub mod participant;
-pub mod types;
-pub mod config;
-pub mod model;
 pub mod properties;
 pub mod render;
 pub mod search;
-pub mod check;
 pub mod symmetry;
+pub mod types;

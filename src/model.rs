@@ -4,10 +4,10 @@
 use crate::actor::{Dtm0, Dtm0State, Dtm0Store};
 use crate::cluster::Cluster;
 use crate::config::{ModelSpec, NetworkKind};
+use crate::msg::{Msg, Timer};
 use crate::participant::{PartState, PartStore};
 use crate::properties;
 use crate::types::Inc;
-use crate::msg::{Msg, Timer};
 use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
 };
@@ -185,9 +185,9 @@ pub fn build_with(spec: &ModelSpec, shuffle: Option<u64>) -> Dtm0Model {
 fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
     !cfg.stop.load(Ordering::Relaxed)
         && s.crashed
-        .iter()
-        .enumerate()
-        .all(|(i, &crashed)| !crashed || incarnation(s, i) <= cfg.budgets[i])
+            .iter()
+            .enumerate()
+            .all(|(i, &crashed)| !crashed || incarnation(s, i) <= cfg.budgets[i])
 }
 
 /// The incarnation of actor `i` as its storage records it (HA: 1).

@@ -40,9 +40,7 @@ impl HaSt {
 /// HA's table: for each participant, then each originator slot, the
 /// current incarnation and its state. An originator slot's earlier
 /// incarnations are FAILED.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct HaTable(pub Vec<(Inc, HaSt)>);
 
 impl HaTable {

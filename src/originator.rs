@@ -130,13 +130,7 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
     }
 }
 
-pub fn on_msg(
-    c: &Cluster,
-    s: &mut Cow<OrigState>,
-    src: Id,
-    msg: Msg,
-    o: &mut Out<Dtm0>,
-) {
+pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Out<Dtm0>) {
     if msg.to_inc().is_some_and(|to| to != s.inc) {
         return; // a reply to an earlier incarnation: lost with it
     }

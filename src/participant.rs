@@ -18,9 +18,7 @@ use stateright::actor::{model_timeout, Id, Out};
 use std::borrow::Cow;
 
 /// A restore round this participant serves to one recovering peer.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct Round {
     /// The recovering peer's incarnation; 0 when no round is open.
     pub inc: Inc,
@@ -178,7 +176,13 @@ pub fn on_msg(
         }
         Msg::Redo { from, txr, .. } => {
             receive(c, me, s, txr, Some((src, from)), o);
-            o.send(src, Msg::RedoAck { to: from, tx: txr.id });
+            o.send(
+                src,
+                Msg::RedoAck {
+                    to: from,
+                    tx: txr.id,
+                },
+            );
         }
         Msg::RedoAck { tx, .. } => {
             if peer < c.n && s.rounds[peer].awaiting == Some(tx) {
@@ -203,7 +207,8 @@ pub fn on_msg(
                 on_view(c, me, s.to_mut(), seq, table, o);
             }
         }
-        Msg::Executed { .. } | Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } => {}
+        Msg::Executed { .. } | Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } => {
+        }
     }
 }
 
@@ -480,5 +485,196 @@ fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{OriginatorCfg, Variants};
+    use crate::types::Op;
+    use stateright::actor::Command;
+
+    fn cluster() -> Cluster {
+        Cluster {
+            n: 2,
+            originators: vec![OriginatorCfg {
+                name: "o".into(),
+                plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
+            }],
+            keys: 1,
+            variants: Variants::default(),
+            k: 1,
+        }
+    }
+
+    fn saved(o: &Out<Dtm0>) -> Option<PartStore> {
+        o.iter().rev().find_map(|c| match c {
+            Command::Save(Dtm0Store::Participant(s)) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    fn execute(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>, ts: u16, op: Op) {
+        let tx = TxId {
+            ts,
+            slot: 0,
+            inc: 1,
+        };
+        on_msg(
+            c,
+            0,
+            s,
+            c.originator_id(0),
+            Msg::Execute { to: 1, tx, op },
+            o,
+        );
+    }
+
+    #[test]
+    fn crash_loses_exactly_the_uncommitted_part() {
+        let c = cluster();
+        let mut o = Out::new();
+        let s0 = on_start(&c, 0, &None, &mut o);
+        let mut store = saved(&o).expect("first boot saves");
+        let mut s = Cow::Owned(s0);
+        // first dtx: executed and committed
+        let mut o = Out::new();
+        execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::SetTimer(Timer::Commit, _))));
+        assert!(saved(&o).is_none(), "execution alone saves nothing");
+        let mut o = Out::new();
+        on_timeout(&c, 0, &mut s, &mut o);
+        store = saved(&o).unwrap_or(store);
+        assert_eq!(store.log.len(), 1);
+        assert_eq!(store.log[0].sv.get(0), St::P);
+        // the PERSISTENT notices go out after the save in the same step
+        let save_at = o
+            .iter()
+            .position(|c| matches!(c, Command::Save(_)))
+            .unwrap();
+        let first_notice = o
+            .iter()
+            .position(|c| matches!(c, Command::Send(_, Msg::Persistent { .. })))
+            .unwrap();
+        assert!(save_at < first_notice);
+        // second dtx: executed, not committed
+        let mut o = Out::new();
+        execute(&c, &mut s, &mut o, 20, Op::Del { key: 1 });
+        assert!(!s.kv[&1].alive(), "executed: visible at once");
+        assert_eq!(s.log.len(), 2);
+        // crash + restart: only the durable part comes back
+        let mut o = Out::new();
+        let r = on_start(&c, 0, &Some(store.clone()), &mut o);
+        assert_eq!(r.inc, 2);
+        assert_eq!(r.log.len(), 1, "the uncommitted DEL is lost");
+        assert!(r.kv[&1].alive());
+        assert_eq!(r.kv[&1].ver.ts, 10);
+        assert!(r.early.is_empty() && r.rounds.iter().all(|x| x.inc == 0));
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::Send(_, Msg::Starting { inc: 2 }))));
+        assert_eq!(saved(&o).unwrap().inc, 2, "the new incarnation is durable");
+    }
+
+    #[test]
+    fn messages_for_an_earlier_incarnation_are_dropped() {
+        let c = cluster();
+        let mut o = Out::new();
+        let st = on_start(&c, 0, &None, &mut o);
+        let store = saved(&o).unwrap();
+        let mut o = Out::new();
+        let r = on_start(&c, 0, &Some(store), &mut o);
+        let mut s = Cow::Borrowed(&r);
+        let mut o = Out::new();
+        execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
+        assert!(
+            matches!(s, Cow::Borrowed(_)) && o.is_empty(),
+            "to = 1, we are 2"
+        );
+        drop(st);
+    }
+
+    #[test]
+    fn restore_round_redoes_in_log_order_and_eol_waits_for_acks() {
+        let c = cluster();
+        let mut o = Out::new();
+        let mut s = Cow::Owned(on_start(&c, 1, &None, &mut o));
+        let p = 1;
+        for ts in [10, 11] {
+            let tx = TxId {
+                ts,
+                slot: 0,
+                inc: 1,
+            };
+            let mut o = Out::new();
+            on_msg(
+                &c,
+                p,
+                &mut s,
+                c.originator_id(0),
+                Msg::Execute {
+                    to: 1,
+                    tx,
+                    op: Op::Put { key: 1, val: 1 },
+                },
+                &mut o,
+            );
+        }
+        // p1 restarted as incarnation 2 and is RECOVERING
+        let table = HaTable(vec![
+            (2, HaSt::Recovering),
+            (1, HaSt::Online),
+            (1, HaSt::Online),
+        ]);
+        let mut o = Out::new();
+        on_msg(
+            &c,
+            p,
+            &mut s,
+            c.ha_id(),
+            Msg::View {
+                to: 1,
+                seq: 2,
+                table,
+            },
+            &mut o,
+        );
+        let redos: Vec<&Msg> = o
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send(_, m @ Msg::Redo { .. }) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(redos.len(), 1, "one REDO at a time");
+        assert!(matches!(redos[0], Msg::Redo { to: 2, txr, .. } if txr.id.ts == 10));
+        assert!(!o
+            .iter()
+            .any(|c| matches!(c, Command::Send(_, Msg::Eol { .. }))));
+        let ack = |ts| Msg::RedoAck {
+            to: 1,
+            tx: TxId {
+                ts,
+                slot: 0,
+                inc: 1,
+            },
+        };
+        let mut o = Out::new();
+        on_msg(&c, p, &mut s, c.participant_id(0), ack(10), &mut o);
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::Send(_, Msg::Redo { txr, .. }) if txr.id.ts == 11)));
+        assert!(!o
+            .iter()
+            .any(|c| matches!(c, Command::Send(_, Msg::Eol { .. }))));
+        let mut o = Out::new();
+        on_msg(&c, p, &mut s, c.participant_id(0), ack(11), &mut o);
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::Send(_, Msg::Eol { to: 2, from: 1 }))));
+        assert_eq!((s.rounds[0].sent, s.rounds[0].acked), (2, 2));
     }
 }

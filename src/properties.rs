@@ -308,11 +308,10 @@ fn durable_txs(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
 pub fn s1_monotone_store(m: &Dtm0Model, s: &SysState) -> bool {
     (0..m.cfg().cluster.n).all(|p| {
         let st = store(s, p);
-        let logged = st.log.iter().all(|r| {
-            st.kv
-                .get(&r.op.key())
-                .is_some_and(|k| k.ver >= r.version())
-        });
+        let logged = st
+            .log
+            .iter()
+            .all(|r| st.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version()));
         let ahead = live(s, p).is_none_or(|ls| {
             st.kv
                 .iter()
@@ -465,10 +464,7 @@ pub fn s8_sound_recovery(m: &Dtm0Model, s: &SysState) -> bool {
             for pos in qs.base..rd.cutoff {
                 let r = &qs.log[(pos - qs.base) as usize];
                 let applied = ps.log.iter().any(|x| x.id == r.id)
-                    || ps
-                        .kv
-                        .get(&r.op.key())
-                        .is_some_and(|k| k.ver >= r.version());
+                    || ps.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version());
                 if !applied {
                     return false;
                 }
@@ -500,9 +496,7 @@ pub fn l2_p_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
     let goal = durable_txs(m, s)
         .into_iter()
         .all(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
-        && (0..n).all(|p| {
-            live(s, p).is_none_or(|ls| ls.log.iter().all(|r| r.sv.all(n, St::P)))
-        });
+        && (0..n).all(|p| live(s, p).is_none_or(|ls| ls.log.iter().all(|r| r.sv.all(n, St::P))));
     goal || !settled(m, s)
 }
 
@@ -525,9 +519,8 @@ pub fn l3_dtx_completes(m: &Dtm0Model, s: &SysState) -> bool {
 // Witnesses.
 
 fn w1_restart_reloaded(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).any(|p| {
-        live(s, p).is_some() && incarnation(s, p) >= 2 && !store(s, p).kv.is_empty()
-    })
+    (0..m.cfg().cluster.n)
+        .any(|p| live(s, p).is_some() && incarnation(s, p) >= 2 && !store(s, p).kv.is_empty())
 }
 
 fn w2_quiescent_all_hold(m: &Dtm0Model, s: &SysState) -> bool {
@@ -537,9 +530,8 @@ fn w2_quiescent_all_hold(m: &Dtm0Model, s: &SysState) -> bool {
 
 fn w3_quiescent_tombstone_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
-    (1..=c.keys).any(|k| {
-        (0..c.n).all(|p| store(s, p).kv.get(&k).is_some_and(|r| !r.alive()))
-    }) && quiescent(m, s)
+    (1..=c.keys).any(|k| (0..c.n).all(|p| store(s, p).kv.get(&k).is_some_and(|r| !r.alive())))
+        && quiescent(m, s)
 }
 
 fn w4_p_for_other(m: &Dtm0Model, s: &SysState) -> bool {
@@ -588,9 +580,8 @@ fn w8_declared_after_redo(m: &Dtm0Model, s: &SysState) -> bool {
 }
 
 fn w9_eol_after_acks(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).any(|q| {
-        live(s, q).is_some_and(|qs| qs.rounds.iter().any(|rd| rd.eol && rd.acked > 0))
-    })
+    (0..m.cfg().cluster.n)
+        .any(|q| live(s, q).is_some_and(|qs| qs.rounds.iter().any(|rd| rd.eol && rd.acked > 0)))
 }
 
 fn wl1_restarted_online(m: &Dtm0Model, s: &SysState) -> bool {

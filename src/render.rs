@@ -44,7 +44,9 @@ pub fn message(cfg: &ModelCfg, msg: &Msg) -> String {
     let c = &cfg.cluster;
     let n = c.n;
     match msg {
-        Msg::Execute { tx, op, .. } => format!("EXECUTE {} [{}]", c.txid_name(tx), render_op(op, tx.ts)),
+        Msg::Execute { tx, op, .. } => {
+            format!("EXECUTE {} [{}]", c.txid_name(tx), render_op(op, tx.ts))
+        }
         Msg::Executed { tx, .. } => format!("EXECUTED {}", c.txid_name(tx)),
         Msg::Persistent { tx, sv, .. } => {
             format!("PERSISTENT {} st={}", c.txid_name(tx), sv.render(n))
@@ -137,14 +139,22 @@ pub fn state(cfg: &ModelCfg, s: &SysState) -> String {
             let _ = writeln!(
                 out,
                 "{name} (incarnation {inc}) CRASHED; on disk: log {{{}}}; {}",
-                st.log.iter().map(|r| record(cfg, r)).collect::<Vec<_>>().join(", "),
+                st.log
+                    .iter()
+                    .map(|r| record(cfg, r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 kv(&st.kv)
             );
             continue;
         }
         let ps = s.actor_states[p].participant().expect("participant");
         let mut recs: Vec<String> = ps.durable_log().iter().map(|r| record(cfg, r)).collect();
-        recs.extend(ps.pending().iter().map(|r| format!("{} (not committed)", record(cfg, r))));
+        recs.extend(
+            ps.pending()
+                .iter()
+                .map(|r| format!("{} (not committed)", record(cfg, r))),
+        );
         let _ = writeln!(
             out,
             "{name} (incarnation {inc}): log {{{}}}; {}",
@@ -178,6 +188,10 @@ pub fn state(cfg: &ModelCfg, s: &SysState) -> String {
     }
     let ha = crate::model::ha(s, c);
     let _ = writeln!(out, "HA #{}: {}", ha.seq, table(cfg, &ha.table));
-    let _ = write!(out, "in flight: {} message(s)", crate::model::in_flight(s).len());
+    let _ = write!(
+        out,
+        "in flight: {} message(s)",
+        crate::model::in_flight(s).len()
+    );
     out
 }

@@ -15,45 +15,55 @@ pub fn fp(s: &SysState) -> u64 {
     h.finish()
 }
 
-/// Outcome of a bounded breadth-first search.
-pub enum Shortest {
-    /// The actions of a shortest path from the initial state to a state
-    /// where `bad` holds.
-    Found(Vec<Action>),
-    /// No such state within `max_depth` steps.
-    None,
-    /// The state limit was hit first.
-    TooBig,
-}
-
-/// Breadth-first, level by level, from the initial state; the first level
-/// holding a state where `bad` holds gives a shortest path.
-pub fn shortest_path(
+/// Breadth-first, level by level, from the initial state, looking for
+/// states where each of the `bad` predicates holds; the first level where
+/// one does gives a shortest path to it. Returns, per predicate, the
+/// actions of a shortest path (or `None` if none within `max_depth`
+/// steps), and whether the search finished (`false`: stopped at
+/// `max_states` before every predicate was found or the depth reached).
+pub fn shortest_paths(
     m: &Dtm0Model,
-    bad: impl Fn(&SysState) -> bool,
+    bad: &[&dyn Fn(&SysState) -> bool],
     max_depth: usize,
     max_states: usize,
-) -> Shortest {
+) -> (Vec<Option<Vec<Action>>>, bool) {
+    let mut found: Vec<Option<Vec<Action>>> = vec![None; bad.len()];
     let mut parent: HashMap<u64, (u64, Action)> = HashMap::new();
     let mut seen: HashSet<u64> = HashSet::new();
+    let path_to = |parent: &HashMap<u64, (u64, Action)>, mut at: u64| {
+        let mut path = Vec::new();
+        while let Some((p, a)) = parent.get(&at) {
+            path.push(a.clone());
+            at = *p;
+        }
+        path.reverse();
+        path
+    };
     let mut frontier: Vec<SysState> = Vec::new();
     for s in m.init_states() {
         if seen.insert(fp(&s)) {
-            if bad(&s) {
-                return Shortest::Found(vec![]);
+            for (i, b) in bad.iter().enumerate() {
+                if found[i].is_none() && b(&s) {
+                    found[i] = Some(vec![]);
+                }
             }
             frontier.push(s);
         }
     }
     let mut actions = Vec::new();
     for _depth in 0..max_depth {
+        if found.iter().all(|f| f.is_some()) {
+            return (found, true);
+        }
         let mut next = Vec::new();
         for s in &frontier {
             let sfp = fp(s);
             actions.clear();
             m.actions(s, &mut actions);
             for a in actions.drain(..) {
-                let Some(n) = m.next_state(s, a.clone()) else { continue };
+                let Some(n) = m.next_state(s, a.clone()) else {
+                    continue;
+                };
                 if !m.within_boundary(&n) {
                     continue;
                 }
@@ -62,28 +72,23 @@ pub fn shortest_path(
                     continue;
                 }
                 parent.insert(nfp, (sfp, a));
-                if bad(&n) {
-                    let mut path = Vec::new();
-                    let mut at = nfp;
-                    while let Some((p, a)) = parent.get(&at) {
-                        path.push(a.clone());
-                        at = *p;
+                for (i, b) in bad.iter().enumerate() {
+                    if found[i].is_none() && b(&n) {
+                        found[i] = Some(path_to(&parent, nfp));
                     }
-                    path.reverse();
-                    return Shortest::Found(path);
                 }
                 next.push(n);
                 if seen.len() > max_states {
-                    return Shortest::TooBig;
+                    return (found, false);
                 }
             }
         }
         if next.is_empty() {
-            return Shortest::None;
+            break;
         }
         frontier = next;
     }
-    Shortest::None
+    (found, true)
 }
 
 /// Replays actions from the initial state; `None` if one is not enabled.
@@ -108,7 +113,11 @@ pub fn replay(m: &Dtm0Model, actions: &[Action]) -> Option<Vec<SysState>> {
 pub fn find_cycle(m: &Dtm0Model, max_states: usize) -> Result<usize, usize> {
     // 0: on the stack, 1: done.
     let mut mark: HashMap<u64, u8> = HashMap::new();
-    let init = m.init_states().into_iter().next().expect("one initial state");
+    let init = m
+        .init_states()
+        .into_iter()
+        .next()
+        .expect("one initial state");
     let mut stack: Vec<(SysState, Vec<Action>, usize)> = Vec::new();
     let mut acts = Vec::new();
     m.actions(&init, &mut acts);
@@ -123,7 +132,9 @@ pub fn find_cycle(m: &Dtm0Model, max_states: usize) -> Result<usize, usize> {
         }
         let a = acts[*i].clone();
         *i += 1;
-        let Some(n) = m.next_state(s, a) else { continue };
+        let Some(n) = m.next_state(s, a) else {
+            continue;
+        };
         if !m.within_boundary(&n) || n == *s {
             continue;
         }

@@ -123,8 +123,11 @@ pub fn representative(s: &SysState) -> SysState {
     let n = participants(s);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| {
-        (&s.actor_states[a], &s.actor_storages[a], s.crashed[a])
-            .cmp(&(&s.actor_states[b], &s.actor_storages[b], s.crashed[b]))
+        (&s.actor_states[a], &s.actor_storages[a], s.crashed[a]).cmp(&(
+            &s.actor_states[b],
+            &s.actor_storages[b],
+            s.crashed[b],
+        ))
     });
     let mut to = vec![0; n];
     for (new, &old) in order.iter().enumerate() {
@@ -152,24 +155,44 @@ pub fn representative(s: &SysState) -> SysState {
         msg: perm.msg(e.msg),
     };
     let network = match &s.network {
-        Network::Ordered(map) => Network::new_ordered(map.iter().flat_map(|(&(src, dst), q)| {
-            q.iter().map(move |m| Envelope { src, dst, msg: m })
-        })
-        .map(env)
-        .collect::<Vec<_>>()),
+        Network::Ordered(map) => Network::new_ordered(
+            map.iter()
+                .flat_map(|(&(src, dst), q)| q.iter().map(move |m| Envelope { src, dst, msg: m }))
+                .map(env)
+                .collect::<Vec<_>>(),
+        ),
         Network::UnorderedNonDuplicating(ms) => Network::new_unordered_nonduplicating(
             ms.iter()
                 .flat_map(|(e, &c)| std::iter::repeat_n(e, c))
-                .map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg }))
+                .map(|e| {
+                    env(Envelope {
+                        src: e.src,
+                        dst: e.dst,
+                        msg: &e.msg,
+                    })
+                })
                 .collect::<Vec<_>>(),
         ),
-        Network::UnorderedDuplicating(set, last) => Network::new_unordered_duplicating_with_last_msg(
-            set.iter()
-                .map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg }))
-                .collect::<Vec<_>>(),
-            last.as_ref()
-                .map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg })),
-        ),
+        Network::UnorderedDuplicating(set, last) => {
+            Network::new_unordered_duplicating_with_last_msg(
+                set.iter()
+                    .map(|e| {
+                        env(Envelope {
+                            src: e.src,
+                            dst: e.dst,
+                            msg: &e.msg,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+                last.as_ref().map(|e| {
+                    env(Envelope {
+                        src: e.src,
+                        dst: e.dst,
+                        msg: &e.msg,
+                    })
+                }),
+            )
+        }
     };
     SysState {
         actor_states: perm.reindex(&states),

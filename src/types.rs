@@ -149,9 +149,7 @@ pub const MAX_PARTICIPANTS: usize = 8;
 
 /// The I/V/P state vector of a txr: one state per participant, two bits
 /// each, packed in a `u16` so that it hashes as one word.
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct StateVec(pub u16);
 
 impl StateVec {
@@ -332,7 +330,10 @@ mod tests {
     #[test]
     fn state_vector_raise_and_merge_take_the_maximum() {
         let a = StateVec::default().with(0, St::P).with(1, St::V);
-        let b = StateVec::default().with(1, St::I).with(2, St::V).with(0, St::V);
+        let b = StateVec::default()
+            .with(1, St::I)
+            .with(2, St::V)
+            .with(0, St::V);
         let m = a.merge(b);
         assert_eq!(m.render(3), "PVV");
         assert_eq!(m, b.merge(a), "merge is commutative");

@@ -37,12 +37,14 @@ enum StrategyArg {
 #[derive(Subcommand)]
 enum Cmd {
     /// Check every property of a model and print the verdicts
-    #[command(long_about = "Check every property of a model and print the verdicts.\n\n\
+    #[command(
+        long_about = "Check every property of a model and print the verdicts.\n\n\
 Prints progress lines on standard error during long runs, then one line per property: its \
 verdict and whether its reachability witness was found. A run is EXHAUSTIVE when it explored \
 every state within the model's crash budgets; otherwise it says BOUNDED and why (time or depth \
 limit, simulation). A violation comes with a shortest counterexample in protocol terms and the \
-explorer path that opens it.")]
+explorer path that opens it."
+    )]
     Check {
         /// Model file (default: models/seed.toml)
         model: Option<PathBuf>,
@@ -145,16 +147,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 strategy,
                 threads: threads.or(spec.check.threads).unwrap_or(2),
                 max_depth: max_depth.or(spec.check.max_depth),
-                timeout: timeout
-                    .or(spec.check.timeout_secs)
-                    .map(Duration::from_secs),
+                timeout: timeout.or(spec.check.timeout_secs).map(Duration::from_secs),
                 symmetry: symmetry || spec.check.symmetry.unwrap_or(false),
                 progress: true,
                 seed,
-                random_order: random_order
-                    || spec.check.order == Some(dtm0::config::Order::Random),
+                random_order: random_order || spec.check.order == Some(dtm0::config::Order::Random),
             };
-            if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none() {
+            if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none()
+            {
                 return Err("--strategy sim: give --timeout or --max-depth (random walks never end by themselves)".into());
             }
             let report = check::run(&spec, &opts)?;

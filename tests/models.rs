@@ -1,0 +1,240 @@
+//! Verdicts of the shipped small models, exhaustively, for the default
+//! protocol and every variant; the workarounds for stateright 0.31's traps.
+
+use dtm0::check::{self, RunOpts, Status, WitnessStatus};
+use dtm0::config::{ModelSpec, Strategy};
+use dtm0::model::build;
+use dtm0::properties::PROPS;
+use dtm0::search::{find_cycle, shortest_paths};
+use std::path::Path;
+
+fn spec(name: &str, variants: &[&str]) -> ModelSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
+    let v: Vec<String> = variants.iter().map(|s| s.to_string()).collect();
+    ModelSpec::load(&path).unwrap().with_variants(&v).unwrap()
+}
+
+fn opts(strategy: Strategy, symmetry: bool) -> RunOpts {
+    RunOpts {
+        strategy,
+        threads: 2,
+        max_depth: None,
+        timeout: None,
+        symmetry,
+        progress: false,
+        seed: 1,
+        random_order: false,
+    }
+}
+
+fn violated(r: &check::Report) -> Vec<&'static str> {
+    r.violated.clone()
+}
+
+#[test]
+fn correct_models_hold_exhaustively_with_every_witness() {
+    for name in ["tiny", "put-crash", "prune-crash", "orphan", "unordered"] {
+        let r = check::run(&spec(name, &[]), &opts(Strategy::Dfs, false)).unwrap();
+        assert!(r.exhaustive, "{name}: {:?}", r.bounded_by);
+        assert!(
+            r.ok,
+            "{name}: violated {:?}, missing witnesses {:?}",
+            r.violated, r.missing_witnesses
+        );
+        for p in &r.properties {
+            assert_eq!(p.status, Status::Holds, "{name} {}", p.name);
+            assert_ne!(
+                p.witness_status,
+                WitnessStatus::NotFound,
+                "{name} {}",
+                p.witness
+            );
+        }
+        assert!(
+            r.unique_states > 50,
+            "{name}: suspiciously small state space"
+        );
+    }
+}
+
+#[test]
+fn every_property_has_a_witness_found_in_some_model() {
+    let mut found = std::collections::BTreeSet::new();
+    for name in ["put-crash", "prune-crash", "orphan"] {
+        let r = check::run(&spec(name, &[]), &opts(Strategy::Dfs, false)).unwrap();
+        for p in r.properties {
+            if p.witness_status == WitnessStatus::Found {
+                found.insert(p.id);
+            }
+        }
+    }
+    for p in PROPS {
+        assert!(
+            found.contains(p.id),
+            "no model reaches the witness of {}",
+            p.id
+        );
+    }
+}
+
+#[test]
+fn motr_tombstone_rule_breaks_convergence_and_resurrects() {
+    let r = check::run(
+        &spec("orphan", &["del-absent-no-tombstone"]),
+        &opts(Strategy::Dfs, false),
+    )
+    .unwrap();
+    let v = violated(&r);
+    assert!(v.contains(&"S2") && v.contains(&"S3"), "{v:?}");
+    assert!(!r.ok);
+    let s3 = r.properties.iter().find(|p| p.id == "S3").unwrap();
+    let cx = s3.counterexample.as_ref().unwrap();
+    assert!(cx.steps.iter().any(|s| s.contains("oproc: crash")));
+    assert!(cx.final_state.contains("k1@10"), "{}", cx.final_state);
+}
+
+#[test]
+fn hld_redo_skip_persistent_loses_p_knowledge() {
+    let r = check::run(
+        &spec("put-crash", &["redo-skip-persistent"]),
+        &opts(Strategy::Dfs, false),
+    )
+    .unwrap();
+    assert_eq!(violated(&r), vec!["L2"]);
+}
+
+#[test]
+fn without_own_redo_pruning_stalls() {
+    let r = check::run(
+        &spec("prune-crash", &["no-own-redo"]),
+        &opts(Strategy::Dfs, false),
+    )
+    .unwrap();
+    assert_eq!(violated(&r), vec!["L2"]);
+    // and the fix is what makes the difference
+    let r = check::run(&spec("prune-crash", &[]), &opts(Strategy::Dfs, false)).unwrap();
+    assert!(r.ok);
+}
+
+#[test]
+fn stable_rules_both_hold_on_small_models() {
+    for v in ["stable-first-p", "stable-k-plus-1"] {
+        let r = check::run(&spec("put-crash", &[v]), &opts(Strategy::Dfs, false)).unwrap();
+        assert!(r.ok, "{v}: {:?}", r.violated);
+    }
+}
+
+#[test]
+fn pruning_variant_prunes_and_stays_safe() {
+    let r = check::run(
+        &spec("put-crash", &["pruning"]),
+        &opts(Strategy::Dfs, false),
+    )
+    .unwrap();
+    assert!(r.ok, "{:?}", r.violated);
+    let s7 = r.properties.iter().find(|p| p.id == "S7").unwrap();
+    assert_eq!(s7.witness_status, WitnessStatus::Found);
+}
+
+/// stateright 0.31's BFS can report a longer path than the shortest (a
+/// later discovery overwrites an earlier one). Ours is checked against an
+/// independent bound: no violating state exists one step earlier.
+#[test]
+fn counterexamples_are_shortest() {
+    let s = spec("orphan", &["del-absent-no-tombstone"]);
+    let r = check::run(&s, &opts(Strategy::Dfs, false)).unwrap();
+    let m = build(&s);
+    for id in ["S2", "S3"] {
+        let p = r.properties.iter().find(|p| p.id == id).unwrap();
+        assert_eq!(p.status, Status::Violated);
+        let cx = p.counterexample.as_ref().unwrap();
+        assert!(cx.shortest, "{}", p.name);
+        let check = PROPS.iter().find(|q| q.id == p.id).unwrap().check;
+        let len = cx.actions.len();
+        assert!(len > 0);
+        // the path really ends in a violation
+        let states = dtm0::search::replay(&m, &cx.actions).unwrap();
+        assert!(!check(&m, states.last().unwrap()), "{}", p.name);
+        // and nothing shorter does
+        let bad = |st: &dtm0::model::SysState| !check(&m, st);
+        let (paths, finished) = shortest_paths(&m, &[&bad], len - 1, 5_000_000);
+        assert!(finished);
+        assert!(paths[0].is_none(), "{}: a shorter path exists", p.name);
+    }
+}
+
+#[test]
+fn strategies_agree() {
+    for (name, v) in [
+        ("put-crash", vec![]),
+        ("put-crash", vec!["redo-skip-persistent"]),
+    ] {
+        let s = spec(name, &v);
+        let dfs = check::run(&s, &opts(Strategy::Dfs, false)).unwrap();
+        let bfs = check::run(&s, &opts(Strategy::Bfs, false)).unwrap();
+        let mut a = dfs.violated.clone();
+        let mut b = bfs.violated.clone();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{name}");
+        if dfs.violated.is_empty() {
+            assert_eq!(dfs.unique_states, bfs.unique_states, "{name}");
+        }
+    }
+}
+
+#[test]
+fn random_order_changes_the_search_not_the_verdict() {
+    let s = spec("put-crash", &[]);
+    let plain = check::run(&s, &opts(Strategy::Dfs, false)).unwrap();
+    let mut o = opts(Strategy::Dfs, false);
+    o.random_order = true;
+    let random = check::run(&s, &o).unwrap();
+    assert!(plain.ok && random.ok);
+    assert_eq!(plain.unique_states, random.unique_states);
+}
+
+#[test]
+fn symmetry_keeps_verdicts_and_shrinks_the_space() {
+    // Two interchangeable participants; a DEL may overtake its PUT.
+    for variants in [vec![], vec!["del-absent-no-tombstone"]] {
+        let s = spec("unordered", &variants);
+        let plain = check::run(&s, &opts(Strategy::Dfs, false)).unwrap();
+        let sym = check::run(&s, &opts(Strategy::Dfs, true)).unwrap();
+        assert_eq!(plain.violated, sym.violated, "{variants:?}");
+        if plain.ok {
+            assert!(
+                sym.unique_states < plain.unique_states,
+                "symmetry: {} vs plain {}",
+                sym.unique_states,
+                plain.unique_states
+            );
+        }
+    }
+}
+
+#[test]
+fn symmetry_is_refused_where_unsound() {
+    let e = check::run(&spec("put-crash", &[]), &opts(Strategy::Dfs, true)).unwrap_err();
+    assert!(e.contains("not interchangeable"), "{e}");
+    let e = check::run(&spec("unordered", &[]), &opts(Strategy::Bfs, true)).unwrap_err();
+    assert!(e.contains("bfs"), "{e}");
+}
+
+/// Liveness is checked at settled states; that is sound only if every path
+/// is finite. Look for a cycle in the whole state space of the models.
+#[test]
+fn models_have_no_infinite_path() {
+    for name in ["tiny", "put-crash", "prune-crash", "unordered"] {
+        let m = build(&spec(name, &[]));
+        let visited =
+            find_cycle(&m, 2_000_000).unwrap_or_else(|d| panic!("{name}: cycle at depth {d}"));
+        assert!(visited > 50, "{name}");
+    }
+}
+
+#[test]
+fn cycle_finder_stops_at_its_cap() {
+    let m = build(&spec("put-crash", &[]));
+    assert_eq!(find_cycle(&m, 10), Ok(10));
+}
