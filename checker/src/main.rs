@@ -92,6 +92,12 @@ URL#/steps/<path>. The explorer's JSON API is GET /.states/<path>.")]
         variants: Vec<String>,
     },
     /// List the protocol variants a model or --variant can name
+    #[command(
+        long_about = "List the protocol variants a model file (`variants = [...]`) or \
+`dtm0 check --variant NAME` can name, with what each one changes. The defaults are the \
+correct protocol: the tombstone rule, no skipping in restore rounds, STABLE at the first P \
+notice, and the own-redo fix when pruning is on."
+    )]
     Variants,
 }
 

@@ -224,7 +224,8 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        // HTTP/1.0: the body comes plain, not in chunks.
+        "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n"
     )
     .ok()?;
     let mut buf = String::new();
