@@ -381,11 +381,19 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: u16, table: HaTable, 
 /// Eviction: the originator slot's incarnations before `alive` are dead;
 /// redo each of their records to every participant not yet P in it.
 fn evict(c: &Cluster, me: usize, s: &PartState, slot: usize, alive: Inc, o: &mut Out<Dtm0>) {
-    for r in s
-        .log
-        .iter()
-        .filter(|r| r.id.slot as usize == slot && r.id.inc < alive)
-    {
+    let orphaned = |r: &&Txr| r.id.slot as usize == slot && r.id.inc < alive;
+    redo_where_not_p(c, me, s, s.log.iter().filter(orphaned), o);
+}
+
+/// Sends a REDO of each record to every other participant not P in it.
+fn redo_where_not_p<'a>(
+    c: &Cluster,
+    me: usize,
+    s: &PartState,
+    records: impl Iterator<Item = &'a Txr>,
+    o: &mut Out<Dtm0>,
+) {
+    for r in records {
         for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
             o.send(
                 c.participant_id(q),
@@ -474,18 +482,7 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
 /// push each record not known all-P to the peers not known P: they answer
 /// with their state (`receive`), or with a P notice if they pruned it.
 fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
-    for r in &s.log {
-        for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
-            o.send(
-                c.participant_id(q),
-                Msg::Redo {
-                    to: s.view.get(q).0,
-                    from: s.inc,
-                    txr: *r,
-                },
-            );
-        }
-    }
+    redo_where_not_p(c, me, s, s.log.iter(), o);
 }
 
 #[cfg(test)]
