@@ -1,7 +1,7 @@
 //! The stateright model of a cluster: the actors of a model file, its
 //! network, its crash budgets, and every property of `properties`.
 
-use crate::actor::{Dtm0, Dtm0State, Dtm0Store};
+use crate::actor::{Dtm0, Dtm0Store};
 use crate::cluster::Cluster;
 use crate::config::{ModelSpec, NetworkKind};
 use crate::msg::{Msg, Timer};
@@ -221,10 +221,6 @@ pub fn ha<'a>(s: &'a SysState, c: &Cluster) -> &'a crate::ha::HaState {
     s.actor_states[usize::from(c.ha_id())]
         .ha()
         .expect("the last actor is HA")
-}
-
-pub fn state_of(s: &SysState, i: usize) -> &Dtm0State {
-    &s.actor_states[i]
 }
 
 /// Every message in flight, with multiplicity. (stateright 0.31's own

@@ -8,7 +8,7 @@
 //! are renamed by one permutation here.
 
 use crate::actor::{Dtm0State, Dtm0Store};
-use crate::model::SysState;
+use crate::model::{in_flight, SysState};
 use crate::msg::{HaTable, Msg};
 use crate::types::{StateVec, Txr};
 use stateright::actor::{Envelope, Id, Network};
@@ -149,50 +149,24 @@ pub fn representative(s: &SysState) -> SysState {
         .iter()
         .map(|x| x.as_ref().map(|st| perm.store(st)))
         .collect();
-    let env = |e: Envelope<&Msg>| Envelope {
-        src: perm.id(e.src),
-        dst: perm.id(e.dst),
-        msg: perm.msg(e.msg),
+    // `in_flight` lists every envelope with its multiplicity, each ordered
+    // channel in order, so renaming its output and rebuilding is faithful.
+    let rename = |src: Id, dst: Id, msg: &Msg| Envelope {
+        src: perm.id(src),
+        dst: perm.id(dst),
+        msg: perm.msg(msg),
     };
+    let envs: Vec<Envelope<Msg>> = in_flight(s)
+        .into_iter()
+        .map(|(src, dst, msg)| rename(src, dst, msg))
+        .collect();
     let network = match &s.network {
-        Network::Ordered(map) => Network::new_ordered(
-            map.iter()
-                .flat_map(|(&(src, dst), q)| q.iter().map(move |m| Envelope { src, dst, msg: m }))
-                .map(env)
-                .collect::<Vec<_>>(),
+        Network::Ordered(_) => Network::new_ordered(envs),
+        Network::UnorderedNonDuplicating(_) => Network::new_unordered_nonduplicating(envs),
+        Network::UnorderedDuplicating(_, last) => Network::new_unordered_duplicating_with_last_msg(
+            envs,
+            last.as_ref().map(|e| rename(e.src, e.dst, &e.msg)),
         ),
-        Network::UnorderedNonDuplicating(ms) => Network::new_unordered_nonduplicating(
-            ms.iter()
-                .flat_map(|(e, &c)| std::iter::repeat_n(e, c))
-                .map(|e| {
-                    env(Envelope {
-                        src: e.src,
-                        dst: e.dst,
-                        msg: &e.msg,
-                    })
-                })
-                .collect::<Vec<_>>(),
-        ),
-        Network::UnorderedDuplicating(set, last) => {
-            Network::new_unordered_duplicating_with_last_msg(
-                set.iter()
-                    .map(|e| {
-                        env(Envelope {
-                            src: e.src,
-                            dst: e.dst,
-                            msg: &e.msg,
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-                last.as_ref().map(|e| {
-                    env(Envelope {
-                        src: e.src,
-                        dst: e.dst,
-                        msg: &e.msg,
-                    })
-                }),
-            )
-        }
     };
     SysState {
         actor_states: perm.reindex(&states),
