@@ -347,6 +347,16 @@ pub fn render_path(m: &Dtm0Model, actions: &[Action], shortest: bool) -> Counter
 
 /// The report as text: a header, one line per property, counterexamples.
 pub fn text(r: &Report) -> String {
+    text_with(r, true)
+}
+
+/// The report as text without the counterexamples' steps (for `--format
+/// table`, which prints them as tables).
+pub fn text_summary(r: &Report) -> String {
+    text_with(r, false)
+}
+
+fn text_with(r: &Report, with_cx: bool) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(
@@ -395,7 +405,7 @@ pub fn text(r: &Report) -> String {
         };
         let _ = writeln!(o, "  {:<26} {:<30} {}", p.name, status, witness);
     }
-    for p in &r.properties {
+    for p in r.properties.iter().filter(|_| with_cx) {
         if let Some(cx) = &p.counterexample {
             let _ = writeln!(
                 o,

@@ -113,6 +113,10 @@ pub struct ModelSpec {
     pub max_concurrent_crashes: usize,
     pub check: CheckFile,
     pub expect: Expect,
+    /// The TOML text the model was read from (saved with traces).
+    pub source: String,
+    /// The `--variant` names applied on top of the file's.
+    pub extra_variants: Vec<String>,
 }
 
 impl ModelSpec {
@@ -139,7 +143,9 @@ impl ModelSpec {
                 None => msg,
             }
         })?;
-        build(f, default_name)
+        let mut spec = build(f, default_name)?;
+        spec.source = text.to_string();
+        Ok(spec)
     }
 
     /// Applies `--variant` names on top of the model's own.
@@ -149,6 +155,7 @@ impl ModelSpec {
                 .variants
                 .set(n)
                 .map_err(|e| format!("--variant: {e}"))?;
+            self.extra_variants.push(n.clone());
         }
         Ok(self)
     }
@@ -350,6 +357,8 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         max_concurrent_crashes,
         check: f.check,
         expect,
+        source: String::new(),
+        extra_variants: Vec::new(),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use dtm0::check::{self, RunOpts};
-use dtm0::config::{ModelSpec, Strategy};
+use dtm0::config::{ModelSpec, NetworkKind, Strategy};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,6 +32,45 @@ enum StrategyArg {
     Dfs,
     /// Random walks: a sample, never a proof
     Sim,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NetworkArg {
+    /// Per pair, messages arrive in send order (Motr's RPC)
+    Ordered,
+    /// Any order, each message delivered at most once
+    Unordered,
+    /// Any order, and a message may be delivered again
+    Duplicating,
+    /// Any order, and a message may be lost
+    Lossy,
+}
+
+impl From<NetworkArg> for NetworkKind {
+    fn from(n: NetworkArg) -> NetworkKind {
+        match n {
+            NetworkArg::Ordered => NetworkKind::Ordered,
+            NetworkArg::Unordered => NetworkKind::Unordered,
+            NetworkArg::Duplicating => NetworkKind::Duplicating,
+            NetworkArg::Lossy => NetworkKind::Lossy,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// Verdicts, then each counterexample as a list of steps
+    Text,
+    /// Verdicts, then each counterexample as the seed's events-and-states table
+    Table,
+    /// The whole report as JSON
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScenarioName {
+    /// 3pa-and-originator-failure: PUTs, reboots of p1, p3 and o1, DELs, REDOs
+    Seed,
 }
 
 #[derive(Subcommand)]
@@ -66,9 +105,18 @@ explorer path that opens it."
         /// Protocol variant to apply on top of the model's (repeatable); see `dtm0 variants`
         #[arg(long = "variant", value_name = "NAME")]
         variants: Vec<String>,
-        /// Print the report as JSON on standard output
+        /// Print the report as JSON on standard output (same as --format json)
         #[arg(long)]
         json: bool,
+        /// Output format: text, table (counterexamples as the seed's table), json
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Save the counterexamples to FILE (JSON), to show later with `dtm0 trace FILE`
+        #[arg(long, value_name = "FILE")]
+        save_trace: Option<PathBuf>,
+        /// Override the model's network
+        #[arg(long, value_enum)]
+        network: Option<NetworkArg>,
         /// Explore actions in a seeded random order (dfs): better at finding
         /// bugs in bounded runs; verdicts of exhaustive runs do not change
         #[arg(long)]
@@ -90,6 +138,58 @@ URL#/steps/<path>. The explorer's JSON API is GET /.states/<path>.")]
         /// Protocol variant to apply on top of the model's (repeatable)
         #[arg(long = "variant", value_name = "NAME")]
         variants: Vec<String>,
+        /// Override the model's network
+        #[arg(long, value_enum)]
+        network: Option<NetworkArg>,
+    },
+    /// Show a counterexample saved by `dtm0 check --save-trace` as the seed's table
+    #[command(
+        long_about = "Show a counterexample saved by `dtm0 check --save-trace FILE` as the \
+seed's events-and-states table.\n\n\
+The trace file holds the model's text, its variants and network, and each path as events; the \
+path is replayed through the model's actors and must give the same path as when it was saved \
+(a trace from another version of the protocol is refused). Prints the table, the final \
+catalogues, every property's verdict on the path, and the explorer command and path.\n\n\
+Exit codes: 0 shown; 2 unreadable trace, or it no longer replays."
+    )]
+    Trace {
+        /// Trace file written by `dtm0 check --save-trace`
+        file: PathBuf,
+        /// Show only the path violating this property (S1..S9, L1..L3)
+        #[arg(long)]
+        property: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay a scenario (the seed) through the model's actors, as the seed's table
+    #[command(
+        long_about = "Replay a scenario through the model's own actors and print it as the \
+seed's events-and-states table.\n\n\
+`seed` is the story of 3pa-and-originator-failure.txt (PROTOCOL.md section 8) on models/seed.toml \
+over an unordered network: o1's PUTs, p2's stuck requests, p3's reordering, the three \
+committed(R1), the reboots of p1, p3 and o1, HA's notices, o2's DELs, the REDOs, their execution. \
+Every step is an action of the stateright model, so the path also opens in the explorer (the \
+command and path are printed). With --finish the replay goes on past the seed's end (PERSISTENT \
+notices, EOLs, recovery) until nothing is left to deliver, and checks every property there.\n\n\
+Exit codes: 0 every property holds on the path; 1 a property is violated; 2 bad input."
+    )]
+    Scenario {
+        /// The scenario to replay (only `seed`)
+        #[arg(value_enum)]
+        name: ScenarioName,
+        /// Model file the scenario runs on (default: models/seed.toml)
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Protocol variant to apply on top of the model's (repeatable); see `dtm0 variants`
+        #[arg(long = "variant", value_name = "NAME")]
+        variants: Vec<String>,
+        /// Go on past the seed's end until nothing is left to deliver
+        #[arg(long)]
+        finish: bool,
+        /// Print the steps, the final state and the verdicts as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// List the protocol variants a model or --variant can name
     #[command(
@@ -136,10 +236,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             symmetry,
             variants,
             json,
+            format,
+            save_trace,
+            network,
             random_order,
             seed,
         } => {
-            let spec = load(model, &variants)?;
+            let mut spec = load(model, &variants)?;
+            if let Some(n) = network {
+                spec.network = n.into();
+            }
+            let format = match (json, format) {
+                (true, Some(f)) if f != FormatArg::Json => {
+                    return Err("--json and --format: give one of them".into())
+                }
+                (true, _) => FormatArg::Json,
+                (false, f) => f.unwrap_or(FormatArg::Text),
+            };
             if threads == Some(0) {
                 return Err("--threads: must be at least 1".into());
             }
@@ -164,13 +277,56 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Err("--strategy sim: give --timeout or --max-depth (random walks never end by themselves)".into());
             }
             let report = check::run(&spec, &opts)?;
-            if json {
-                println!(
+            let m = dtm0::model::build(&spec);
+            let paths: Vec<(&str, Vec<dtm0::model::Action>)> = report
+                .properties
+                .iter()
+                .filter_map(|p| p.counterexample.as_ref().map(|c| (p.id, c.actions.clone())))
+                .collect();
+            if let Some(file) = &save_trace {
+                if paths.is_empty() {
+                    eprintln!(
+                        "--save-trace: no counterexample to save; {} not written",
+                        file.display()
+                    );
+                } else {
+                    let refs: Vec<(&str, &[dtm0::model::Action])> =
+                        paths.iter().map(|(id, a)| (*id, a.as_slice())).collect();
+                    let t = dtm0::trace::TraceFile::new(&spec, &m, &refs)?;
+                    let text = serde_json::to_string_pretty(&t).map_err(|e| e.to_string())?;
+                    std::fs::write(file, text + "\n").map_err(|e| {
+                        format!("--save-trace {}: cannot write: {e}", file.display())
+                    })?;
+                    eprintln!(
+                        "saved {} counterexample(s) to {}; show with: dtm0 trace {}",
+                        paths.len(),
+                        file.display(),
+                        file.display()
+                    );
+                }
+            }
+            match format {
+                FormatArg::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-                );
-            } else {
-                print!("{}", check::text(&report));
+                ),
+                FormatArg::Text => print!("{}", check::text(&report)),
+                FormatArg::Table => {
+                    print!("{}", check::text_summary(&report));
+                    for (id, actions) in &paths {
+                        let states = dtm0::search::replay(&m, actions)
+                            .ok_or("a counterexample does not replay")?;
+                        println!("\ncounterexample for {id} ({} steps):", actions.len());
+                        print!(
+                            "{}",
+                            dtm0::table::text(&dtm0::table::blocks_of_path(
+                                m.cfg(),
+                                &states,
+                                actions
+                            ))
+                        );
+                    }
+                }
             }
             Ok(if report.ok {
                 ExitCode::SUCCESS
@@ -182,8 +338,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             model,
             addr,
             variants,
+            network,
         } => {
-            let spec = load(model, &variants)?;
+            let mut spec = load(model, &variants)?;
+            if let Some(n) = network {
+                spec.network = n.into();
+            }
             let listener = std::net::TcpListener::bind(&addr)
                 .map_err(|e| format!("--addr {addr}: cannot listen: {e}"))?;
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
@@ -194,6 +354,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             dtm0::model::build(&spec).checker().serve(bound);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Scenario {
+            name: ScenarioName::Seed,
+            model,
+            variants,
+            finish,
+            json,
+        } => scenario_seed(model, &variants, finish, json),
+        Cmd::Trace {
+            file,
+            property,
+            json,
+        } => show_trace(&file, property.as_deref(), json),
         Cmd::Variants => {
             for (name, what) in dtm0::cluster::VARIANT_NAMES {
                 println!("{name:<26} {what}");
@@ -201,4 +373,153 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn scenario_seed(
+    model: Option<PathBuf>,
+    variants: &[String],
+    finish: bool,
+    json: bool,
+) -> Result<ExitCode, String> {
+    use dtm0::scenario;
+    let shown = model
+        .as_ref()
+        .map_or("models/seed.toml".to_string(), |p| p.display().to_string());
+    let mut spec = load(model, variants)?;
+    spec.network = dtm0::config::NetworkKind::Unordered;
+    let m = dtm0::model::build(&spec);
+    let r = scenario::replay(&m, scenario::SEED, finish)?;
+    let verdicts = scenario::verdicts(&m, &r.states);
+    let ok = verdicts.iter().all(|v| v.holds);
+    let explore = format!(
+        "dtm0 explore {shown} --network unordered{}",
+        variants
+            .iter()
+            .map(|v| format!(" --variant {v}"))
+            .collect::<String>()
+    );
+    let path = scenario::explorer_path(&m, &r);
+    let fin = scenario::final_kvs(&m, &r);
+    if json {
+        let out = serde_json::json!({
+            "scenario": "seed",
+            "model": spec.name,
+            "network": "unordered",
+            "variants": spec.cluster.variants.names(),
+            "finish": finish,
+            "settled": r.settled,
+            "quiescent": dtm0::properties::quiescent(&m, r.states.last().unwrap()),
+            "steps": r.blocks,
+            "final": fin,
+            "properties": verdicts,
+            "explorer": {"command": explore, "path": path},
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", dtm0::table::text(&r.blocks));
+        println!(
+            "\nfinal state ({} steps{}):",
+            r.actions.len(),
+            if r.settled { ", settled" } else { "" }
+        );
+        for (p, f) in &fin {
+            let kv = |m: &std::collections::BTreeMap<String, u16>| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}@{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "  {p} ({}): live {{{}}}, tombstones {{{}}}",
+                f.ha,
+                kv(&f.live),
+                kv(&f.tombstones)
+            );
+        }
+        println!("properties:");
+        for v in &verdicts {
+            println!("  {}", v.text());
+        }
+        println!("explorer: {explore}, then open #/steps/{path}");
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn show_trace(file: &Path, property: Option<&str>, json: bool) -> Result<ExitCode, String> {
+    let t = dtm0::trace::TraceFile::read(file)?;
+    let (spec, m) = dtm0::trace::model(&t)?;
+    let paths: Vec<&dtm0::trace::TracePath> = t
+        .paths
+        .iter()
+        .filter(|p| property.is_none_or(|want| p.property.eq_ignore_ascii_case(want)))
+        .collect();
+    if paths.is_empty() {
+        let have: Vec<&str> = t.paths.iter().map(|p| p.property.as_str()).collect();
+        return Err(format!(
+            "--property {}: no such path in {} (it has: {})",
+            property.unwrap_or(""),
+            file.display(),
+            have.join(", ")
+        ));
+    }
+    let explore = format!(
+        "dtm0 explore models/{}.toml --network {}{}",
+        spec.name,
+        serde_json::to_value(spec.network)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        t.variants
+            .iter()
+            .map(|v| format!(" --variant {v}"))
+            .collect::<String>()
+    );
+    let mut out = Vec::new();
+    for p in paths {
+        let (actions, states) =
+            dtm0::trace::replay(&m, p).map_err(|e| format!("{}: {e}", file.display()))?;
+        let blocks = dtm0::table::blocks_of_path(m.cfg(), &states, &actions);
+        let verdicts = dtm0::scenario::verdicts(&m, &states);
+        let fin = dtm0::table::final_kvs(m.cfg(), states.last().unwrap());
+        if json {
+            out.push(serde_json::json!({
+                "property": p.property,
+                "steps": blocks,
+                "final": fin,
+                "properties": verdicts,
+                "explorer": {"command": explore, "path": p.explorer_path},
+            }));
+        } else {
+            println!(
+                "counterexample for {} on model {} ({} steps):",
+                p.property,
+                spec.name,
+                actions.len()
+            );
+            print!("{}", dtm0::table::text(&blocks));
+            println!("properties on this path:");
+            for v in &verdicts {
+                println!("  {}", v.text());
+            }
+            println!(
+                "explorer: {explore}, then open #/steps/{}\n",
+                p.explorer_path
+            );
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"model": spec.name, "paths": out}))
+                .map_err(|e| e.to_string())?
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -172,7 +172,7 @@ fn bad_inputs_exit_2_with_one_line() {
 
 #[test]
 fn help_explains_each_subcommand() {
-    for sub in ["check", "explore", "variants"] {
+    for sub in ["check", "explore", "variants", "scenario", "trace"] {
         let o = dtm0(&[sub, "--help"]);
         assert_eq!(o.status.code(), Some(0));
         let t = text(&o);
@@ -304,4 +304,203 @@ fn explorer_opens_the_printed_counterexample_path() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot listen"));
     let o = dtm0(&["explore", "models/orphan.toml", "--addr", "not-an-address"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+fn final_of(v: &serde_json::Value, p: &str) -> (Vec<String>, Vec<String>) {
+    let f = &v["final"][p];
+    let show = |x: &serde_json::Value| {
+        x.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}@{v}"))
+            .collect::<Vec<_>>()
+    };
+    (show(&f["live"]), show(&f["tombstones"]))
+}
+
+#[test]
+fn scenario_seed_json_gives_the_seeds_final_states() {
+    let dead = ["k1@100", "k2@101", "k3@102"];
+    let o = dtm0(&["scenario", "seed", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json_of(&o);
+    for p in ["p1", "p2", "p3"] {
+        assert_eq!(
+            final_of(&v, p),
+            (vec![], dead.map(String::from).to_vec()),
+            "{p}"
+        );
+    }
+    assert!(v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["time"] == "@60"));
+
+    let o = dtm0(&[
+        "scenario",
+        "seed",
+        "--variant",
+        "del-absent-no-tombstone",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json_of(&o);
+    for p in ["p1", "p3"] {
+        assert_eq!(
+            final_of(&v, p),
+            (vec![], dead.map(String::from).to_vec()),
+            "{p}"
+        );
+    }
+    let (live, tomb) = final_of(&v, "p2");
+    assert_eq!(live, ["k1@10", "k3@12"]);
+    assert_eq!(tomb, ["k2@101"]);
+}
+
+#[test]
+fn scenario_seed_finish_reaches_quiescence() {
+    let o = dtm0(&["scenario", "seed", "--finish", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json_of(&o);
+    assert_eq!(v["settled"], true);
+    assert_eq!(v["quiescent"], true);
+    for p in ["p1", "p2", "p3"] {
+        assert_eq!(v["final"][p]["ha"], "ONLINE");
+    }
+    let props = v["properties"].as_array().unwrap();
+    assert_eq!(props.len(), 12);
+    assert!(props.iter().all(|p| p["holds"] == true), "{props:?}");
+
+    let o = dtm0(&[
+        "scenario",
+        "seed",
+        "--finish",
+        "--variant",
+        "del-absent-no-tombstone",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("S2 convergence") && t.contains("VIOLATED"),
+        "{t}"
+    );
+}
+
+#[test]
+fn scenario_seed_prints_the_table_and_an_explorer_path_that_opens() {
+    let o = dtm0(&["scenario", "seed"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    for want in [
+        "@10-15:",
+        "@60:",
+        "p1disk -> p1: committed(R1)",
+        "R1[CAS PUT k3 @12 st=VVP],",
+        "p2: kvs = <empty set>, tombstones = { k1@100, k2@101, k3@102 }",
+    ] {
+        assert!(t.contains(want), "{want} missing in {t}");
+    }
+    let line = t.lines().find(|l| l.starts_with("explorer: ")).unwrap();
+    assert!(
+        line.contains("dtm0 explore models/seed.toml --network unordered"),
+        "{line}"
+    );
+    let path = line.split("#/steps/").nth(1).unwrap().trim().to_string();
+
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
+        .args([
+            "explore",
+            "models/seed.toml",
+            "--network",
+            "unordered",
+            "--addr",
+            &addr,
+        ])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (code, body) = loop {
+        if let Some(r) = http_get(port, &format!("/.states/{path}")) {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "explorer did not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("DEL"),
+        "the state after the seed's last step: {body}"
+    );
+}
+
+#[test]
+fn saved_trace_shows_as_a_table_and_a_tampered_one_is_refused() {
+    let dir = std::env::temp_dir().join(format!("dtm0-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("l2.json");
+    let f = file.to_str().unwrap();
+    let o = dtm0(&[
+        "check",
+        "models/put-crash.toml",
+        "--variant",
+        "redo-skip-persistent",
+        "--format",
+        "table",
+        "--save-trace",
+        f,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("counterexample for L2") && t.contains("#1:") && t.contains("R1[CAS PUT k1 @10"),
+        "{t}"
+    );
+    assert!(t.contains("saved 1 counterexample(s)"), "{t}");
+
+    let o = dtm0(&["trace", f]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("counterexample for L2 on model put-crash"),
+        "{t}"
+    );
+    assert!(
+        t.contains("L2 P everywhere") && t.contains("VIOLATED"),
+        "{t}"
+    );
+    let o = dtm0(&["trace", f, "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = json_of(&o);
+    assert_eq!(v["paths"][0]["property"], "L2");
+
+    // change one event: the trace no longer replays
+    let mut tr: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    tr["paths"][0]["events"][0] = "o1 -> p2: reply o1.R7".into();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, tr.to_string()).unwrap();
+    let o = dtm0(&["trace", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("step 1"), "{}", text(&o));
+    // a model with no counterexample writes nothing
+    let none = dir.join("none.json");
+    let o = dtm0(&[
+        "check",
+        "models/tiny.toml",
+        "--save-trace",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!none.exists());
 }

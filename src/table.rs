@@ -1,0 +1,473 @@
+//! The seed's "events and states" table for any path of the model: a block
+//! per time step, its events in the seed's notation (`o1 -> p1: request
+//! o1.R1`, `p1disk -> p1: committed(R1)`, `p1proc: crash`), then per
+//! column (`User`, each originator, each participant) the log entries as
+//! `R1[CAS PUT k1 @10 st=PVV]`, then each participant's catalogue.
+//!
+//! Used by `dtm0 scenario`, `dtm0 check --format table` and `dtm0 trace`.
+
+use crate::cluster::{Cluster, Proc};
+use crate::model::{in_flight, incarnation, store, Action, ModelCfg, SysState};
+use crate::msg::{HaTable, Msg, Timer};
+use crate::types::{render_op, Kv, St, StateVec, TxId, Txr};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{ActorModelAction, Id};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// One time step of the table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// `@50`, or `#3` for a numbered step of a counterexample.
+    pub time: String,
+    /// Comment lines (the seed's `# ...`).
+    pub notes: Vec<String>,
+    pub events: Vec<String>,
+    /// The state after the block's events.
+    pub columns: Vec<Column>,
+    /// Each participant's catalogue after the block, as the seed writes it.
+    pub kvs: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub entries: Vec<String>,
+}
+
+/// A participant's final catalogue: key to version, live and tombstones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalKv {
+    pub live: BTreeMap<String, u16>,
+    pub tombstones: BTreeMap<String, u16>,
+    /// HA's view of the participant: `ONLINE`, `RECOVERING`, ...
+    pub ha: String,
+}
+
+fn orig_name(c: &Cluster, slot: usize, inc: u8) -> String {
+    format!("{}{}", c.originators[slot].name, inc)
+}
+
+/// A dtx in its originator's numbering: `o1.R2` is the second dtx of o1.
+pub fn dtx_name(c: &Cluster, tx: &TxId) -> String {
+    let pos = c
+        .issued_by(tx.slot as usize, tx.inc)
+        .position(|(id, _)| id == *tx)
+        .map_or("?".to_string(), |i| (i + 1).to_string());
+    format!("{}.R{pos}", orig_name(c, tx.slot as usize, tx.inc))
+}
+
+/// A participant's record at its log position `pos` (1-based, counting
+/// pruned records), with the seed's convention for `st`: the participant
+/// assumes its peers executed the dtx ("VVV if no one failed"), so a peer
+/// not known P shows as V.
+pub fn part_record(c: &Cluster, me: usize, pos: usize, r: &Txr) -> String {
+    let st: String = (0..c.n)
+        .map(|q| match r.sv.get(q) {
+            St::P => 'P',
+            St::V => 'V',
+            St::I if q == me => 'I',
+            St::I => 'V',
+        })
+        .collect();
+    format!("R{pos}[CAS {} st={st}]", render_op(&r.op, r.id.ts))
+}
+
+fn sv(c: &Cluster, sv: StateVec) -> String {
+    sv.render(c.n)
+}
+
+/// HA's table as the changes it brings to what the receiver knew:
+/// `p1 is RECOVERING, o1 is FAILED, o2 is ONLINE`.
+fn view_changes(c: &Cluster, old: Option<&HaTable>, new: &HaTable) -> String {
+    let mut parts = Vec::new();
+    for (i, &(inc, st)) in new.0.iter().enumerate() {
+        let before = old.map(|t| t.get(i));
+        if before == Some((inc, st)) {
+            continue;
+        }
+        if i < c.n {
+            parts.push(format!("{} is {}", c.participant_name(i), st.name()));
+        } else {
+            let slot = i - c.n;
+            if let Some((oi, _)) = before.filter(|b| b.0 < inc && b.0 > 0) {
+                parts.push(format!("{} is FAILED", orig_name(c, slot, oi)));
+            }
+            parts.push(format!("{} is {}", orig_name(c, slot, inc), st.name()));
+        }
+    }
+    if parts.is_empty() {
+        "no change".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn view_of(s: &SysState, id: Id) -> Option<(u16, &HaTable)> {
+    let i = usize::from(id);
+    if s.crashed[i] {
+        return None;
+    }
+    match &*s.actor_states[i] {
+        crate::actor::Dtm0State::Participant(p) => Some((p.seq, &p.view)),
+        crate::actor::Dtm0State::Originator(o) => Some((o.seq, &o.view)),
+        crate::actor::Dtm0State::Ha(_) => None,
+    }
+}
+
+/// The name of a process in state `s` (originators by their incarnation).
+fn who(c: &Cluster, s: &SysState, id: Id) -> String {
+    match c.proc_of(id) {
+        Proc::Originator(slot) => orig_name(c, slot, incarnation(s, usize::from(id))),
+        _ => c.name(id, 0),
+    }
+}
+
+/// One step in the seed's notation, read against the state before it.
+pub fn event(cfg: &ModelCfg, pre: &SysState, a: &Action) -> String {
+    let c = &cfg.cluster;
+    match a {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            let from = match (c.proc_of(*src), msg) {
+                (Proc::Originator(slot), Msg::Execute { tx, .. }) => orig_name(c, slot, tx.inc),
+                (Proc::Originator(slot), Msg::Starting { inc }) => orig_name(c, slot, *inc),
+                _ => who(c, pre, *src),
+            };
+            let to = match (c.proc_of(*dst), msg.to_inc()) {
+                (Proc::Originator(slot), Some(inc)) if inc > 0 => orig_name(c, slot, inc),
+                _ => who(c, pre, *dst),
+            };
+            format!("{from} -> {to}: {}", message(c, pre, *src, *dst, msg))
+        }
+        ActorModelAction::Drop(env) => format!(
+            "network loses {} -> {}: {}",
+            who(c, pre, env.src),
+            who(c, pre, env.dst),
+            message(c, pre, env.src, env.dst, &env.msg)
+        ),
+        ActorModelAction::Timeout(id, Timer::Commit) => {
+            let me = usize::from(*id);
+            let p = c.name(*id, 0);
+            let ps = pre.actor_states[me].participant();
+            let pending: Vec<String> = ps
+                .map(|ps| {
+                    (ps.ndur as usize..ps.log.len())
+                        .map(|i| format!("R{}", ps.base as usize + i + 1))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if pending.is_empty() {
+                format!("{p}disk -> {p}: committed (prune)")
+            } else {
+                format!("{p}disk -> {p}: committed({})", pending.join(", "))
+            }
+        }
+        ActorModelAction::Crash(id) => format!("{}proc: crash", who(c, pre, *id)),
+        ActorModelAction::Recover(id) => {
+            let i = usize::from(*id);
+            match c.proc_of(*id) {
+                Proc::Originator(slot) => format!(
+                    "{}proc: restart as {}",
+                    who(c, pre, *id),
+                    orig_name(c, slot, incarnation(pre, i) + 1)
+                ),
+                _ => format!(
+                    "{}proc: restart (incarnation {})",
+                    who(c, pre, *id),
+                    incarnation(pre, i) + 1
+                ),
+            }
+        }
+        ActorModelAction::SelectRandom { .. } => "random choice".into(),
+    }
+}
+
+fn message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> String {
+    match msg {
+        Msg::Execute { tx, op, .. } => {
+            format!("request {} [{}]", dtx_name(c, tx), render_op(op, tx.ts))
+        }
+        Msg::Executed { tx, .. } => format!("reply {}", dtx_name(c, tx)),
+        Msg::Persistent { tx, sv: v, .. } => {
+            format!("PERSISTENT {} st={}", dtx_name(c, tx), sv(c, *v))
+        }
+        Msg::Redo { txr, .. } => {
+            // The seed names a REDO by the sender's log record: `REDO p2.R1`.
+            let at = pre.actor_states[usize::from(src)]
+                .participant()
+                .and_then(|ps| {
+                    ps.log
+                        .iter()
+                        .position(|r| r.id == txr.id)
+                        .map(|i| format!("{}.R{} = ", c.name(src, 0), ps.base as usize + i + 1))
+                })
+                .unwrap_or_default();
+            format!(
+                "REDO {at}{} [{}]",
+                dtx_name(c, &txr.id),
+                render_op(&txr.op, txr.id.ts)
+            )
+        }
+        Msg::RedoAck { tx, .. } => format!("REDO-ACK {}", dtx_name(c, tx)),
+        Msg::Eol { .. } => "EOL".into(),
+        Msg::View { seq, table, .. } => match view_of(pre, dst) {
+            Some((have, _)) if have >= *seq => format!("view #{seq} (stale)"),
+            Some((_, old)) => format!("view #{seq}: {}", view_changes(c, Some(old), table)),
+            None => format!("view #{seq}: {}", view_changes(c, None, table)),
+        },
+        Msg::Starting { inc } => match c.proc_of(src) {
+            Proc::Originator(_) => "started, ready to ONLINE".into(),
+            _ => format!("restarted as incarnation {inc}"),
+        },
+        Msg::Ready { .. } => "ready to RECOVERING".into(),
+        Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
+    }
+}
+
+/// The columns and catalogues of a state. `issued` lists the dtxs the
+/// block's originators issued, for the `User` column.
+pub fn snapshot(cfg: &ModelCfg, s: &SysState, issued: &[(TxId, crate::types::Op)]) -> Block {
+    let c = &cfg.cluster;
+    let mut columns = vec![Column {
+        name: "User".into(),
+        entries: issued
+            .iter()
+            .map(|(tx, op)| match op {
+                crate::types::Op::Put { key, .. } => format!("[DIX PUT k{key} @{}]", tx.ts),
+                crate::types::Op::Del { key } => format!("[DIX DEL k{key}]"),
+            })
+            .collect(),
+    }];
+    for slot in 0..c.m() {
+        let i = usize::from(c.originator_id(slot));
+        let inc = incarnation(s, i);
+        let name = orig_name(c, slot, inc);
+        let entries = match s.actor_states[i].originator() {
+            _ if s.crashed[i] => vec!["(crashed)".into()],
+            Some(o) => o
+                .dtxs
+                .iter()
+                .enumerate()
+                .map(|(k, d)| {
+                    let mut e = format!(
+                        "R{}[CAS {} st={}]",
+                        k + 1,
+                        render_op(&d.op, d.id.ts),
+                        sv(c, d.sv)
+                    );
+                    if d.st >= crate::originator::DtxSt::Stable {
+                        e.push(' ');
+                        e.push_str(d.st.name());
+                    }
+                    e
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        columns.push(Column { name, entries });
+    }
+    let mut kvs = Vec::new();
+    for p in 0..c.n {
+        let name = c.participant_name(p);
+        let (entries, kv) = if s.crashed[p] {
+            let st = store(s, p);
+            let mut e = vec!["(crashed; on disk:)".to_string()];
+            e.extend(
+                st.log
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| part_record(c, p, st.base as usize + i + 1, r)),
+            );
+            (e, st.kv.clone())
+        } else {
+            let ps = s.actor_states[p].participant().expect("participant");
+            (
+                ps.log
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| part_record(c, p, ps.base as usize + i + 1, r))
+                    .collect(),
+                ps.kv.clone(),
+            )
+        };
+        columns.push(Column {
+            name: name.clone(),
+            entries,
+        });
+        kvs.push((name, crate::render::kv(&kv)));
+    }
+    Block {
+        time: String::new(),
+        notes: Vec::new(),
+        events: Vec::new(),
+        columns,
+        kvs,
+    }
+}
+
+/// Each participant's catalogue (visible, or on disk while crashed) and
+/// its state in HA's table.
+pub fn final_kvs(cfg: &ModelCfg, s: &SysState) -> BTreeMap<String, FinalKv> {
+    let c = &cfg.cluster;
+    let table = &crate::model::ha(s, c).table;
+    (0..c.n)
+        .map(|p| {
+            let kv: &Kv = match crate::model::live(s, p) {
+                Some(ps) => &ps.kv,
+                None => &store(s, p).kv,
+            };
+            let pick = |alive: bool| {
+                kv.iter()
+                    .filter(|(_, r)| r.alive() == alive)
+                    .map(|(k, r)| (format!("k{k}"), r.ver.ts))
+                    .collect()
+            };
+            let ha = if s.crashed[p] {
+                "CRASHED".to_string()
+            } else {
+                let (_, st) = table.get(p);
+                st.name().to_string()
+            };
+            (
+                c.participant_name(p),
+                FinalKv {
+                    live: pick(true),
+                    tombstones: pick(false),
+                    ha,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The dtxs that `next` shows issued and `pre` did not.
+pub fn newly_issued(
+    cfg: &ModelCfg,
+    pre: &SysState,
+    next: &SysState,
+) -> Vec<(TxId, crate::types::Op)> {
+    let c = &cfg.cluster;
+    let mut v = Vec::new();
+    for slot in 0..c.m() {
+        let i = usize::from(c.originator_id(slot));
+        let before: Vec<TxId> = pre.actor_states[i]
+            .originator()
+            .filter(|_| !pre.crashed[i])
+            .map(|o| o.dtxs.iter().map(|d| d.id).collect())
+            .unwrap_or_default();
+        if let Some(o) = next.actor_states[i].originator() {
+            v.extend(
+                o.dtxs
+                    .iter()
+                    .filter(|d| !before.contains(&d.id))
+                    .map(|d| (d.id, d.op)),
+            );
+        }
+    }
+    v
+}
+
+/// Messages in flight, in the seed's notation, sorted.
+pub fn pending_events(cfg: &ModelCfg, s: &SysState) -> Vec<String> {
+    let mut v: Vec<String> = in_flight(s)
+        .into_iter()
+        .map(|(src, dst, msg)| {
+            event(
+                cfg,
+                s,
+                &ActorModelAction::Deliver {
+                    src,
+                    dst,
+                    msg: msg.clone(),
+                },
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// One block per step of a path: `#1`, `#2`, ... (the initial state is `#0`).
+pub fn blocks_of_path(cfg: &ModelCfg, states: &[SysState], actions: &[Action]) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut b = snapshot(cfg, &states[0], &newly_issued(cfg, &states[0], &states[0]));
+    b.time = "#0".into();
+    b.notes.push("initial state".into());
+    out.push(b);
+    for (k, a) in actions.iter().enumerate() {
+        let (pre, next) = (&states[k], &states[k + 1]);
+        let mut b = snapshot(cfg, next, &newly_issued(cfg, pre, next));
+        b.time = format!("#{}", k + 1);
+        b.events.push(event(cfg, pre, a));
+        out.push(b);
+    }
+    out
+}
+
+/// The table as text, in the layout of the seed: a header row of column
+/// names, then per block its time, notes, events, the columns side by side
+/// and the catalogues.
+pub fn text(blocks: &[Block]) -> String {
+    let mut o = String::new();
+    let Some(first) = blocks.first() else {
+        return o;
+    };
+    let widths: Vec<usize> = (0..first.columns.len())
+        .map(|j| {
+            blocks
+                .iter()
+                .flat_map(|b| b.columns.get(j))
+                .flat_map(|c| c.entries.iter().map(|e| e.len() + 1).chain([c.name.len()]))
+                .max()
+                .unwrap_or(0)
+                .max(6)
+                + 3
+        })
+        .collect();
+    let rule = "-".repeat(widths.iter().sum::<usize>().max(60));
+    let _ = writeln!(
+        o,
+        "Legend: R<n>[CAS <op> @<version> st=<p1 p2 ...>]: I in progress, V executed, P persistent.\n\
+         At a participant a peer not known P shows as V (the seed's \"executed everywhere if no one failed\")."
+    );
+    for b in blocks {
+        let _ = writeln!(o, "{rule}");
+        let _ = writeln!(o, "{}:", b.time);
+        for n in &b.notes {
+            let _ = writeln!(o, "# {n}");
+        }
+        for e in &b.events {
+            let _ = writeln!(o, "{e}");
+        }
+        // column names, then `{`, entries, `}`
+        let rows = b.columns.iter().map(|c| c.entries.len()).max().unwrap_or(0);
+        let mut line = String::new();
+        for (c, w) in b.columns.iter().zip(&widths) {
+            let _ = write!(line, "{:<w$}", c.name, w = *w);
+        }
+        let _ = writeln!(o, "\n{}", line.trim_end());
+        for r in 0..rows + 2 {
+            let mut line = String::new();
+            for (c, w) in b.columns.iter().zip(&widths) {
+                let cell = if c.entries.is_empty() {
+                    String::new()
+                } else if r == 0 {
+                    "{".into()
+                } else if r == c.entries.len() + 1 {
+                    "}".into()
+                } else if r <= c.entries.len() {
+                    format!("{},", c.entries[r - 1])
+                } else {
+                    String::new()
+                };
+                let _ = write!(line, "{cell:<w$}", w = *w);
+            }
+            let _ = writeln!(o, "{}", line.trim_end());
+        }
+        for (p, kv) in &b.kvs {
+            let _ = writeln!(o, "{p}: {kv}");
+        }
+    }
+    let _ = writeln!(o, "{rule}");
+    o
+}
