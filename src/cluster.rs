@@ -134,7 +134,7 @@ pub struct Cluster {
     /// Number of participants `p1..pN`; every key has a replica on each.
     pub n: usize,
     pub originators: Vec<OriginatorCfg>,
-    pub keys: u8,
+    pub keys: crate::types::Key,
     pub variants: Variants,
     /// K, the number of failures tolerated (for `stable-k-plus-1`).
     pub k: usize,

@@ -180,18 +180,24 @@ fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
     match words.as_slice() {
         [op, k] if op.eq_ignore_ascii_case("put") => {
             let k = key(k)?;
-            Ok((Op::Put { key: k, val: k }, k))
+            Ok((
+                Op::Put {
+                    key: k.into(),
+                    val: k.into(),
+                },
+                k,
+            ))
         }
         [op, k, v] if op.eq_ignore_ascii_case("put") => {
             let k = key(k)?;
             let val = v
                 .parse()
-                .map_err(|_| format!("bad value `{v}` in `{s}` (0..=255)"))?;
-            Ok((Op::Put { key: k, val }, k))
+                .map_err(|_| format!("bad value `{v}` in `{s}` (an unsigned integer)"))?;
+            Ok((Op::Put { key: k.into(), val }, k))
         }
         [op, k] if op.eq_ignore_ascii_case("del") => {
             let k = key(k)?;
-            Ok((Op::Del { key: k }, k))
+            Ok((Op::Del { key: k.into() }, k))
         }
         _ => Err(format!(
             "bad op `{s}`: expected `put kN`, `put kN VALUE` or `del kN`"
@@ -348,7 +354,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         cluster: Cluster {
             n,
             originators,
-            keys: f.keys,
+            keys: f.keys.into(),
             variants,
             k,
         },
@@ -403,7 +409,7 @@ o = 1
             (GOOD.replace("p1 = 1", "p7 = 1"), "crashes.p7"),
             (GOOD.replace("o = 1", "o = 2"), "crashes.o"),
             (GOOD.replace("keys = 2", "keys = 3"), "keys: k3"),
-            (GOOD.replace("put k2 7", "put k2 700"), "bad value"),
+            (GOOD.replace("put k2 7", "put k2 -7"), "bad value"),
             (
                 GOOD.replace("\"put k1\"", "\"get k1\""),
                 "originators[0].scripts[0][0]",

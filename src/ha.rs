@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct HaState {
-    pub seq: u16,
+    pub seq: crate::types::Seq,
     pub table: HaTable,
 }
 

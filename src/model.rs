@@ -187,7 +187,7 @@ fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
         && s.crashed
             .iter()
             .enumerate()
-            .all(|(i, &crashed)| !crashed || incarnation(s, i) <= cfg.budgets[i])
+            .all(|(i, &crashed)| !crashed || incarnation(s, i) <= Inc::from(cfg.budgets[i]))
 }
 
 /// The incarnation of actor `i` as its storage records it (HA: 1).

@@ -69,7 +69,7 @@ pub enum Msg {
     /// HA -> every process: HA's whole table, numbered. HA broadcasts in one
     /// order; a process keeps the highest `seq` it has seen, so a restarted
     /// process also learns what it missed.
-    View { to: Inc, seq: u16, table: HaTable },
+    View { to: Inc, seq: crate::types::Seq, table: HaTable },
     /// process -> HA: I (incarnation `inc`) have started.
     Starting { inc: Inc },
     /// participant -> HA: ready to recover (TRANSIENT -> RECOVERING).

@@ -62,7 +62,7 @@ pub struct OrigState {
     /// never swaps two originators.
     pub slot: u8,
     pub inc: Inc,
-    pub seq: u16,
+    pub seq: crate::types::Seq,
     pub view: HaTable,
     pub issued: bool,
     pub dtxs: Vec<Dtx>,

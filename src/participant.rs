@@ -12,7 +12,7 @@
 use crate::actor::{Dtm0, Dtm0Store};
 use crate::cluster::Cluster;
 use crate::msg::{HaSt, HaTable, Msg, Timer};
-use crate::types::{apply, Inc, Key, Kv, St, StateVec, TxId, Txr, Version};
+use crate::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{model_timeout, Id, Out};
 use std::borrow::Cow;
@@ -24,13 +24,13 @@ pub struct Round {
     pub inc: Inc,
     /// Absolute log position taken when the round began: records before it
     /// are redone.
-    pub cutoff: u16,
+    pub cutoff: Pos,
     /// Absolute position of the next record to consider.
-    pub cursor: u16,
+    pub cursor: Pos,
     /// The REDO sent and not yet acked.
     pub awaiting: Option<TxId>,
-    pub sent: u8,
-    pub acked: u8,
+    pub sent: u32,
+    pub acked: u32,
     /// EOL has been sent: the round is complete.
     pub eol: bool,
 }
@@ -42,7 +42,7 @@ pub struct PartStore {
     pub kv: Kv,
     pub log: Vec<Txr>,
     /// Number of records pruned from the front of the log, ever.
-    pub base: u16,
+    pub base: Pos,
     /// Ghost (read by properties only): what was pruned, for S7.
     pub pruned: Vec<(TxId, Key, Version)>,
 }
@@ -55,10 +55,10 @@ pub struct PartState {
     /// The log in insertion order: `log[..ndur]` is durable, the rest is
     /// executed (V) and waits for the commit.
     pub log: Vec<Txr>,
-    pub ndur: u16,
-    pub base: u16,
+    pub ndur: Pos,
+    pub base: Pos,
     /// The latest HA table seen, and its number.
-    pub seq: u16,
+    pub seq: Seq,
     pub view: HaTable,
     /// PERSISTENT notices for dtxs not (yet) in the log, merged when the dtx
     /// arrives. Sorted by id.
@@ -127,7 +127,7 @@ pub fn on_start(
             s.inc = st.inc + 1;
             s.kv = st.kv.clone();
             s.log = st.log.clone();
-            s.ndur = st.log.len() as u16;
+            s.ndur = st.log.len() as Pos;
             s.base = st.base;
             s.pruned = st.pruned.clone();
             s.view = HaTable::default();
@@ -329,7 +329,7 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
         r.sv.raise(me, St::P);
     }
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
-    s.ndur = s.log.len() as u16;
+    s.ndur = s.log.len() as Pos;
     if c.variants.pruning {
         while !s.log.is_empty() && s.log[0].sv.all(c.n, St::P) {
             let r = s.log.remove(0);
@@ -344,7 +344,7 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     }
 }
 
-fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: u16, table: HaTable, o: &mut Out<Dtm0>) {
+fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, o: &mut Out<Dtm0>) {
     let old = std::mem::replace(&mut s.view, table);
     s.seq = seq;
     for r in (0..c.n).filter(|&r| r != me) {
@@ -410,7 +410,7 @@ fn redo_where_not_p<'a>(
 fn start_round(c: &Cluster, s: &mut PartState, r: usize, inc: Inc, o: &mut Out<Dtm0>) {
     s.rounds[r] = Round {
         inc,
-        cutoff: s.base + s.log.len() as u16,
+        cutoff: s.base + s.log.len() as Pos,
         cursor: s.base,
         awaiting: None,
         sent: 0,
@@ -512,7 +512,7 @@ mod tests {
         })
     }
 
-    fn execute(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>, ts: u16, op: Op) {
+    fn execute(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>, ts: crate::types::Ts, op: Op) {
         let tx = TxId {
             ts,
             slot: 0,

@@ -8,7 +8,7 @@ use crate::types::{render_op, Kv, Txr};
 use stateright::actor::{ActorModelAction, Id};
 use std::fmt::Write;
 
-fn proc_name(cfg: &ModelCfg, id: Id, inc: Option<u8>) -> String {
+fn proc_name(cfg: &ModelCfg, id: Id, inc: Option<crate::types::Inc>) -> String {
     let c = &cfg.cluster;
     match c.proc_of(id) {
         Proc::Originator(_) => match inc {
@@ -72,7 +72,7 @@ pub fn record(cfg: &ModelCfg, r: &Txr) -> String {
     )
 }
 
-fn sender_inc(msg: &Msg) -> Option<u8> {
+fn sender_inc(msg: &Msg) -> Option<crate::types::Inc> {
     match msg {
         Msg::Execute { tx, .. } => Some(tx.inc),
         Msg::Starting { inc } => Some(*inc),

@@ -38,13 +38,13 @@ pub struct Column {
 /// A participant's final catalogue: key to version, live and tombstones.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalKv {
-    pub live: BTreeMap<String, u16>,
-    pub tombstones: BTreeMap<String, u16>,
+    pub live: BTreeMap<String, crate::types::Ts>,
+    pub tombstones: BTreeMap<String, crate::types::Ts>,
     /// HA's view of the participant: `ONLINE`, `RECOVERING`, ...
     pub ha: String,
 }
 
-fn orig_name(c: &Cluster, slot: usize, inc: u8) -> String {
+fn orig_name(c: &Cluster, slot: usize, inc: crate::types::Inc) -> String {
     format!("{}{}", c.originators[slot].name, inc)
 }
 
@@ -103,7 +103,7 @@ fn view_changes(c: &Cluster, old: Option<&HaTable>, new: &HaTable) -> String {
     }
 }
 
-fn view_of(s: &SysState, id: Id) -> Option<(u16, &HaTable)> {
+fn view_of(s: &SysState, id: Id) -> Option<(crate::types::Seq, &HaTable)> {
     let i = usize::from(id);
     if s.crashed[i] {
         return None;

@@ -6,13 +6,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// A key of the catalogue, numbered from 1 (`k1`, `k2`, ...).
-pub type Key = u8;
+pub type Key = u32;
 /// A value written by a PUT. Small on purpose: values are opaque to DTM0.
-pub type Val = u8;
+pub type Val = u64;
 /// An originator clock reading: a dtx's timestamp and version.
-pub type Ts = u16;
+pub type Ts = u64;
 /// A process incarnation number; the first boot is 1.
-pub type Inc = u8;
+pub type Inc = u32;
+/// A position in a participant's log, counting pruned records.
+pub type Pos = u32;
+/// The number of an HA broadcast.
+pub type Seq = u32;
 
 /// Identity of a dtx: `(ts, originator)`. The originator is the pair of the
 /// originator's slot in the model and its incarnation (`o1`, `o2`, ...), so

@@ -32,7 +32,7 @@ fn run(variants: &[&str], finish: bool) -> (Dtm0Model, Replay) {
 fn fin(m: &Dtm0Model, r: &Replay, p: &str) -> (Vec<String>, Vec<String>) {
     let f = scenario::final_kvs(m, r);
     let f = &f[p];
-    let show = |x: &std::collections::BTreeMap<String, u16>| {
+    let show = |x: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
         x.iter()
             .map(|(k, v)| format!("{k}@{v}"))
             .collect::<Vec<_>>()

@@ -426,7 +426,7 @@ fn scenario_seed(
             if r.settled { ", settled" } else { "" }
         );
         for (p, f) in &fin {
-            let kv = |m: &std::collections::BTreeMap<String, u16>| {
+            let kv = |m: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
                 m.iter()
                     .map(|(k, v)| format!("{k}@{v}"))
                     .collect::<Vec<_>>()
