@@ -7,6 +7,7 @@ pub mod check;
 pub mod cluster;
 pub mod config;
 pub mod ha;
+pub mod live;
 pub mod model;
 pub mod msg;
 pub mod originator;

@@ -1,0 +1,5 @@
+//! The live prototype: the same `Dtm0` actors as the model, run as real
+//! processes over UDP with durable storage. Everything here is I/O at the
+//! edge; the protocol stays in `participant`, `originator` and `ha`.
+
+pub mod disk;
