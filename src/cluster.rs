@@ -124,9 +124,12 @@ impl Variants {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OriginatorCfg {
     pub name: String,
-    /// `plan[i]`: the dtxs that incarnation `i + 1` issues, with their
-    /// timestamps already drawn from its clock.
+    /// `plan[i]`: the dtxs that incarnation `first_inc + i` issues, with
+    /// their timestamps already drawn from its clock.
     pub plan: Vec<Vec<(Ts, Op)>>,
+    /// The incarnation `plan[0]` belongs to: 1 in models; a live client,
+    /// which is one incarnation, gives its own.
+    pub first_inc: Inc,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,6 +141,10 @@ pub struct Cluster {
     pub variants: Variants,
     /// K, the number of failures tolerated (for `stable-k-plus-1`).
     pub k: usize,
+    /// Record the properties' ghosts (pruned records, STABLE dtxs). Always
+    /// on in models; a live cluster turns it off unless asked, as the
+    /// ghosts grow with every dtx.
+    pub ghosts: bool,
 }
 
 /// Which process an actor index is.
@@ -196,7 +203,10 @@ impl Cluster {
     pub fn issued_by(&self, slot: usize, inc: Inc) -> impl Iterator<Item = (TxId, Op)> + '_ {
         self.originators[slot]
             .plan
-            .get(inc as usize - 1)
+            .get(
+                inc.checked_sub(self.originators[slot].first_inc)
+                    .map_or(usize::MAX, |i| i as usize),
+            )
             .into_iter()
             .flatten()
             .map(move |&(ts, op)| {

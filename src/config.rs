@@ -165,7 +165,7 @@ impl ModelSpec {
     }
 }
 
-fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
+pub fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let key = |w: &str| -> Result<u8, String> {
         let k: u8 = w
@@ -290,6 +290,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         originators.push(OriginatorCfg {
             name: of.name.clone(),
             plan,
+            first_inc: 1,
         });
     }
     if let Some(k) = (1..=f.keys).find(|&k| !touched[k as usize]) {
@@ -357,6 +358,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             keys: f.keys.into(),
             variants,
             k,
+            ghosts: true,
         },
         network: f.network,
         budgets,
@@ -437,7 +439,10 @@ o = 1
         let mut n = 0;
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
+            let cluster_file = p
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("cluster"));
+            if p.extension().is_some_and(|x| x == "toml") && !cluster_file {
                 ModelSpec::load(&p).unwrap_or_else(|e| panic!("{e}"));
                 n += 1;
             }

@@ -44,6 +44,11 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<HaState>, src: Id, msg: Msg, o: &mut Out<
         (Msg::Recovered { inc: at }, _) if at == inc && st == HaSt::Recovering => {
             (inc, HaSt::Online)
         }
+        (Msg::Down { inc: at }, _)
+            if at == inc && matches!(st, HaSt::Online | HaSt::Recovering) =>
+        {
+            (inc, HaSt::Transient)
+        }
         _ => return, // stale or repeated: nothing changes
     };
     let s = s.to_mut();

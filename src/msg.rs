@@ -69,13 +69,21 @@ pub enum Msg {
     /// HA -> every process: HA's whole table, numbered. HA broadcasts in one
     /// order; a process keeps the highest `seq` it has seen, so a restarted
     /// process also learns what it missed.
-    View { to: Inc, seq: crate::types::Seq, table: HaTable },
+    View {
+        to: Inc,
+        seq: crate::types::Seq,
+        table: HaTable,
+    },
     /// process -> HA: I (incarnation `inc`) have started.
     Starting { inc: Inc },
     /// participant -> HA: ready to recover (TRANSIENT -> RECOVERING).
     Ready { inc: Inc },
     /// participant -> HA: recovery done (RECOVERING -> ONLINE).
     Recovered { inc: Inc },
+    /// To HA, from its failure detector (live runtime only; the model's HA
+    /// learns of a crash at the restart): this incarnation of the sender
+    /// stopped sending heartbeats.
+    Down { inc: Inc },
 }
 
 impl Msg {
@@ -89,7 +97,9 @@ impl Msg {
             | Msg::RedoAck { to, .. }
             | Msg::Eol { to, .. }
             | Msg::View { to, .. } => Some(to),
-            Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } => None,
+            Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } | Msg::Down { .. } => {
+                None
+            }
         }
     }
 }

@@ -168,7 +168,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
             if d.st < DtxSt::Done && d.sv.all(c.n, St::P) {
                 d.st = DtxSt::Done;
             }
-            if newly_stable {
+            if newly_stable && c.ghosts {
                 s.stable.push(tx);
                 o.save(Dtm0Store::Originator(s.store()));
             }

@@ -207,8 +207,11 @@ pub fn on_msg(
                 on_view(c, me, s.to_mut(), seq, table, o);
             }
         }
-        Msg::Executed { .. } | Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } => {
-        }
+        Msg::Executed { .. }
+        | Msg::Starting { .. }
+        | Msg::Ready { .. }
+        | Msg::Recovered { .. }
+        | Msg::Down { .. } => {}
     }
 }
 
@@ -331,12 +334,14 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
     s.ndur = s.log.len() as Pos;
     if c.variants.pruning {
-        while !s.log.is_empty() && s.log[0].sv.all(c.n, St::P) {
-            let r = s.log.remove(0);
-            s.ndur -= 1;
-            s.base += 1;
-            s.pruned.push((r.id, r.op.key(), r.version()));
+        let all_p = s.log.iter().take_while(|r| r.sv.all(c.n, St::P)).count();
+        for r in s.log.drain(..all_p) {
+            if c.ghosts {
+                s.pruned.push((r.id, r.op.key(), r.version()));
+            }
         }
+        s.ndur -= all_p as Pos;
+        s.base += all_p as Pos;
     }
     o.save(Dtm0Store::Participant(s.store()));
     for r in newly {
@@ -498,10 +503,12 @@ mod tests {
             originators: vec![OriginatorCfg {
                 name: "o".into(),
                 plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
+                first_inc: 1,
             }],
             keys: 1,
             variants: Variants::default(),
             k: 1,
+            ghosts: true,
         }
     }
 
@@ -512,7 +519,13 @@ mod tests {
         })
     }
 
-    fn execute(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>, ts: crate::types::Ts, op: Op) {
+    fn execute(
+        c: &Cluster,
+        s: &mut Cow<PartState>,
+        o: &mut Out<Dtm0>,
+        ts: crate::types::Ts,
+        op: Op,
+    ) {
         let tx = TxId {
             ts,
             slot: 0,

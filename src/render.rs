@@ -58,6 +58,7 @@ pub fn message(cfg: &ModelCfg, msg: &Msg) -> String {
         Msg::Starting { inc } => format!("starting (incarnation {inc})"),
         Msg::Ready { .. } => "ready to RECOVERING".into(),
         Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
+        Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
     }
 }
 

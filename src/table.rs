@@ -221,6 +221,7 @@ fn message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> String {
         },
         Msg::Ready { .. } => "ready to RECOVERING".into(),
         Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
+        Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
     }
 }
 

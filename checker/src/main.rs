@@ -1,5 +1,7 @@
 //! `dtm0`: check the DTM0 model, browse it in stateright's explorer.
 
+mod live_cmd;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use dtm0::check::{self, RunOpts};
 use dtm0::config::{ModelSpec, NetworkKind, Strategy};
@@ -65,6 +67,43 @@ enum FormatArg {
     Table,
     /// The whole report as JSON
     Json,
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Start HA and every participant of the cluster file as local processes
+    #[command(
+        long_about = "Start HA and every participant of the cluster file as local processes on \
+the file's loopback addresses, print where each listens, and stop them all on Ctrl-C. Each \
+participant keeps its durable log in DATA/<name>."
+    )]
+    Up {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Data directory (one subdirectory per participant)
+        #[arg(long, default_value = "dtm0-data")]
+        data: PathBuf,
+        /// Start every node with the fault layer on
+        #[arg(long)]
+        faults: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WaitArg {
+    Executed,
+    Stable,
+}
+
+#[derive(Subcommand)]
+enum ClientOp {
+    /// Write KEY (k1, k2, ...) = VALUE (an unsigned integer)
+    Put { key: String, value: u64 },
+    /// Delete KEY (writes a tombstone)
+    Del { key: String },
+    /// Read KEY from the ONLINE participants
+    Get { key: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -188,6 +227,89 @@ Exit codes: 0 every property holds on the path; 1 a property is violated; 2 bad 
         #[arg(long)]
         finish: bool,
         /// Print the steps, the final state and the verdicts as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a live cluster (HA and every participant) as local processes
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+    /// Run one participant (or originator slot) of a live cluster
+    #[command(
+        long_about = "Run one participant of a live cluster as this process, on the address the \
+cluster file gives it, with its durable log in DIR (replayed at start; a torn tail is cut). \
+Runs until Ctrl-C or SIGTERM; kill -9 is a crash, and the next start is a restart (a new \
+incarnation that recovers through REDO/EOL). Logs through RUST_LOG (default info)."
+    )]
+    Node {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Which process: p1, p2, ...
+        #[arg(long)]
+        id: String,
+        /// Data directory (the durable log)
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Accept fault-layer commands (hold/drop/release messages, hold commits): for tests and drivers
+        #[arg(long)]
+        faults: bool,
+    },
+    /// Run the HA service of a live cluster
+    #[command(
+        long_about = "Run the HA service of a live cluster: it turns restarts (by incarnation \
+number) and heartbeat timeouts into TRANSIENT/RECOVERING/ONLINE and broadcasts every change to \
+every process. It keeps no storage (the spec's HA never fails)."
+    )]
+    Ha {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Accept fault-layer commands
+        #[arg(long)]
+        faults: bool,
+    },
+    /// One originator incarnation of a live cluster: put, del, get
+    #[command(
+        long_about = "One originator incarnation of a live cluster. `put` and `del` come up as \
+the next incarnation of the originator slot (its counter lives in --data), issue one dtx to every \
+participant, print its txid and version, and return when it is EXECUTED (or STABLE with --wait \
+stable). `get` reads every ONLINE participant and prints the highest version (a tombstone reads as \
+deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in time."
+    )]
+    Client {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long, global = true)]
+        cluster: Option<PathBuf>,
+        /// Originator slot to use (default: the first in the cluster file)
+        #[arg(long, global = true)]
+        slot: Option<String>,
+        /// Where the slot's incarnation counter is kept
+        #[arg(long, global = true, default_value = "dtm0-data/clients")]
+        data: PathBuf,
+        /// Wait until the dtx is EXECUTED (default) or STABLE
+        #[arg(long, global = true, value_enum, default_value = "executed")]
+        wait: WaitArg,
+        /// Give up after this many seconds
+        #[arg(long, global = true, default_value_t = 10)]
+        timeout: u64,
+        /// Print JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        op: ClientOp,
+    },
+    /// Dump a live node's catalogue, log (with I/V/P) and HA view
+    Inspect {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Which process: p1, p2, ..., ha
+        #[arg(long)]
+        id: Option<String>,
+        /// Every participant and HA
+        #[arg(long)]
+        all: bool,
+        /// Print JSON
         #[arg(long)]
         json: bool,
     },
@@ -366,6 +488,48 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             property,
             json,
         } => show_trace(&file, property.as_deref(), json),
+        Cmd::Cluster(ClusterCmd::Up {
+            cluster,
+            data,
+            faults,
+        }) => live_cmd::up(cluster, data, faults),
+        Cmd::Node {
+            cluster,
+            id,
+            data,
+            faults,
+        } => live_cmd::node(cluster, &id, data, faults),
+        Cmd::Ha { cluster, faults } => live_cmd::node(cluster, "ha", None, faults),
+        Cmd::Client {
+            cluster,
+            slot,
+            data,
+            wait,
+            timeout,
+            json,
+            op,
+        } => {
+            let cmd = match op {
+                ClientOp::Put { key, value } => live_cmd::ClientCmd::Put { key, value },
+                ClientOp::Del { key } => live_cmd::ClientCmd::Del { key },
+                ClientOp::Get { key } => live_cmd::ClientCmd::Get { key },
+            };
+            live_cmd::client(
+                cluster,
+                slot,
+                data,
+                cmd,
+                matches!(wait, WaitArg::Stable),
+                json,
+                Duration::from_secs(timeout),
+            )
+        }
+        Cmd::Inspect {
+            cluster,
+            id,
+            all,
+            json,
+        } => live_cmd::inspect(cluster, id, all, json),
         Cmd::Variants => {
             for (name, what) in dtm0::cluster::VARIANT_NAMES {
                 println!("{name:<26} {what}");

@@ -2,4 +2,8 @@
 //! processes over UDP with durable storage. Everything here is I/O at the
 //! edge; the protocol stays in `participant`, `originator` and `ha`.
 
+pub mod client;
 pub mod disk;
+pub mod node;
+pub mod spec;
+pub mod wire;

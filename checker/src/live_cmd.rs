@@ -1,0 +1,376 @@
+//! The live commands: `cluster up`, `node`, `ha`, `client`, `inspect`.
+
+use dtm0::actor::Dtm0State;
+use dtm0::live::client::{self, Wait};
+use dtm0::live::node::{request, Node};
+use dtm0::live::spec::LiveSpec;
+use dtm0::live::wire::Wire;
+use dtm0::types::Op;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn default_cluster() -> PathBuf {
+    let local = PathBuf::from("models/cluster.toml");
+    if local.exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/cluster.toml")
+}
+
+pub fn load(cluster: Option<PathBuf>) -> Result<(PathBuf, Arc<LiveSpec>), String> {
+    let p = cluster.unwrap_or_else(default_cluster);
+    let s = LiveSpec::load(&p)?;
+    Ok((p, Arc::new(s)))
+}
+
+/// Logs through `tracing`, level from RUST_LOG (default `info` for
+/// servers, `warn` for one-shot commands).
+pub fn init_logs(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
+    stop
+}
+
+/// `dtm0 node` and `dtm0 ha`: one process until Ctrl-C or SIGTERM.
+pub fn node(
+    cluster: Option<PathBuf>,
+    id: &str,
+    data: Option<PathBuf>,
+    faults: bool,
+) -> Result<ExitCode, String> {
+    init_logs("info");
+    let (_, spec) = load(cluster)?;
+    let id = spec.parse_id(id)?;
+    let data = match (spec.cluster.proc_of(id), data) {
+        (dtm0::cluster::Proc::Ha, d) => d.unwrap_or_else(std::env::temp_dir),
+        (_, Some(d)) => d,
+        (_, None) => {
+            return Err("--data DIR: a participant or originator needs a data directory".into())
+        }
+    };
+    let stop = stop_flag();
+    let mut n = Node::start(
+        spec.clone(),
+        Arc::new(spec.cluster.clone()),
+        id,
+        &data,
+        faults,
+    )?;
+    println!("{} listening on {}", spec.name_of(id), n.local_addr());
+    n.run(&stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Children(Vec<(String, Child)>);
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `dtm0 cluster up`: HA and every participant as local processes.
+pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitCode, String> {
+    init_logs("info");
+    let (path, spec) = load(cluster)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut kids = Children(Vec::new());
+    let mut spawn = |name: String, extra: Vec<String>| -> Result<(), String> {
+        let mut cmd = Command::new(&exe);
+        cmd.arg(if name == "ha" { "ha" } else { "node" })
+            .arg("--cluster")
+            .arg(&path)
+            .args(&extra);
+        if faults {
+            cmd.arg("--faults");
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        kids.0.push((name, child));
+        Ok(())
+    };
+    spawn("ha".into(), vec![])?;
+    for p in 0..spec.n() {
+        let name = format!("p{}", p + 1);
+        let dir = data.join(&name);
+        spawn(
+            name.clone(),
+            vec![
+                "--id".into(),
+                name,
+                "--data".into(),
+                dir.display().to_string(),
+            ],
+        )?;
+    }
+    println!("cluster {} ({}):", spec.name, path.display());
+    for (i, a) in spec.addrs.iter().enumerate() {
+        let id = stateright::actor::Id::from(i);
+        if matches!(spec.cluster.proc_of(id), dtm0::cluster::Proc::Originator(_)) {
+            println!("  {:<4} {a}  (for `dtm0 client`)", spec.name_of(id));
+        } else {
+            println!("  {:<4} {a}", spec.name_of(id));
+        }
+    }
+    println!("data in {}; Ctrl-C stops every process", data.display());
+    let stop = stop_flag();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        for k in 0..kids.0.len() {
+            let name = kids.0[k].0.clone();
+            if let Ok(Some(st)) = kids.0[k].1.try_wait() {
+                if name == "ha" {
+                    return Err(format!(
+                        "ha exited ({st}); stopping the cluster (HA keeps no state)"
+                    ));
+                }
+                // A crash (kill -9) or an exit: restart it, as a supervisor
+                // would; the new incarnation recovers through REDO/EOL.
+                println!("{name} exited ({st}); restarting it");
+                let dir = data.join(&name);
+                let mut cmd = Command::new(&exe);
+                cmd.args(["node", "--cluster"])
+                    .arg(&path)
+                    .args(["--id", &name, "--data"])
+                    .arg(&dir);
+                if faults {
+                    cmd.arg("--faults");
+                }
+                kids.0[k].1 = cmd
+                    .spawn()
+                    .map_err(|e| format!("cannot restart {name}: {e}"))?;
+            }
+        }
+    }
+    println!("stopping");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub enum ClientCmd {
+    Put { key: String, value: u64 },
+    Del { key: String },
+    Get { key: String },
+}
+
+pub fn client(
+    cluster: Option<PathBuf>,
+    slot: Option<String>,
+    data: PathBuf,
+    cmd: ClientCmd,
+    wait_stable: bool,
+    json: bool,
+    timeout: Duration,
+) -> Result<ExitCode, String> {
+    init_logs("warn");
+    let (_, spec) = load(cluster)?;
+    let slot = match slot {
+        None => 0,
+        Some(s) => {
+            let id = spec.parse_id(&s)?;
+            match spec.cluster.proc_of(id) {
+                dtm0::cluster::Proc::Originator(k) => k,
+                _ => return Err(format!("--slot {s}: not an originator")),
+            }
+        }
+    };
+    let op = match &cmd {
+        ClientCmd::Put { key, value } => Op::Put {
+            key: client::parse_key(key)?,
+            val: *value,
+        },
+        ClientCmd::Del { key } => Op::Del {
+            key: client::parse_key(key)?,
+        },
+        ClientCmd::Get { key } => {
+            let r = client::get(&spec, client::parse_key(key)?, timeout)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?
+                );
+            } else {
+                match (r.value, r.version) {
+                    (Some(v), Some(ver)) => println!("{} = {v} (version {ver})", r.key),
+                    (None, Some(ver)) => println!("{}: deleted (tombstone version {ver})", r.key),
+                    _ => println!("{}: not found", r.key),
+                }
+                println!("  read from ONLINE participants: {}", r.online.join(", "));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let wait = if wait_stable {
+        Wait::Stable
+    } else {
+        Wait::Executed
+    };
+    let reps = client::run(&spec, slot, &data, &[op], wait, timeout)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reps).map_err(|e| e.to_string())?
+        );
+    } else {
+        for r in &reps {
+            println!(
+                "{} {}: {} (st={}, version {})",
+                r.txid, r.op, r.state, r.sv, r.version
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON dump of one node.
+pub fn inspect_one(
+    spec: &LiveSpec,
+    id: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, String> {
+    let id = spec.parse_id(id)?;
+    let addr = spec.addr_of(id).ok_or("no address")?;
+    match request(addr, &Wire::Inspect, timeout)? {
+        Wire::Json(j) => serde_json::from_str(&j).map_err(|e| format!("bad answer: {e}")),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
+    let c = &spec.cluster;
+    let name = v["id"].as_str().unwrap_or("?").to_string();
+    let mut out = String::new();
+    let state: Option<Dtm0State> = serde_json::from_value(v["state"].clone()).ok();
+    match state {
+        Some(Dtm0State::Participant(p)) => {
+            let me = usize::from(spec.parse_id(&name).unwrap_or(0.into()));
+            let (inc, st) = p.view.get(me);
+            out += &format!(
+                "{name} (incarnation {}; in its view of HA: {}{})\n",
+                p.inc,
+                st.name(),
+                if inc != p.inc { " (stale)" } else { "" }
+            );
+            out += "{\n";
+            for (i, r) in p.log.iter().enumerate() {
+                let durable = if i < p.ndur as usize {
+                    ""
+                } else {
+                    " (not committed)"
+                };
+                out += &format!(
+                    "  {},{durable}\n",
+                    dtm0::table::part_record(c, me, p.base as usize + i + 1, r)
+                );
+            }
+            out += "}\n";
+            out += &format!("{}\n", dtm0::render::kv(&p.kv));
+            out += &format!("pruned {} record(s) so far\n", p.base);
+        }
+        Some(Dtm0State::Originator(o)) => {
+            out += &format!(
+                "{}{} (issued: {})\n",
+                c.originators[o.slot as usize].name, o.inc, o.issued
+            );
+            for (i, d) in o.dtxs.iter().enumerate() {
+                out += &format!(
+                    "  R{}[CAS {} st={}] {}\n",
+                    i + 1,
+                    dtm0::types::render_op(&d.op, d.id.ts),
+                    d.sv.render(c.n),
+                    d.st.name()
+                );
+            }
+        }
+        Some(Dtm0State::Ha(h)) => {
+            out += &format!("ha: view #{}\n", h.seq);
+        }
+        None => {
+            out += &format!(
+                "{name}: (state too large for one datagram: summary)\n{}\n",
+                v["summary"]
+            )
+        }
+    }
+    let view: Option<dtm0::msg::HaTable> =
+        serde_json::from_value(v["state"]["Participant"]["view"].clone())
+            .ok()
+            .or_else(|| serde_json::from_value(v["state"]["Ha"]["table"].clone()).ok())
+            .or_else(|| serde_json::from_value(v["state"]["Originator"]["view"].clone()).ok());
+    if let Some(t) = view {
+        let parts: Vec<String> =
+            t.0.iter()
+                .enumerate()
+                .map(|(i, (inc, st))| {
+                    if i < c.n {
+                        format!("p{}#{inc} {}", i + 1, st.name())
+                    } else {
+                        format!("{}{inc} {}", c.originators[i - c.n].name, st.name())
+                    }
+                })
+                .collect();
+        out += &format!("HA view: {}\n", parts.join(", "));
+    }
+    let k = &v["counters"];
+    out += &format!(
+        "counters: in {} msgs / {} datagrams, out {} msgs / {} datagrams, saves {}, commits {}, dropped: malformed {}, foreign {}, by fault {}\n",
+        k["msgs_in"], k["datagrams_in"], k["msgs_out"], k["datagrams_out"], k["saves"], k["commits"],
+        k["dropped_malformed"], k["dropped_foreign"], k["dropped_by_fault"]
+    );
+    out
+}
+
+pub fn inspect(
+    cluster: Option<PathBuf>,
+    id: Option<String>,
+    all: bool,
+    json: bool,
+) -> Result<ExitCode, String> {
+    init_logs("warn");
+    let (_, spec) = load(cluster)?;
+    let ids: Vec<String> = match (id, all) {
+        (Some(i), false) => vec![i],
+        (None, true) => {
+            let mut v: Vec<String> = (0..spec.n()).map(|p| format!("p{}", p + 1)).collect();
+            v.push("ha".into());
+            v
+        }
+        _ => return Err("give --id NAME or --all".into()),
+    };
+    let mut vals = Vec::new();
+    for i in &ids {
+        vals.push(inspect_one(&spec, i, Duration::from_secs(2))?);
+    }
+    if json {
+        let out = if vals.len() == 1 {
+            vals.remove(0)
+        } else {
+            serde_json::Value::Array(vals)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+    } else {
+        for v in &vals {
+            println!("{}", render(&spec, v));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,208 @@
+//! `dtm0 client`: one originator incarnation of a live cluster. It comes
+//! up as the next incarnation of its slot (HA marks it ONLINE, which
+//! declares the previous one FAILED, so participants evict what that one
+//! left unfinished), issues its dtxs, and returns when each is EXECUTED
+//! (or STABLE). `get` asks every participant for its record of a key.
+
+use super::node::{request, Node};
+use super::spec::LiveSpec;
+use super::wire::Wire;
+use crate::actor::Dtm0State;
+use crate::originator::{DtxSt, OrigStore};
+use crate::types::{Key, Op, Rec, Ts};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    Executed,
+    Stable,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DtxReport {
+    pub txid: String,
+    pub op: String,
+    pub version: Ts,
+    pub state: &'static str,
+    pub sv: String,
+    /// Microseconds from issue to EXECUTED and to STABLE, where reached.
+    pub executed_us: Option<u64>,
+    pub stable_us: Option<u64>,
+}
+
+/// The key of `k17` or `17`.
+pub fn parse_key(s: &str) -> Result<Key, String> {
+    s.strip_prefix('k')
+        .unwrap_or(s)
+        .parse::<Key>()
+        .ok()
+        .filter(|&k| k > 0)
+        .ok_or_else(|| format!("KEY `{s}`: keys are k1, k2, ... (or 1, 2, ...)"))
+}
+
+/// Microseconds since the epoch: the originator's clock, `max(now, last + 1)`
+/// within the run.
+pub fn now_us() -> Ts {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as Ts)
+        .unwrap_or(1)
+}
+
+/// Runs one client incarnation of slot `slot` issuing `ops`.
+pub fn run(
+    spec: &Arc<LiveSpec>,
+    slot: usize,
+    data: &Path,
+    ops: &[Op],
+    wait: Wait,
+    timeout: Duration,
+) -> Result<Vec<DtxReport>, String> {
+    let c = &spec.cluster;
+    if slot >= c.m() {
+        return Err(format!("no originator slot {slot} in the cluster file"));
+    }
+    let name = &c.originators[slot].name;
+    std::fs::create_dir_all(data).map_err(|e| format!("--data {}: {e}", data.display()))?;
+    let f = data.join(format!("{name}.inc"));
+    let last = match std::fs::read(&f) {
+        Ok(b) => {
+            postcard::from_bytes::<OrigStore>(&b)
+                .map_err(|e| format!("{}: corrupt: {e}", f.display()))?
+                .inc
+        }
+        Err(_) => {
+            // The configured first incarnation is the cluster's own; a
+            // client always comes up as a restart, so HA hears of it.
+            let st = OrigStore {
+                inc: 1,
+                stable: Vec::new(),
+            };
+            super::disk::write_atomic(&f, &postcard::to_allocvec(&st).expect("encode"))
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+            1
+        }
+    };
+    let inc = last + 1;
+    let t0 = now_us();
+    let planned: Vec<(Ts, Op)> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| (t0 + i as Ts, *op))
+        .collect();
+    let cluster = Arc::new(spec.cluster_for_client(slot, inc, planned));
+    let id = cluster.originator_id(slot);
+    let mut node = Node::start(spec.clone(), cluster, id, data, false)?;
+    let start = Instant::now();
+    let mut executed_at: Vec<Option<u64>> = vec![None; ops.len()];
+    let mut stable_at: Vec<Option<u64>> = vec![None; ops.len()];
+    let mut issued_at: Option<Instant> = None;
+    loop {
+        node.poll(Duration::from_millis(5))?;
+        let Dtm0State::Originator(o) = node.state() else {
+            unreachable!("an originator")
+        };
+        if o.issued && issued_at.is_none() {
+            issued_at = Some(Instant::now());
+        }
+        if let Some(t) = issued_at {
+            let us = t.elapsed().as_micros() as u64;
+            for (i, d) in o.dtxs.iter().enumerate() {
+                if d.st >= DtxSt::Executed && executed_at[i].is_none() {
+                    executed_at[i] = Some(us);
+                }
+                if d.st >= DtxSt::Stable && stable_at[i].is_none() {
+                    stable_at[i] = Some(us);
+                }
+            }
+        }
+        let want = match wait {
+            Wait::Executed => DtxSt::Executed,
+            Wait::Stable => DtxSt::Stable,
+        };
+        let done = o.issued && o.dtxs.len() == ops.len() && o.dtxs.iter().all(|d| d.st >= want);
+        if done || start.elapsed() > timeout {
+            let reports = o
+                .dtxs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| DtxReport {
+                    txid: format!("{name}{}@{}", d.id.inc, d.id.ts),
+                    op: crate::types::render_op(&d.op, d.id.ts),
+                    version: d.id.ts,
+                    state: d.st.name(),
+                    sv: d.sv.render(spec.n()),
+                    executed_us: executed_at[i],
+                    stable_us: stable_at[i],
+                })
+                .collect();
+            if !done {
+                let what = if o.issued {
+                    "not every dtx reached the wanted state"
+                } else {
+                    "HA did not bring this incarnation ONLINE (is HA running?)"
+                };
+                return Err(format!(
+                    "timed out after {timeout:?}: {what}; {}",
+                    serde_json::to_string(&reports).unwrap_or_default()
+                ));
+            }
+            return Ok(reports);
+        }
+    }
+}
+
+/// The answer of `get`: the highest version among ONLINE participants.
+#[derive(Clone, Debug, Serialize)]
+pub struct GetReport {
+    pub key: String,
+    /// `None`: no live record (absent, or a tombstone is the highest).
+    pub value: Option<u64>,
+    pub version: Option<Ts>,
+    pub tombstone: bool,
+    pub asked: Vec<String>,
+    pub online: Vec<String>,
+}
+
+pub fn get(spec: &LiveSpec, key: Key, timeout: Duration) -> Result<GetReport, String> {
+    let mut best: Option<Rec> = None;
+    let mut asked = Vec::new();
+    let mut online = Vec::new();
+    for p in 0..spec.n() {
+        let id = spec.cluster.participant_id(p);
+        let name = spec.name_of(id);
+        asked.push(name.clone());
+        let Ok(Wire::Record {
+            rec, online: on, ..
+        }) = request(spec.addr_of(id).expect("addr"), &Wire::Get { key }, timeout)
+        else {
+            continue;
+        };
+        if !on {
+            continue;
+        }
+        online.push(name);
+        if let Some(r) = rec {
+            if best.is_none_or(|b| r.ver > b.ver) {
+                best = Some(r);
+            }
+        }
+    }
+    if online.is_empty() {
+        return Err(format!(
+            "no ONLINE participant answered (asked {})",
+            asked.join(", ")
+        ));
+    }
+    Ok(GetReport {
+        key: format!("k{key}"),
+        value: best.filter(|r| r.alive()).map(|r| r.val),
+        version: best.map(|r| r.ver.ts),
+        tombstone: best.is_some_and(|r| !r.alive()),
+        asked,
+        online,
+    })
+}

@@ -1,0 +1,551 @@
+//! The runtime of one live process: it drives a `Dtm0` actor (the model's)
+//! over a UDP socket. Its `Out` commands become I/O, in order:
+//!
+//! - `Save` of a participant: one frame appended to its log and fsynced
+//!   (`disk::Wal`) before anything later in the list is sent. Sends are
+//!   collected per destination and flushed when the step is done, so a
+//!   PERSISTENT notice never leaves before the fsync of its commit.
+//! - `Save` of an originator: its incarnation counter, replaced atomically.
+//! - `SetTimer(Commit)`: the commit fires `commit_delay_ms` after the first
+//!   executed dtx of a batch (group commit: one fsync for the batch).
+//! - `Send`: batched per destination into as few datagrams as fit.
+//!
+//! Around the actor: heartbeats to HA, HA's failure detector (a process
+//! silent for `failure_timeout_ms` is reported `Down`), admin requests
+//! (inspect, get), and, with `--faults`, a fault layer that holds back or
+//! drops chosen incoming messages so a driver can produce a given order.
+
+use super::disk::{write_atomic, Wal};
+use super::spec::LiveSpec;
+use super::wire::{self, Fault, Filter, Wire};
+use crate::actor::{Dtm0, Dtm0State, Dtm0Store};
+use crate::cluster::{Cluster, Proc};
+use crate::msg::{HaSt, Msg, Timer};
+use crate::originator::OrigStore;
+use crate::types::Inc;
+use serde::Serialize;
+use stateright::actor::{Actor, Command, Id, Out};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// What a node counts, for `inspect` and the tests.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counters {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    /// Datagrams that did not decode or were oversized.
+    pub dropped_malformed: u64,
+    /// Protocol datagrams from an address not in the cluster file, or not
+    /// the claimed sender's.
+    pub dropped_foreign: u64,
+    /// Messages the fault layer dropped.
+    pub dropped_by_fault: u64,
+    pub saves: u64,
+    pub commits: u64,
+    /// Seconds spent replaying the log at start.
+    pub replay_seconds: f64,
+    pub replayed_frames: u64,
+    pub truncated_bytes: u64,
+}
+
+pub struct Node {
+    pub spec: Arc<LiveSpec>,
+    pub id: Id,
+    actor: Dtm0,
+    state: Arc<Dtm0State>,
+    sock: UdpSocket,
+    wal: Option<Wal>,
+    orig_file: Option<PathBuf>,
+    last_store: Option<Dtm0Store>,
+    commit_at: Option<Instant>,
+    hold_commits: bool,
+    faults: bool,
+    rules: Vec<(bool, Filter)>,
+    held: Vec<(u32, Msg)>,
+    outbox: BTreeMap<usize, Vec<Msg>>,
+    next_heartbeat: Instant,
+    /// HA only: per actor, the last heartbeat and whether it was reported.
+    seen: Vec<Option<(Instant, Inc, bool)>>,
+    pub counters: Counters,
+}
+
+/// Where a process keeps its storage under its data directory.
+pub fn store_path(data: &Path, name: &str) -> PathBuf {
+    data.join(format!("{name}.wal"))
+}
+
+impl Node {
+    /// Starts the process `id` of `spec`: binds its address, loads its
+    /// storage from `data` (participants: the log; originators: the
+    /// incarnation counter) and runs the actor's `on_start`.
+    pub fn start(
+        spec: Arc<LiveSpec>,
+        cluster: Arc<Cluster>,
+        id: Id,
+        data: &Path,
+        faults: bool,
+    ) -> Result<Node, String> {
+        let addr = spec.addr_of(id).ok_or("no address for this id")?;
+        let sock = UdpSocket::bind(addr).map_err(|e| {
+            format!(
+                "{}: cannot bind {addr}: {e} (is it already running?)",
+                spec.name_of(id)
+            )
+        })?;
+        let name = spec.name_of(id);
+        let mut counters = Counters::default();
+        let proc = cluster.proc_of(id);
+        let (mut wal, mut orig_file, storage) = (None, None, None::<Dtm0Store>);
+        let mut storage = storage;
+        match proc {
+            Proc::Participant(_) => {
+                std::fs::create_dir_all(data)
+                    .map_err(|e| format!("--data {}: {e}", data.display()))?;
+                let (w, rec) = Wal::open(&store_path(data, &name))
+                    .map_err(|e| format!("{name}: cannot open its log: {e}"))?;
+                counters.replay_seconds = rec.seconds;
+                counters.replayed_frames = rec.frames;
+                counters.truncated_bytes = rec.truncated_bytes;
+                if rec.truncated_bytes > 0 {
+                    warn!(
+                        "{name}: cut a torn tail of {} bytes from its log",
+                        rec.truncated_bytes
+                    );
+                }
+                storage = rec.store.map(Dtm0Store::Participant);
+                wal = Some(w);
+            }
+            Proc::Originator(_) => {
+                std::fs::create_dir_all(data)
+                    .map_err(|e| format!("--data {}: {e}", data.display()))?;
+                let f = data.join(format!("{name}.inc"));
+                if let Ok(b) = std::fs::read(&f) {
+                    let st: OrigStore = postcard::from_bytes(&b)
+                        .map_err(|e| format!("{}: corrupt: {e}", f.display()))?;
+                    storage = Some(Dtm0Store::Originator(st));
+                }
+                orig_file = Some(f);
+            }
+            Proc::Ha => {}
+        }
+        let actor = Dtm0 {
+            cluster: cluster.clone(),
+            proc,
+        };
+        let n_actors = spec.addrs.len();
+        let mut node = Node {
+            spec,
+            id,
+            actor,
+            state: Arc::new(Dtm0State::Ha(crate::ha::on_start(&cluster))),
+            sock,
+            wal,
+            orig_file,
+            last_store: storage.clone(),
+            commit_at: None,
+            hold_commits: false,
+            faults,
+            rules: Vec::new(),
+            held: Vec::new(),
+            outbox: BTreeMap::new(),
+            next_heartbeat: Instant::now(),
+            seen: vec![None; n_actors],
+            counters,
+        };
+        let mut o = Out::new();
+        let st = node.actor.on_start(id, &storage, &mut o);
+        node.state = Arc::new(st);
+        node.apply(o).map_err(|e| format!("{name}: {e}"))?;
+        node.flush();
+        info!(
+            "{name} started at {addr} (incarnation {}, log replayed in {:.3}s)",
+            node.inc(),
+            node.counters.replay_seconds
+        );
+        Ok(node)
+    }
+
+    pub fn state(&self) -> &Dtm0State {
+        &self.state
+    }
+
+    pub fn last_store(&self) -> Option<&Dtm0Store> {
+        self.last_store.as_ref()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.sock.local_addr().expect("bound")
+    }
+
+    pub fn inc(&self) -> Inc {
+        match &*self.state {
+            Dtm0State::Participant(p) => p.inc,
+            Dtm0State::Originator(o) => o.inc,
+            Dtm0State::Ha(_) => 1,
+        }
+    }
+
+    fn name(&self) -> String {
+        self.spec.name_of(self.id)
+    }
+
+    /// Runs until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<(), String> {
+        while !stop.load(Ordering::Relaxed) {
+            self.poll(Duration::from_millis(50))?;
+        }
+        Ok(())
+    }
+
+    /// One turn: waits at most `max_wait` for a datagram, handles it, fires
+    /// due timers, sends heartbeats.
+    pub fn poll(&mut self, max_wait: Duration) -> Result<(), String> {
+        let now = Instant::now();
+        let mut deadline = now + max_wait;
+        if let Some(t) = self.commit_at.filter(|_| !self.hold_commits) {
+            deadline = deadline.min(t);
+        }
+        deadline = deadline.min(self.next_heartbeat);
+        let wait = deadline
+            .saturating_duration_since(now)
+            .max(Duration::from_micros(100));
+        let _ = self.sock.set_read_timeout(Some(wait));
+        let mut buf = [0u8; 65_536];
+        match self.sock.recv_from(&mut buf) {
+            Ok((len, from)) => {
+                self.on_datagram(&buf[..len], from)?;
+                // drain what else is queued without waiting
+                let _ = self.sock.set_nonblocking(true);
+                for _ in 0..256 {
+                    match self.sock.recv_from(&mut buf) {
+                        Ok((len, from)) => self.on_datagram(&buf[..len], from)?,
+                        Err(_) => break,
+                    }
+                }
+                let _ = self.sock.set_nonblocking(false);
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => warn!("{}: recv: {e}", self.name()),
+        }
+        self.timers()?;
+        self.flush();
+        Ok(())
+    }
+
+    fn timers(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        if let Some(t) = self.commit_at {
+            if t <= now && !self.hold_commits {
+                self.commit_at = None;
+                self.counters.commits += 1;
+                let mut o = Out::new();
+                let mut st = Cow::Borrowed(&*self.state);
+                self.actor
+                    .on_timeout(self.id, &mut st, &Timer::Commit, &mut o);
+                if let Cow::Owned(s) = st {
+                    self.state = Arc::new(s);
+                }
+                self.apply(o)?;
+            }
+        }
+        if now >= self.next_heartbeat {
+            let timing = &self.spec.file.timing;
+            self.next_heartbeat = now + Duration::from_millis(timing.heartbeat_ms);
+            match self.actor.proc {
+                Proc::Ha => self.detect(now)?,
+                _ => {
+                    let hb = wire::encode(&Wire::Heartbeat {
+                        from: usize::from(self.id) as u32,
+                        inc: self.inc(),
+                    });
+                    let ha = self.spec.addr_of(self.actor.cluster.ha_id()).expect("ha");
+                    let _ = self.sock.send_to(&hb, ha);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// HA's failure detector: report each process silent for longer than
+    /// the timeout, once per incarnation.
+    fn detect(&mut self, now: Instant) -> Result<(), String> {
+        let timeout = Duration::from_millis(self.spec.file.timing.failure_timeout_ms);
+        for i in 0..self.seen.len() {
+            let Some((t, inc, reported)) = self.seen[i] else {
+                continue;
+            };
+            if !reported && now.duration_since(t) > timeout {
+                self.seen[i] = Some((t, inc, true));
+                let Dtm0State::Ha(h) = &*self.state else {
+                    continue;
+                };
+                let idx = match self.actor.cluster.proc_of(Id::from(i)) {
+                    Proc::Participant(p) => p,
+                    Proc::Originator(s) => self.actor.cluster.n + s,
+                    Proc::Ha => continue,
+                };
+                if h.table.get(idx) == (inc, HaSt::Online)
+                    || h.table.get(idx) == (inc, HaSt::Recovering)
+                {
+                    warn!(
+                        "ha: {} (incarnation {inc}) silent for {timeout:?}: TRANSIENT",
+                        self.spec.name_of(Id::from(i))
+                    );
+                }
+                self.deliver(i as u32, Msg::Down { inc })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_datagram(&mut self, b: &[u8], from: SocketAddr) -> Result<(), String> {
+        self.counters.datagrams_in += 1;
+        let w = match wire::decode(b) {
+            Ok(w) => w,
+            Err(e) => {
+                self.counters.dropped_malformed += 1;
+                warn!("{}: dropped a datagram from {from}: {e}", self.name());
+                return Ok(());
+            }
+        };
+        match w {
+            Wire::Proto { from: src, msgs } => {
+                if self.spec.addr_of(Id::from(src as usize)) != Some(from) {
+                    self.counters.dropped_foreign += 1;
+                    warn!(
+                        "{}: dropped {} message(s) claiming actor {src} from {from}, not its address",
+                        self.name(),
+                        msgs.len()
+                    );
+                    return Ok(());
+                }
+                for m in msgs {
+                    self.counters.msgs_in += 1;
+                    self.incoming(src, m)?;
+                }
+            }
+            Wire::Heartbeat { from: src, inc } => {
+                if self.spec.addr_of(Id::from(src as usize)) != Some(from) {
+                    self.counters.dropped_foreign += 1;
+                    return Ok(());
+                }
+                if let Some(slot) = self.seen.get_mut(src as usize) {
+                    let fresh = !matches!(slot, Some((_, i, true)) if *i == inc);
+                    if fresh {
+                        *slot = Some((Instant::now(), inc, false));
+                    }
+                }
+            }
+            Wire::Inspect => {
+                let j = self.inspect_json();
+                self.reply(from, &Wire::Json(j));
+            }
+            Wire::Get { key } => {
+                let (rec, online) = match &*self.state {
+                    Dtm0State::Participant(p) => (
+                        p.kv.get(&key).copied(),
+                        p.view.get(usize::from(self.id)) == (p.inc, HaSt::Online),
+                    ),
+                    _ => (None, false),
+                };
+                self.reply(from, &Wire::Record { key, rec, online });
+            }
+            Wire::Fault(f) => {
+                let answer = if self.faults {
+                    self.fault(f)?;
+                    serde_json::json!({"ok": true, "held": self.held.len()})
+                } else {
+                    serde_json::json!({"ok": false, "error": "this node was started without --faults"})
+                };
+                self.reply(from, &Wire::Json(answer.to_string()));
+            }
+            Wire::Record { .. } | Wire::Json(_) => {
+                self.counters.dropped_malformed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn reply(&mut self, to: SocketAddr, w: &Wire) {
+        let b = wire::encode(w);
+        if let Err(e) = self.sock.send_to(&b, to) {
+            warn!("{}: reply to {to}: {e}", self.name());
+        }
+    }
+
+    fn fault(&mut self, f: Fault) -> Result<(), String> {
+        info!("{}: fault layer: {f:?}", self.name());
+        match f {
+            Fault::Hold(filter) => self.rules.push((false, filter)),
+            Fault::Drop(filter) => self.rules.push((true, filter)),
+            Fault::Clear => self.rules.clear(),
+            Fault::HoldCommits(on) => self.hold_commits = on,
+            Fault::Release(filter) => {
+                let (go, stay): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+                    .into_iter()
+                    .partition(|(src, m)| filter.matches(*src, m));
+                self.held = stay;
+                for (src, m) in go {
+                    self.deliver(src, m)?;
+                }
+                self.flush();
+            }
+        }
+        Ok(())
+    }
+
+    /// An incoming protocol message, through the fault layer.
+    fn incoming(&mut self, src: u32, m: Msg) -> Result<(), String> {
+        if self.faults {
+            if let Some((drop, _)) = self.rules.iter().find(|(_, f)| f.matches(src, &m)) {
+                if *drop {
+                    self.counters.dropped_by_fault += 1;
+                    debug!("{}: fault layer drops {m:?}", self.name());
+                } else {
+                    self.held.push((src, m));
+                }
+                return Ok(());
+            }
+        }
+        self.deliver(src, m)
+    }
+
+    fn deliver(&mut self, src: u32, m: Msg) -> Result<(), String> {
+        debug!("{} <- {}: {m:?}", self.name(), src);
+        let mut o = Out::new();
+        let mut st = Cow::Borrowed(&*self.state);
+        self.actor
+            .on_msg(self.id, &mut st, Id::from(src as usize), m, &mut o);
+        if let Cow::Owned(s) = st {
+            self.state = Arc::new(s);
+        }
+        self.apply(o)
+    }
+
+    /// Carries out the actor's commands in order.
+    fn apply(&mut self, o: Out<Dtm0>) -> Result<(), String> {
+        for c in o {
+            match c {
+                Command::Send(dst, m) => {
+                    self.counters.msgs_out += 1;
+                    self.outbox.entry(usize::from(dst)).or_default().push(m);
+                }
+                Command::SetTimer(Timer::Commit, _) => {
+                    if self.commit_at.is_none() {
+                        self.commit_at = Some(
+                            Instant::now()
+                                + Duration::from_millis(self.spec.file.timing.commit_delay_ms),
+                        );
+                    }
+                }
+                Command::CancelTimer(Timer::Commit) => self.commit_at = None,
+                Command::Save(store) => {
+                    self.save(&store)?;
+                    self.last_store = Some(store);
+                }
+                Command::ChooseRandom(..) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a save durable before returning.
+    fn save(&mut self, store: &Dtm0Store) -> Result<(), String> {
+        self.counters.saves += 1;
+        match store {
+            Dtm0Store::Participant(p) => self
+                .wal
+                .as_mut()
+                .expect("a participant has a log")
+                .save(p)
+                .map_err(|e| format!("log write failed: {e}")),
+            Dtm0Store::Originator(st) => {
+                let b = postcard::to_allocvec(st).expect("encode");
+                let f = self.orig_file.as_ref().expect("an originator has a file");
+                write_atomic(f, &b).map_err(|e| format!("{}: {e}", f.display()))
+            }
+        }
+    }
+
+    /// Sends what the last steps produced, batched per destination.
+    fn flush(&mut self) {
+        let me = usize::from(self.id) as u32;
+        for (dst, msgs) in std::mem::take(&mut self.outbox) {
+            let Some(addr) = self.spec.addr_of(Id::from(dst)) else {
+                continue;
+            };
+            for b in wire::batches(me, msgs) {
+                self.counters.datagrams_out += 1;
+                if let Err(e) = self.sock.send_to(&b, addr) {
+                    // The peer may be down: UDP reports it on a later call.
+                    debug!("{}: send to {addr}: {e}", self.name());
+                }
+            }
+        }
+    }
+
+    /// The node's state for `dtm0 inspect`, as JSON (trimmed to fit a
+    /// datagram when the log is long).
+    pub fn inspect_json(&self) -> String {
+        let full = serde_json::json!({
+            "id": self.name(),
+            "actor": usize::from(self.id),
+            "state": &*self.state,
+            "store": self.last_store,
+            "counters": self.counters,
+            "held": self.held.len(),
+            "commit_pending": self.commit_at.is_some(),
+            "hold_commits": self.hold_commits,
+            "wal": self.wal.as_ref().map(|w| w.stats()),
+        });
+        let text = full.to_string();
+        if text.len() <= wire::MAX_DATAGRAM - 64 {
+            return text;
+        }
+        let summary = match &*self.state {
+            Dtm0State::Participant(p) => serde_json::json!({
+                "inc": p.inc, "kv_len": p.kv.len(), "log_len": p.log.len(),
+                "ndur": p.ndur, "base": p.base, "view": p.view,
+                "log_tail": p.log.iter().rev().take(50).collect::<Vec<_>>(),
+            }),
+            Dtm0State::Originator(o) => serde_json::json!({
+                "inc": o.inc, "dtxs": o.dtxs.len(), "view": o.view,
+            }),
+            Dtm0State::Ha(h) => serde_json::json!(h),
+        };
+        serde_json::json!({
+            "id": self.name(),
+            "actor": usize::from(self.id),
+            "truncated": true,
+            "summary": summary,
+            "counters": self.counters,
+            "held": self.held.len(),
+        })
+        .to_string()
+    }
+}
+
+/// Sends an admin request to `to` from an ephemeral loopback socket and
+/// waits for the answer.
+pub fn request(to: SocketAddr, w: &Wire, timeout: Duration) -> Result<Wire, String> {
+    let bind = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let s = UdpSocket::bind(bind).map_err(|e| format!("bind: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.send_to(&wire::encode(w), to)
+        .map_err(|e| format!("send to {to}: {e}"))?;
+    let mut buf = [0u8; 65_536];
+    let (len, _) = s
+        .recv_from(&mut buf)
+        .map_err(|_| format!("{to} did not answer within {timeout:?} (is it running?)"))?;
+    wire::decode(&buf[..len])
+}
