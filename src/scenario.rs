@@ -354,7 +354,11 @@ pub fn verdicts(m: &Dtm0Model, states: &[SysState]) -> Vec<PropVerdict> {
                     id: p.id,
                     name: p.name,
                     holds: first.is_none(),
-                    on: "every state of the path",
+                    on: if states.len() == 1 {
+                        "the final state"
+                    } else {
+                        "every state of the path"
+                    },
                     first_violated_at: first,
                 }
             }

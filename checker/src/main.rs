@@ -229,6 +229,12 @@ Exit codes: 0 every property holds on the path; 1 a property is violated; 2 bad 
         /// Print the steps, the final state and the verdicts as JSON
         #[arg(long)]
         json: bool,
+        /// Run the story on a real local cluster of processes (kill -9, restarts, UDP) instead of the model
+        #[arg(long)]
+        live: bool,
+        /// With --live: show the driver's steps and the nodes' logs on stderr
+        #[arg(long)]
+        verbose: bool,
     },
     /// Run a live cluster (HA and every participant) as local processes
     #[command(subcommand)]
@@ -482,7 +488,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             variants,
             finish,
             json,
-        } => scenario_seed(model, &variants, finish, json),
+            live,
+            verbose,
+        } => {
+            if live {
+                live_seed(model, &variants, json, verbose)
+            } else {
+                scenario_seed(model, &variants, finish, json)
+            }
+        }
         Cmd::Trace {
             file,
             property,
@@ -686,4 +700,71 @@ fn show_trace(file: &Path, property: Option<&str>, json: bool) -> Result<ExitCod
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn live_seed(
+    model: Option<PathBuf>,
+    variants: &[String],
+    json: bool,
+    verbose: bool,
+) -> Result<ExitCode, String> {
+    if verbose {
+        live_cmd::init_logs("info");
+    }
+    let spec = load(model, variants)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let r = dtm0::live::seed::run(&exe, &spec, verbose)?;
+    let ok = r.properties.iter().all(|v| v.holds);
+    if json {
+        let out = serde_json::json!({
+            "scenario": "seed",
+            "live": true,
+            "variants": spec.cluster.variants.names(),
+            "quiescent": r.quiescent,
+            "seconds": r.seconds,
+            "driver": r.steps,
+            "final": r.final_kvs,
+            "properties": r.properties,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("live seed on a local cluster ({:.2}s):", r.seconds);
+        for s in &r.steps {
+            println!("  {s}");
+        }
+        println!(
+            "final state ({}):",
+            if r.quiescent {
+                "quiescent"
+            } else {
+                "NOT quiescent"
+            }
+        );
+        for (p, f) in &r.final_kvs {
+            let kv = |m: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}@{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "  {p} ({}): live {{{}}}, tombstones {{{}}}",
+                f.ha,
+                kv(&f.live),
+                kv(&f.tombstones)
+            );
+        }
+        println!("properties (the model's, on the live final state):");
+        for v in &r.properties {
+            println!("  {}", v.text());
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

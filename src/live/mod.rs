@@ -5,5 +5,6 @@
 pub mod client;
 pub mod disk;
 pub mod node;
+pub mod seed;
 pub mod spec;
 pub mod wire;

@@ -159,7 +159,7 @@ impl LiveSpec {
             }
             let mut plan = Vec::new();
             for (j, script) in o.scripts.iter().enumerate() {
-                let mut ts: Ts =
+                let first: Ts =
                     o.clock
                         .get(j)
                         .copied()
@@ -168,8 +168,7 @@ impl LiveSpec {
                 for (q, text) in script.iter().enumerate() {
                     let (op, _) = crate::config::parse_op(text, u8::MAX)
                         .map_err(|e| format!("originators[{s}].scripts[{j}][{q}]: {e}"))?;
-                    ops.push((ts, op));
-                    ts += 1;
+                    ops.push((first + q as Ts, op));
                 }
                 plan.push(ops);
             }

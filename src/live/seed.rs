@@ -1,0 +1,409 @@
+//! `dtm0 scenario seed --live`: the seed story on a real local cluster.
+//! Spawned processes (HA, p1-p3, the originator), real `kill -9` of p1, p3
+//! and o1, restarts from the durable logs, o2's DELs, recovery. The seed's
+//! order comes from real mechanisms only: the fault layer of each node
+//! holds back or drops chosen incoming messages and holds commits back,
+//! and the driver releases them, kills and restarts processes, watching
+//! each node through `inspect`. The final states are then judged by the
+//! model's own property functions.
+
+use super::node::request;
+use super::spec::{LiveFile, LiveSpec, OrigFile, Timing};
+use super::wire::{Fault, Filter, Wire};
+use crate::actor::{Dtm0State, Dtm0Store};
+use crate::config::{ModelSpec, NetworkKind};
+use crate::model::{build, SysState};
+use crate::scenario::PropVerdict;
+use crate::table::FinalKv;
+use serde::Serialize;
+use stateright::actor::{Id, Network};
+use stateright::Model;
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Serialize)]
+pub struct LiveReport {
+    pub final_kvs: BTreeMap<String, FinalKv>,
+    pub properties: Vec<PropVerdict>,
+    pub quiescent: bool,
+    /// What the driver did, with the time since the start.
+    pub steps: Vec<String>,
+    pub seconds: f64,
+}
+
+struct Proc {
+    name: String,
+    child: Option<Child>,
+}
+
+struct Driver {
+    exe: PathBuf,
+    file: PathBuf,
+    dir: PathBuf,
+    spec: Arc<LiveSpec>,
+    procs: Vec<Proc>,
+    steps: Vec<String>,
+    t0: Instant,
+    verbose: bool,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            if let Some(c) = &mut p.child {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn free_addrs(k: usize) -> Result<Vec<SocketAddr>, String> {
+    // Hold all sockets at once so the ports differ, then release them.
+    let socks: Vec<UdpSocket> = (0..k)
+        .map(|_| UdpSocket::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("no free loopback port: {e}"))?;
+    Ok(socks.iter().map(|s| s.local_addr().unwrap()).collect())
+}
+
+impl Driver {
+    fn note(&mut self, s: String) {
+        let line = format!("{:>7.3}s  {s}", self.t0.elapsed().as_secs_f64());
+        if self.verbose {
+            eprintln!("{line}");
+        }
+        self.steps.push(line);
+    }
+
+    fn addr(&self, name: &str) -> SocketAddr {
+        let id = self.spec.parse_id(name).expect("known");
+        self.spec.addr_of(id).expect("addr")
+    }
+
+    fn start(&mut self, name: &str) -> Result<(), String> {
+        let mut cmd = Command::new(&self.exe);
+        if name == "ha" {
+            cmd.arg("ha");
+        } else {
+            cmd.args(["node", "--id", name, "--data"])
+                .arg(self.dir.join(name));
+        }
+        cmd.arg("--cluster").arg(&self.file).arg("--faults");
+        cmd.stdout(Stdio::null());
+        if !self.verbose {
+            cmd.stderr(Stdio::null());
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        match self.procs.iter_mut().find(|p| p.name == name) {
+            Some(p) => p.child = Some(child),
+            None => self.procs.push(Proc {
+                name: name.into(),
+                child: Some(child),
+            }),
+        }
+        // wait until it answers
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while request(self.addr(name), &Wire::Inspect, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("{name} did not come up"));
+            }
+        }
+        self.note(format!("{name}: started"));
+        Ok(())
+    }
+
+    fn kill9(&mut self, name: &str) -> Result<(), String> {
+        let p = self
+            .procs
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or("not started")?;
+        let mut c = p.child.take().ok_or("not running")?;
+        c.kill().map_err(|e| format!("kill -9 {name}: {e}"))?; // SIGKILL
+        let _ = c.wait();
+        self.note(format!("{name}: kill -9"));
+        Ok(())
+    }
+
+    fn fault(&mut self, name: &str, f: Fault) -> Result<(), String> {
+        let what = format!("{f:?}");
+        match request(self.addr(name), &Wire::Fault(f), Duration::from_secs(2))? {
+            Wire::Json(j) if j.contains("\"ok\":true") => {
+                self.note(format!("{name}: fault layer {what}"));
+                Ok(())
+            }
+            other => Err(format!("{name}: fault command refused: {other:?}")),
+        }
+    }
+
+    fn inspect(&self, name: &str) -> Result<serde_json::Value, String> {
+        match request(self.addr(name), &Wire::Inspect, Duration::from_secs(2))? {
+            Wire::Json(j) => serde_json::from_str(&j).map_err(|e| e.to_string()),
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+
+    fn part(&self, name: &str) -> Result<(crate::participant::PartState, u64), String> {
+        let v = self.inspect(name)?;
+        let held = v["held"].as_u64().unwrap_or(0);
+        match serde_json::from_value::<Dtm0State>(v["state"].clone()) {
+            Ok(Dtm0State::Participant(p)) => Ok((p, held)),
+            _ => Err(format!("{name}: no participant state in {v}")),
+        }
+    }
+
+    fn wait(
+        &mut self,
+        what: &str,
+        mut cond: impl FnMut(&Driver) -> Result<bool, String>,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if cond(self)? {
+                self.note(format!("reached: {what}"));
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("timed out waiting for: {what}"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn exec(ts: Option<u64>) -> Filter {
+    Filter {
+        kind: Some("execute".into()),
+        from: None,
+        ts,
+    }
+}
+
+fn has(p: &crate::participant::PartState, ts: u64) -> bool {
+    p.log.iter().any(|r| r.id.ts == ts)
+}
+
+/// Runs the seed on a live cluster of processes started from `exe` (the
+/// `dtm0` binary), with the model file `seed` and extra `variants`.
+pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, String> {
+    let t0 = Instant::now();
+    let dir = std::env::temp_dir().join(format!(
+        "dtm0-live-seed-{}-{}",
+        std::process::id(),
+        t0.elapsed().as_nanos() ^ crate::live::client::now_us() as u128
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let c = &seed.cluster;
+    if c.n != 3 || c.m() != 1 {
+        return Err("the live seed needs the seed model: 3 participants, 1 originator".into());
+    }
+    let addrs = free_addrs(5)?;
+    let o = &c.originators[0];
+    let render = |op: &crate::types::Op| match op {
+        crate::types::Op::Put { key, val } => format!("put k{key} {val}"),
+        crate::types::Op::Del { key } => format!("del k{key}"),
+    };
+    let file = LiveFile {
+        name: Some("live-seed".into()),
+        variants: c.variants.names().iter().map(|s| s.to_string()).collect(),
+        k: Some(c.k),
+        ha: addrs[4].to_string(),
+        participants: addrs[..3].iter().map(|a| a.to_string()).collect(),
+        originators: vec![OrigFile {
+            name: o.name.clone(),
+            addr: addrs[3].to_string(),
+            scripts: o
+                .plan
+                .iter()
+                .map(|p| p.iter().map(|(_, op)| render(op)).collect())
+                .collect(),
+            clock: o
+                .plan
+                .iter()
+                .map(|p| p.first().map_or(0, |x| x.0))
+                .collect(),
+        }],
+        timing: Timing {
+            commit_delay_ms: 1,
+            heartbeat_ms: 100,
+            // Long: the seed's HA learns of crashes at the restarts.
+            failure_timeout_ms: 60_000,
+        },
+        ghosts: true,
+    };
+    let text = toml::to_string(&file).map_err(|e| e.to_string())?;
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, &text).map_err(|e| e.to_string())?;
+    let spec = Arc::new(LiveSpec::from_file(file)?);
+    let mut d = Driver {
+        exe: exe.to_path_buf(),
+        file: path,
+        dir: dir.clone(),
+        spec,
+        procs: Vec::new(),
+        steps: Vec::new(),
+        t0,
+        verbose,
+    };
+    let on = o.name.clone();
+    let (ts1, ts2, ts3) = (o.plan[0][0].0, o.plan[0][1].0, o.plan[0][2].0);
+    // @10-20: the cluster, then o1 with its requests held at p1 and p3
+    // and two of them lost on the way to p2.
+    for p in ["ha", "p1", "p2", "p3"] {
+        d.start(p)?;
+    }
+    d.fault("p1", Fault::Hold(exec(None)))?;
+    d.fault("p3", Fault::Hold(exec(None)))?;
+    d.fault("p2", Fault::Drop(exec(Some(ts1))))?;
+    d.fault("p2", Fault::Drop(exec(Some(ts3))))?;
+    d.start(&on)?;
+    d.wait("p1 and p3 hold o1's three requests", |d| {
+        Ok(d.part("p1")?.1 == 3 && d.part("p3")?.1 == 3)
+    })?;
+    // @25-60: each executes and commits its first request; p1 and p3
+    // then execute the others with their commits held back.
+    d.fault("p1", Fault::Release(exec(Some(ts1))))?;
+    d.fault("p3", Fault::Release(exec(Some(ts3))))?;
+    d.wait("committed(R1) at p1, p2, p3", |d| {
+        Ok(["p1", "p2", "p3"]
+            .iter()
+            .map(|p| d.part(p).map(|x| x.0.ndur == 1))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .all(|b| b))
+    })?;
+    d.fault("p1", Fault::HoldCommits(true))?;
+    d.fault("p3", Fault::HoldCommits(true))?;
+    d.fault("p1", Fault::Release(exec(None)))?;
+    d.fault("p3", Fault::Release(exec(Some(ts2))))?;
+    d.fault("p3", Fault::Release(exec(Some(ts1))))?;
+    d.wait("p1 and p3 executed R2, R3 (not committed)", |d| {
+        let (a, b) = (d.part("p1")?.0, d.part("p3")?.0);
+        Ok(a.log.len() == 3 && b.log.len() == 3)
+    })?;
+    // p2 holds REDOs from now on, to take them after o2's DELs.
+    d.fault(
+        "p2",
+        Fault::Hold(Filter {
+            kind: Some("redo".into()),
+            ..Filter::default()
+        }),
+    )?;
+    // @70: reboots.
+    for p in ["p1", "p3", on.as_str()] {
+        d.kill9(p)?;
+    }
+    // @80-90: p1, p3 restart from their logs; HA, REDOs.
+    for p in ["p1", "p3"] {
+        d.start(p)?;
+        d.fault(p, Fault::Hold(exec(None)))?;
+    }
+    // @100-110: o2 issues the DELs.
+    d.start(&on)?;
+    let (dk1, dk2, dk3) = (o.plan[1][0].0, o.plan[1][1].0, o.plan[1][2].0);
+    d.wait("p1 and p3 executed the REDOs sent at @90", |d| {
+        let (a, b) = (d.part("p1")?.0, d.part("p3")?.0);
+        Ok(has(&a, ts2) && has(&a, ts3) && has(&b, ts1) && has(&b, ts2))
+    })?;
+    d.wait("p1 and p3 hold o2's DELs", |d| {
+        Ok(d.part("p1")?.1 == 3 && d.part("p3")?.1 == 3)
+    })?;
+    // @115: the DELs everywhere; p2 gets them before its REDOs.
+    d.fault("p1", Fault::Release(exec(None)))?;
+    d.fault("p3", Fault::Release(exec(None)))?;
+    d.wait("p2 executed o2's DELs", |d| {
+        let p = d.part("p2")?.0;
+        Ok(has(&p, dk1) && has(&p, dk2) && has(&p, dk3))
+    })?;
+    // @120: p2's REDOs.
+    d.fault("p2", Fault::Clear)?;
+    d.fault("p2", Fault::Release(Filter::default()))?;
+    for p in ["p1", "p3"] {
+        d.fault(p, Fault::Clear)?;
+    }
+    // --finish: to quiescence.
+    let mut last = String::new();
+    let mut same = 0;
+    d.wait(
+        "quiescence: all ONLINE, o2 done, nothing pending, no change for 300 ms",
+        |d| {
+            let mut snap = String::new();
+            let mut ok = true;
+            for p in ["p1", "p2", "p3"] {
+                let v = d.inspect(p)?;
+                let (ps, held) = d.part(p)?;
+                ok &= held == 0
+                    && !v["commit_pending"].as_bool().unwrap_or(true)
+                    && ps.ndur as usize == ps.log.len()
+                    && ps
+                        .view
+                        .get(d.spec.parse_id(p).map(usize::from).unwrap_or(0))
+                        .1
+                        == crate::msg::HaSt::Online;
+                snap += &v["state"].to_string();
+            }
+            let ov = d.inspect(&on)?;
+            if let Ok(Dtm0State::Originator(os)) = serde_json::from_value(ov["state"].clone()) {
+                ok &= os.inc == 2
+                    && os.dtxs.len() == 3
+                    && os
+                        .dtxs
+                        .iter()
+                        .all(|x| x.st >= crate::originator::DtxSt::Stable);
+            } else {
+                ok = false;
+            }
+            snap += &ov["state"].to_string();
+            if ok && snap == last {
+                same += 1;
+            } else {
+                same = 0;
+            }
+            last = snap;
+            if same < 30 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(same >= 30)
+        },
+    )?;
+    // Judge the final state with the model's properties.
+    let mut mspec = seed.clone();
+    mspec.network = NetworkKind::Unordered;
+    let m = build(&mspec);
+    let mut s: SysState = m.init_states().remove(0);
+    s.network = Network::new_unordered_nonduplicating([]);
+    let names = ["p1", "p2", "p3", on.as_str(), "ha"];
+    for (i, name) in names.iter().enumerate() {
+        let v = d.inspect(name)?;
+        let st: Dtm0State =
+            serde_json::from_value(v["state"].clone()).map_err(|e| format!("{name}: {e}"))?;
+        s.actor_states[i] = Arc::new(st);
+        let store: Option<Dtm0Store> =
+            serde_json::from_value(v["store"].clone()).map_err(|e| format!("{name}: {e}"))?;
+        if i < 4 {
+            s.actor_storages[i] = store;
+        }
+        let _ = Id::from(i);
+    }
+    let properties = crate::scenario::verdicts(&m, std::slice::from_ref(&s));
+    let quiescent = crate::properties::quiescent(&m, &s);
+    let final_kvs = crate::table::final_kvs(m.cfg(), &s);
+    let seconds = d.t0.elapsed().as_secs_f64();
+    let steps = std::mem::take(&mut d.steps);
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(LiveReport {
+        final_kvs,
+        properties,
+        quiescent,
+        steps,
+        seconds,
+    })
+}
