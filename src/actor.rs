@@ -75,7 +75,18 @@ impl Dtm0Store {
 /// expects of a no-op).
 macro_rules! with_inner {
     ($state:expr, $variant:ident, |$inner:ident| $body:expr) => {{
-        if let Dtm0State::$variant(s) = &**$state {
+        if matches!(&*$state, Cow::Owned(Dtm0State::$variant(_))) {
+            // Owned (the live runtime): hand the inner state over, so the
+            // protocol mutates it in place instead of cloning it.
+            let Cow::Owned(Dtm0State::$variant(owned)) =
+                std::mem::replace($state, Cow::Owned(Dtm0State::Ha(placeholder())))
+            else {
+                unreachable!("checked above")
+            };
+            let mut $inner = Cow::Owned(owned);
+            $body;
+            *$state = Cow::Owned(Dtm0State::$variant($inner.into_owned()));
+        } else if let Dtm0State::$variant(s) = &**$state {
             let mut $inner = Cow::Borrowed(s);
             $body;
             if let Cow::Owned(next) = $inner {
@@ -83,6 +94,14 @@ macro_rules! with_inner {
             }
         }
     }};
+}
+
+/// A cheap stand-in while an inner state is handed over.
+fn placeholder() -> HaState {
+    HaState {
+        seq: 0,
+        table: crate::msg::HaTable(Vec::new()),
+    }
 }
 
 impl Actor for Dtm0 {

@@ -71,6 +71,55 @@ pub struct PartState {
     pub declared: bool,
     /// Ghost: pruned records (persisted with the store), for S7.
     pub pruned: Vec<(TxId, Key, Version)>,
+    /// Where each dtx sits in the log, once the log is long (a live
+    /// participant under load); derived from `log`, so it takes no part in
+    /// comparisons and hashing.
+    #[serde(skip)]
+    pub index: LogIndex,
+}
+
+/// Absolute log position of each dtx, kept only while the log is longer
+/// than `LogIndex::BUILD_AT` records (never in the small models, so model
+/// states stay as cheap to clone as before).
+#[derive(Clone, Debug, Default)]
+pub struct LogIndex(Option<std::collections::BTreeMap<TxId, Pos>>);
+
+impl LogIndex {
+    const BUILD_AT: usize = 64;
+    const DROP_AT: usize = 32;
+
+    fn refresh(&mut self, log: &[Txr], base: Pos) {
+        if log.len() > Self::BUILD_AT && self.0.is_none() {
+            self.0 = Some(
+                log.iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.id, base + i as Pos))
+                    .collect(),
+            );
+        } else if log.len() < Self::DROP_AT {
+            self.0 = None;
+        }
+    }
+}
+
+impl std::hash::Hash for LogIndex {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+impl PartialEq for LogIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for LogIndex {}
+impl PartialOrd for LogIndex {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for LogIndex {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
 }
 
 impl PartState {
@@ -93,6 +142,9 @@ impl PartState {
         }
     }
     fn find(&self, tx: TxId) -> Option<usize> {
+        if let Some(ix) = &self.index.0 {
+            return ix.get(&tx).map(|&p| (p - self.base) as usize);
+        }
         self.log.iter().position(|r| r.id == tx)
     }
 }
@@ -117,6 +169,7 @@ pub fn on_start(
         eol: vec![0; n],
         declared: false,
         pruned: Vec::new(),
+        index: LogIndex::default(),
     };
     match storage {
         None => {
@@ -130,6 +183,7 @@ pub fn on_start(
             s.ndur = st.log.len() as Pos;
             s.base = st.base;
             s.pruned = st.pruned.clone();
+            s.index.refresh(&s.log, s.base);
             s.view = HaTable::default();
             o.send(c.ha_id(), Msg::Starting { inc: s.inc });
         }
@@ -266,6 +320,10 @@ fn receive(
         op: txr.op,
         sv,
     });
+    if let Some(ix) = &mut s.index.0 {
+        ix.insert(txr.id, s.base + s.log.len() as Pos - 1);
+    }
+    s.index.refresh(&s.log, s.base);
     o.set_timer(Timer::Commit, model_timeout());
     true
 }
@@ -336,12 +394,16 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     if c.variants.pruning {
         let all_p = s.log.iter().take_while(|r| r.sv.all(c.n, St::P)).count();
         for r in s.log.drain(..all_p) {
+            if let Some(ix) = &mut s.index.0 {
+                ix.remove(&r.id);
+            }
             if c.ghosts {
                 s.pruned.push((r.id, r.op.key(), r.version()));
             }
         }
         s.ndur -= all_p as Pos;
         s.base += all_p as Pos;
+        s.index.refresh(&s.log, s.base);
     }
     o.save(Dtm0Store::Participant(s.store()));
     for r in newly {
@@ -686,5 +748,65 @@ mod tests {
             .iter()
             .any(|c| matches!(c, Command::Send(_, Msg::Eol { to: 2, from: 1 }))));
         assert_eq!((s.rounds[0].sent, s.rounds[0].acked), (2, 2));
+    }
+
+    #[test]
+    fn a_long_log_is_indexed_and_the_index_follows_pruning() {
+        let mut c = cluster();
+        c.variants.pruning = true;
+        let mut o = Out::new();
+        let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+        for ts in 1..=100 {
+            let mut o = Out::new();
+            execute(&c, &mut s, &mut o, ts, Op::Put { key: 1, val: 1 });
+        }
+        assert!(
+            s.index.0.is_some(),
+            "indexed past {} records",
+            LogIndex::BUILD_AT
+        );
+        let tx = |ts| TxId {
+            ts,
+            slot: 0,
+            inc: 1,
+        };
+        for ts in [1, 50, 100] {
+            assert_eq!(s.find(tx(ts)), Some(ts as usize - 1));
+        }
+        assert_eq!(s.find(tx(101)), None);
+        // commit, then p2 says P for the first 90: they are pruned
+        let mut o = Out::new();
+        on_timeout(&c, 0, &mut s, &mut o);
+        for ts in 1..=90 {
+            let mut sv = StateVec::default();
+            sv.raise(1, St::P);
+            let mut o = Out::new();
+            on_msg(
+                &c,
+                0,
+                &mut s,
+                c.participant_id(1),
+                Msg::Persistent {
+                    to: 1,
+                    tx: tx(ts),
+                    sv,
+                },
+                &mut o,
+            );
+        }
+        let mut o = Out::new();
+        on_timeout(&c, 0, &mut s, &mut o);
+        assert_eq!((s.base, s.log.len()), (90, 10));
+        assert!(
+            s.index.0.is_none(),
+            "dropped below {} records",
+            LogIndex::DROP_AT
+        );
+        assert_eq!(s.find(tx(95)), Some(4));
+        assert_eq!(s.find(tx(50)), None);
+        // the index takes no part in equality: same log, same state
+        let mut t = (*s).clone();
+        t.index = LogIndex(Some(Default::default()));
+        assert_eq!(t, *s);
     }
 }

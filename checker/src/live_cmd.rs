@@ -174,7 +174,7 @@ pub fn client(
     slot: Option<String>,
     data: PathBuf,
     cmd: ClientCmd,
-    wait_stable: bool,
+    wait: Wait,
     json: bool,
     timeout: Duration,
 ) -> Result<ExitCode, String> {
@@ -215,11 +215,6 @@ pub fn client(
             }
             return Ok(ExitCode::SUCCESS);
         }
-    };
-    let wait = if wait_stable {
-        Wait::Stable
-    } else {
-        Wait::Executed
     };
     let reps = client::run(&spec, slot, &data, &[op], wait, timeout)?;
     if json {

@@ -90,10 +90,55 @@ participant keeps its durable log in DATA/<name>."
     },
 }
 
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Throughput, time-to-STABLE and restart time of a live 3-participant cluster
+    #[command(
+        long_about = "Measure the live prototype on loopback: a 3-participant cluster of \
+processes with real fsync. Throughput: CLIENTS originator slots in parallel, each running \
+incarnations of BATCH puts and waiting for STABLE. Time-to-STABLE unloaded: one dtx at a time, \
+from its issue to the first PERSISTENT notice. Restart time: a participant log of N records \
+replayed by a real node start. Prints the figures and writes them as JSON with --out."
+    )]
+    Live {
+        /// Length of the throughput run
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Parallel originator slots
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Dtxs per client incarnation
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Distinct keys written
+        #[arg(long, default_value_t = 1024)]
+        keys: u32,
+        /// Unloaded time-to-STABLE samples
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Log lengths for the restart measure (comma-separated)
+        #[arg(long, default_value = "1000,10000,100000", value_delimiter = ',')]
+        logs: Vec<usize>,
+        /// Group-commit delay of the participants
+        #[arg(long, default_value_t = 1)]
+        commit_delay_ms: u64,
+        /// Where the cluster keeps its logs during the run
+        #[arg(long, default_value = "dtm0-data")]
+        data: PathBuf,
+        /// Write the figures as JSON here
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum WaitArg {
+    /// One participant executed it
     Executed,
+    /// One participant made it persistent
     Stable,
+    /// Every participant made it persistent
+    Done,
 }
 
 #[derive(Subcommand)]
@@ -319,6 +364,9 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks (`bench live`: the live prototype on loopback)
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// List the protocol variants a model or --variant can name
     #[command(
         long_about = "List the protocol variants a model file (`variants = [...]`) or \
@@ -533,7 +581,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 slot,
                 data,
                 cmd,
-                matches!(wait, WaitArg::Stable),
+                match wait {
+                    WaitArg::Executed => dtm0::live::client::Wait::Executed,
+                    WaitArg::Stable => dtm0::live::client::Wait::Stable,
+                    WaitArg::Done => dtm0::live::client::Wait::Done,
+                },
                 json,
                 Duration::from_secs(timeout),
             )
@@ -544,6 +596,39 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             all,
             json,
         } => live_cmd::inspect(cluster, id, all, json),
+        Cmd::Bench(BenchCmd::Live {
+            seconds,
+            clients,
+            batch,
+            keys,
+            samples,
+            logs,
+            commit_delay_ms,
+            data,
+            out,
+        }) => {
+            if clients == 0 || batch == 0 || keys == 0 {
+                return Err("--clients, --batch and --keys must be at least 1".into());
+            }
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let opts = dtm0::live::bench::BenchOpts {
+                seconds,
+                clients,
+                batch,
+                keys,
+                latency_samples: samples,
+                log_lengths: logs,
+                commit_delay_ms,
+                data,
+            };
+            let r = dtm0::live::bench::run(&exe, &opts)?;
+            let j = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+            println!("{j}");
+            if let Some(f) = out {
+                std::fs::write(&f, j + "\n").map_err(|e| format!("--out {}: {e}", f.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Variants => {
             for (name, what) in dtm0::cluster::VARIANT_NAMES {
                 println!("{name:<26} {what}");

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub enum Wait {
     Executed,
     Stable,
+    /// Persistent on every participant.
+    Done,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,10 +124,11 @@ pub fn run(
         let want = match wait {
             Wait::Executed => DtxSt::Executed,
             Wait::Stable => DtxSt::Stable,
+            Wait::Done => DtxSt::Done,
         };
         let done = o.issued && o.dtxs.len() == ops.len() && o.dtxs.iter().all(|d| d.st >= want);
         if done || start.elapsed() > timeout {
-            let reports = o
+            let reports: Vec<DtxReport> = o
                 .dtxs
                 .iter()
                 .enumerate()
@@ -145,9 +148,12 @@ pub fn run(
                 } else {
                     "HA did not bring this incarnation ONLINE (is HA running?)"
                 };
+                let mut by = std::collections::BTreeMap::<&str, usize>::new();
+                for r in &reports {
+                    *by.entry(r.state).or_insert(0usize) += 1;
+                }
                 return Err(format!(
-                    "timed out after {timeout:?}: {what}; {}",
-                    serde_json::to_string(&reports).unwrap_or_default()
+                    "timed out after {timeout:?}: {what} (dtxs by state: {by:?})"
                 ));
             }
             return Ok(reports);

@@ -2,6 +2,7 @@
 //! processes over UDP with durable storage. Everything here is I/O at the
 //! edge; the protocol stays in `participant`, `originator` and `ha`.
 
+pub mod bench;
 pub mod client;
 pub mod disk;
 pub mod node;
