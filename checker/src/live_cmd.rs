@@ -100,6 +100,7 @@ pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitC
         if faults {
             cmd.arg("--faults");
         }
+        dtm0::live::node::die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -153,6 +154,7 @@ pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitC
                 if faults {
                     cmd.arg("--faults");
                 }
+                dtm0::live::node::die_with_parent(&mut cmd);
                 kids.0[k].1 = cmd
                     .spawn()
                     .map_err(|e| format!("cannot restart {name}: {e}"))?;

@@ -168,6 +168,7 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        super::node::die_with_parent(&mut c);
         procs
             .0
             .push(c.spawn().map_err(|e| format!("start {name}: {e}"))?);

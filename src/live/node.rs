@@ -620,3 +620,100 @@ pub fn set_buffers(sock: &UdpSocket) {
         }
     }
 }
+
+/// Makes a spawned child die with its parent (Linux `PR_SET_PDEATHSIG`), so
+/// that a driver killed by a signal leaves no cluster processes behind.
+pub fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Op, TxId};
+
+    /// The runtime's promise: a PERSISTENT notice leaves only after the
+    /// commit it reports is in the participant's log file.
+    #[test]
+    fn a_notice_leaves_after_its_commit_is_in_the_log() {
+        let socks: Vec<UdpSocket> = (0..4)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let a: Vec<String> = socks
+            .iter()
+            .map(|s| s.local_addr().unwrap().to_string())
+            .collect();
+        // p1 is the node under test; p2 and the originator are plain sockets.
+        let text = format!(
+            "ha = \"{}\"\nparticipants = [\"{}\", \"{}\"]\n[[originators]]\nname = \"o\"\naddr = \"{}\"\n[timing]\ncommit_delay_ms = 5\n",
+            a[3], a[0], a[1], a[2]
+        );
+        let spec = Arc::new(LiveSpec::parse(&text).unwrap());
+        let mut socks = socks.into_iter();
+        drop(socks.next()); // free p1's port for the node
+        let (p2, orig) = (socks.next().unwrap(), socks.next().unwrap());
+        let dir = std::env::temp_dir().join(format!("dtm0-node-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut node = Node::start(
+            spec.clone(),
+            Arc::new(spec.cluster.clone()),
+            Id::from(0),
+            &dir,
+            false,
+        )
+        .unwrap();
+        let tx = TxId {
+            ts: 7,
+            slot: 0,
+            inc: 1,
+        };
+        let exec = wire::encode(&Wire::Proto {
+            from: 2,
+            msgs: vec![Msg::Execute {
+                to: 1,
+                tx,
+                op: Op::Put { key: 1, val: 3 },
+            }],
+        });
+        orig.send_to(&exec, spec.addrs[0]).unwrap();
+        p2.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let wal = store_path(&dir, "p1");
+        let mut buf = [0u8; 65_536];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            assert!(Instant::now() < deadline, "no PERSISTENT notice");
+            node.poll(Duration::from_millis(2)).unwrap();
+            let Ok((len, _)) = p2.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(Wire::Proto { msgs, .. }) = wire::decode(&buf[..len]) else {
+                continue;
+            };
+            if msgs
+                .iter()
+                .any(|m| matches!(m, Msg::Persistent { tx: t, .. } if *t == tx))
+            {
+                break;
+            }
+        }
+        // The notice is here: the record must already be in the log file.
+        let copy = dir.join("copy.wal");
+        std::fs::copy(&wal, &copy).unwrap();
+        let (_, rec) = Wal::open(&copy).unwrap();
+        let store = rec.store.expect("a store");
+        assert!(
+            store.log.iter().any(|r| r.id == tx),
+            "committed record on disk before its notice"
+        );
+        assert_eq!(store.kv.get(&1).map(|r| r.val), Some(3));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -98,6 +98,7 @@ impl Driver {
         if !self.verbose {
             cmd.stderr(Stdio::null());
         }
+        super::node::die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
