@@ -32,7 +32,56 @@ pub struct Variants {
     /// notices it missed for records its peers have already pruned, and
     /// its log can never be pruned past them (L2).
     pub own_redo: bool,
+    /// Deliberately broken protocols (`Mutant`), as a bit set.
+    pub mutants: u16,
 }
+
+/// Deliberately broken protocol variants: each must be caught by the
+/// checker with a named property and a counterexample (issue 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Mutant {
+    /// Participants never evict a dead originator's dtxs.
+    NoEviction = 1,
+    /// A participant prunes a record once it is P locally, not all-P.
+    PruneOnLocalP = 2,
+    /// PERSISTENT is sent when a dtx is executed, before the commit.
+    PBeforeCommit = 4,
+    /// A restore round sends all its REDOs and the EOL at once, without
+    /// waiting for the acks.
+    EolBeforeAcks = 8,
+    /// An EOL from an earlier round (an earlier incarnation of the
+    /// recovering participant) counts in a later one.
+    StaleEol = 16,
+    /// The stop condition is met by the first EOL received.
+    StopOnFirstEol = 32,
+    /// Dtxs a serving peer logs after its cutoff are left to the writer,
+    /// which does not resend to the restarted participant: never redone.
+    RedoAfterCutoffSkipped = 64,
+    /// A writer skips a participant its view shows TRANSIENT (it does not
+    /// yet know that participant is RECOVERING).
+    SkipRecoveringWriter = 128,
+}
+
+/// Each mutant's name and what it breaks.
+pub const MUTANTS: &[(&str, Mutant, &str)] = &[
+    ("no-eviction", Mutant::NoEviction, "MUTANT: participants never evict a dead originator's dtxs"),
+    ("prune-on-local-p", Mutant::PruneOnLocalP, "MUTANT: prune a record once P locally (not all-P)"),
+    ("p-before-commit", Mutant::PBeforeCommit, "MUTANT: send PERSISTENT at execution, before the commit"),
+    ("eol-before-acks", Mutant::EolBeforeAcks, "MUTANT: send every REDO and the EOL without waiting for acks"),
+    ("stale-eol", Mutant::StaleEol, "MUTANT: an EOL from an earlier round counts in a later one"),
+    ("stop-on-first-eol", Mutant::StopOnFirstEol, "MUTANT: recovered at the first EOL"),
+    (
+        "redo-after-cutoff-skipped",
+        Mutant::RedoAfterCutoffSkipped,
+        "MUTANT: dtxs logged after the cutoff are never resent to the restarted participant",
+    ),
+    (
+        "skip-recovering-writer",
+        Mutant::SkipRecoveringWriter,
+        "MUTANT: a writer skips participants its view shows TRANSIENT",
+    ),
+];
 
 impl Default for Variants {
     fn default() -> Self {
@@ -42,6 +91,7 @@ impl Default for Variants {
             stable: StableRule::FirstP,
             pruning: false,
             own_redo: true,
+            mutants: 0,
         }
     }
 }
@@ -84,7 +134,15 @@ impl Variants {
             "no-pruning" => self.pruning = false,
             "no-own-redo" => self.own_redo = false,
             other => {
-                let known: Vec<&str> = VARIANT_NAMES.iter().map(|(n, _)| *n).collect();
+                if let Some((_, m, _)) = MUTANTS.iter().find(|(n, _, _)| *n == other) {
+                    self.mutants |= *m as u16;
+                    return Ok(());
+                }
+                let known: Vec<&str> = VARIANT_NAMES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(MUTANTS.iter().map(|(n, _, _)| *n))
+                    .collect();
                 return Err(format!(
                     "unknown variant `{other}` (known: {})",
                     known.join(", ")
@@ -92,6 +150,10 @@ impl Variants {
             }
         }
         Ok(())
+    }
+
+    pub fn has(&self, m: Mutant) -> bool {
+        self.mutants & m as u16 != 0
     }
 
     /// The names that describe this set of variants, for reports.
@@ -114,6 +176,11 @@ impl Variants {
         });
         if !self.own_redo {
             v.push("no-own-redo");
+        }
+        for (name, m, _) in MUTANTS {
+            if self.has(*m) {
+                v.push(name);
+            }
         }
         v
     }

@@ -439,9 +439,10 @@ o = 1
         let mut n = 0;
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
-            let cluster_file = p
-                .file_name()
-                .is_some_and(|f| f.to_string_lossy().starts_with("cluster"));
+            let cluster_file = p.file_name().is_some_and(|f| {
+                let f = f.to_string_lossy();
+                f.starts_with("cluster") || f == "mutants.toml"
+            });
             if p.extension().is_some_and(|x| x == "toml") && !cluster_file {
                 ModelSpec::load(&p).unwrap_or_else(|e| panic!("{e}"));
                 n += 1;

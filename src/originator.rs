@@ -14,7 +14,7 @@
 //! incarnation (the request was lost with the old one).
 
 use crate::actor::{Dtm0, Dtm0Store};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Mutant};
 use crate::msg::{HaSt, HaTable, Msg};
 use crate::types::{Inc, Op, St, StateVec, TxId};
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,9 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             st: DtxSt::InProgress,
         });
         for p in 0..c.n {
+            if c.variants.has(Mutant::SkipRecoveringWriter) && s.view.get(p).1 == HaSt::Transient {
+                continue;
+            }
             o.send(
                 c.participant_id(p),
                 Msg::Execute {
@@ -179,7 +182,12 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
             s.seq = seq;
             for p in 0..c.n {
                 let ni = s.view.get(p).0;
-                if ni <= old.get(p).0 {
+                if ni <= old.get(p).0 || c.variants.has(Mutant::RedoAfterCutoffSkipped) {
+                    continue;
+                }
+                if c.variants.has(Mutant::SkipRecoveringWriter)
+                    && s.view.get(p).1 == HaSt::Transient
+                {
                     continue;
                 }
                 for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {

@@ -10,7 +10,7 @@
 //! commit, the HA view, recovery bookkeeping.
 
 use crate::actor::{Dtm0, Dtm0Store};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Mutant};
 use crate::msg::{HaSt, HaTable, Msg, Timer};
 use crate::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,10 @@ pub struct PartState {
     /// comparisons and hashing.
     #[serde(skip)]
     pub index: LogIndex,
+    /// Ghost (read by S8): when this incarnation declared itself
+    /// recovered, the incarnation of each peer that was ONLINE or
+    /// RECOVERING in its view (0 for the others).
+    pub declared_peers: Vec<Inc>,
 }
 
 /// Absolute log position of each dtx, kept only while the log is longer
@@ -170,6 +174,7 @@ pub fn on_start(
         declared: false,
         pruned: Vec::new(),
         index: LogIndex::default(),
+        declared_peers: Vec::new(),
     };
     match storage {
         None => {
@@ -205,8 +210,10 @@ pub fn on_msg(
     o: &mut Out<Dtm0>,
 ) {
     if let Some(to) = msg.to_inc() {
+        let stale_eol_counts =
+            c.variants.has(Mutant::StaleEol) && matches!(msg, Msg::Eol { .. });
         // 0: sent by a process that had no view of us yet.
-        if to != 0 && to != s.inc {
+        if to != 0 && to != s.inc && !stale_eol_counts {
             return; // meant for an earlier incarnation: lost with it
         }
     }
@@ -314,6 +321,9 @@ fn receive(
         sv = sv.merge(s.early.remove(j).1);
     }
     sv.raise(me, St::V);
+    if c.variants.has(Mutant::PBeforeCommit) {
+        notify(c, me, &s.view, txr.id, sv.with(me, St::P), o);
+    }
     apply(&mut s.kv, &txr.op, txr.id.ts, c.variants.del_rule);
     s.log.push(Txr {
         id: txr.id,
@@ -392,7 +402,14 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
     s.ndur = s.log.len() as Pos;
     if c.variants.pruning {
-        let all_p = s.log.iter().take_while(|r| r.sv.all(c.n, St::P)).count();
+        let prunable = |r: &Txr| {
+            if c.variants.has(Mutant::PruneOnLocalP) {
+                r.sv.get(me) == St::P
+            } else {
+                r.sv.all(c.n, St::P)
+            }
+        };
+        let all_p = s.log.iter().take_while(|r| prunable(r)).count();
         for r in s.log.drain(..all_p) {
             if let Some(ix) = &mut s.index.0 {
                 ix.remove(&r.id);
@@ -419,7 +436,7 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, 
         if old.get(r) == (ni, ns) {
             continue;
         }
-        if s.eol[r] != 0 && s.eol[r] < ni {
+        if s.eol[r] != 0 && s.eol[r] < ni && !c.variants.has(Mutant::StaleEol) {
             s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
         }
         match ns {
@@ -435,7 +452,7 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, 
     }
     for slot in 0..c.m() {
         let (ni, _) = s.view.get(c.n + slot);
-        if ni > old.get(c.n + slot).0 && ni > 1 {
+        if ni > old.get(c.n + slot).0 && ni > 1 && !c.variants.has(Mutant::NoEviction) {
             evict(c, me, s, slot, ni, o);
         }
     }
@@ -494,6 +511,22 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
     if rd.inc == 0 || rd.eol || rd.awaiting.is_some() {
         return;
     }
+    if c.variants.has(Mutant::EolBeforeAcks) {
+        // Everything at once, EOL right behind, acks never awaited.
+        let (from_pos, cutoff, to) = (rd.cursor.max(base), rd.cutoff, rd.inc);
+        let mut sent = 0;
+        for pos in from_pos..cutoff {
+            let rec = s.log[(pos - base) as usize];
+            sent += 1;
+            o.send(c.participant_id(r), Msg::Redo { to, from: me_inc, txr: rec });
+        }
+        let rd = &mut s.rounds[r];
+        rd.sent += sent;
+        rd.cursor = cutoff;
+        rd.eol = true;
+        o.send(c.participant_id(r), Msg::Eol { to, from: me_inc });
+        return;
+    }
     let mut pos = rd.cursor.max(base);
     while pos < rd.cutoff {
         let rec = s.log[(pos - base) as usize];
@@ -529,12 +562,29 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     if s.declared || s.view.get(me) != (s.inc, HaSt::Recovering) {
         return;
     }
-    let done = (0..c.n).filter(|&r| r != me).all(|r| {
+    let counted = |r: usize| {
         let (ri, rs) = s.view.get(r);
         !matches!(rs, HaSt::Online | HaSt::Recovering) || (s.eol[r] != 0 && s.eol[r] >= ri)
-    });
+    };
+    let mut peers = (0..c.n).filter(|&r| r != me);
+    let done = if c.variants.has(Mutant::StopOnFirstEol) {
+        (0..c.n).any(|r| r != me && s.eol[r] != 0) || peers.all(counted)
+    } else {
+        peers.all(counted)
+    };
     if done {
         s.declared = true;
+        // Ghost for S8: the peers the stop condition had to hear from.
+        s.declared_peers = (0..c.n)
+            .map(|r| {
+                let (ri, rs) = s.view.get(r);
+                if r != me && matches!(rs, HaSt::Online | HaSt::Recovering) {
+                    ri
+                } else {
+                    0
+                }
+            })
+            .collect();
         o.send(c.ha_id(), Msg::Recovered { inc: s.inc });
         if c.variants.own_redo && c.variants.pruning {
             push_own(c, me, s, o);

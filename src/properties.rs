@@ -458,6 +458,13 @@ pub fn s8_sound_recovery(m: &Dtm0Model, s: &SysState) -> bool {
         for q in (0..n).filter(|&q| q != p) {
             let Some(qs) = live(s, q) else { continue };
             let rd = &qs.rounds[p];
+            // A peer the stop condition had to hear from (ONLINE or
+            // RECOVERING in p's view when p declared), still that same
+            // incarnation, is still redoing to p: p declared too early.
+            let counted = ps.declared_peers.get(q).copied().unwrap_or(0);
+            if counted != 0 && counted == qs.inc && rd.inc == ps.inc && !rd.eol {
+                return false;
+            }
             if rd.inc != ps.inc || !rd.eol {
                 continue;
             }

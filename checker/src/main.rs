@@ -633,6 +633,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             for (name, what) in dtm0::cluster::VARIANT_NAMES {
                 println!("{name:<26} {what}");
             }
+            println!("\nmutants (deliberately broken; the checker must catch each, see models/mutants.toml):");
+            for (name, _, what) in dtm0::cluster::MUTANTS {
+                println!("{name:<26} {what}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
