@@ -24,6 +24,9 @@ pub struct RunOpts {
     pub seed: u64,
     /// Shuffle the order in which actions are explored.
     pub random_order: bool,
+    /// End the run as soon as one safety or liveness property is violated
+    /// (for mutants: one counterexample is the point).
+    pub stop_at_first_violation: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -99,7 +102,22 @@ struct Raw {
     found: Vec<(&'static str, Vec<Action>)>,
 }
 
-fn collect<C: Checker<Dtm0Model>>(c: C, opts: &RunOpts, start: Instant) -> Raw {
+fn collect<C: Checker<Dtm0Model>>(c: C, opts: &RunOpts, start: Instant, stop: &AtomicBool) -> Raw {
+    if opts.stop_at_first_violation && !opts.progress {
+        let always: Vec<&'static str> = c
+            .model()
+            .properties()
+            .iter()
+            .filter(|p| p.expectation == stateright::Expectation::Always)
+            .map(|p| p.name)
+            .collect();
+        while !c.is_done() {
+            std::thread::sleep(Duration::from_millis(50));
+            if c.discoveries().keys().any(|k| always.contains(k)) {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
     if opts.progress {
         let mut last = Instant::now();
         let mut last_states = 0;
@@ -176,12 +194,13 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         b = b.symmetry_fn(crate::symmetry::representative);
     }
     let raw_result = match opts.strategy {
-        Strategy::Bfs => collect(b.spawn_bfs(), opts, start),
-        Strategy::Dfs => collect(b.spawn_dfs(), opts, start),
+        Strategy::Bfs => collect(b.spawn_bfs(), opts, start, &stop),
+        Strategy::Dfs => collect(b.spawn_dfs(), opts, start, &stop),
         Strategy::Sim => collect(
             b.spawn_simulation(opts.seed, stateright::UniformChooser),
             opts,
             start,
+            &stop,
         ),
     };
     let mut raw = raw_result;

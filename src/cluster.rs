@@ -65,12 +65,36 @@ pub enum Mutant {
 
 /// Each mutant's name and what it breaks.
 pub const MUTANTS: &[(&str, Mutant, &str)] = &[
-    ("no-eviction", Mutant::NoEviction, "MUTANT: participants never evict a dead originator's dtxs"),
-    ("prune-on-local-p", Mutant::PruneOnLocalP, "MUTANT: prune a record once P locally (not all-P)"),
-    ("p-before-commit", Mutant::PBeforeCommit, "MUTANT: send PERSISTENT at execution, before the commit"),
-    ("eol-before-acks", Mutant::EolBeforeAcks, "MUTANT: send every REDO and the EOL without waiting for acks"),
-    ("stale-eol", Mutant::StaleEol, "MUTANT: an EOL from an earlier round counts in a later one"),
-    ("stop-on-first-eol", Mutant::StopOnFirstEol, "MUTANT: recovered at the first EOL"),
+    (
+        "no-eviction",
+        Mutant::NoEviction,
+        "MUTANT: participants never evict a dead originator's dtxs",
+    ),
+    (
+        "prune-on-local-p",
+        Mutant::PruneOnLocalP,
+        "MUTANT: prune a record once P locally (not all-P)",
+    ),
+    (
+        "p-before-commit",
+        Mutant::PBeforeCommit,
+        "MUTANT: send PERSISTENT at execution, before the commit",
+    ),
+    (
+        "eol-before-acks",
+        Mutant::EolBeforeAcks,
+        "MUTANT: send every REDO and the EOL without waiting for acks",
+    ),
+    (
+        "stale-eol",
+        Mutant::StaleEol,
+        "MUTANT: an EOL from an earlier round counts in a later one",
+    ),
+    (
+        "stop-on-first-eol",
+        Mutant::StopOnFirstEol,
+        "MUTANT: recovered at the first EOL",
+    ),
     (
         "redo-after-cutoff-skipped",
         Mutant::RedoAfterCutoffSkipped,

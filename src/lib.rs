@@ -16,6 +16,7 @@ pub mod properties;
 pub mod render;
 pub mod scenario;
 pub mod search;
+pub mod suite;
 pub mod symmetry;
 pub mod table;
 pub mod trace;

@@ -210,8 +210,7 @@ pub fn on_msg(
     o: &mut Out<Dtm0>,
 ) {
     if let Some(to) = msg.to_inc() {
-        let stale_eol_counts =
-            c.variants.has(Mutant::StaleEol) && matches!(msg, Msg::Eol { .. });
+        let stale_eol_counts = c.variants.has(Mutant::StaleEol) && matches!(msg, Msg::Eol { .. });
         // 0: sent by a process that had no view of us yet.
         if to != 0 && to != s.inc && !stale_eol_counts {
             return; // meant for an earlier incarnation: lost with it
@@ -518,7 +517,14 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
         for pos in from_pos..cutoff {
             let rec = s.log[(pos - base) as usize];
             sent += 1;
-            o.send(c.participant_id(r), Msg::Redo { to, from: me_inc, txr: rec });
+            o.send(
+                c.participant_id(r),
+                Msg::Redo {
+                    to,
+                    from: me_inc,
+                    txr: rec,
+                },
+            );
         }
         let rd = &mut s.rounds[r];
         rd.sent += sent;

@@ -208,6 +208,13 @@ explorer path that opens it."
         /// Seed of the random walks (sim) and of --random-order
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Run every model of models/ against its expected verdict and every mutant of
+        /// models/mutants.toml (must be caught); write results/results.json, RESULTS.md, states.svg
+        #[arg(long, conflicts_with_all = ["model", "strategy", "variants", "symmetry", "save_trace", "max_depth"])]
+        all: bool,
+        /// With --all: where to write the results
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
     },
     /// Serve stateright's web explorer for a model
     #[command(long_about = "Serve stateright's web explorer for a model.\n\n\
@@ -417,7 +424,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             network,
             random_order,
             seed,
+            all,
+            results,
         } => {
+            if all {
+                return check_all(threads, timeout, json, &results);
+            }
             let mut spec = load(model, &variants)?;
             if let Some(n) = network {
                 spec.network = n.into();
@@ -447,6 +459,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 progress: true,
                 seed,
                 random_order: random_order || spec.check.order == Some(dtm0::config::Order::Random),
+                stop_at_first_violation: false,
             };
             if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none()
             {
@@ -849,6 +862,81 @@ fn live_seed(
         println!("properties (the model's, on the live final state):");
         for v in &r.properties {
             println!("  {}", v.text());
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn check_all(
+    threads: Option<usize>,
+    timeout: Option<u64>,
+    json: bool,
+    results: &Path,
+) -> Result<ExitCode, String> {
+    let dir = default_model()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("models"));
+    let opts = dtm0::suite::SuiteOpts {
+        threads: threads.unwrap_or(2),
+        timeout: timeout.map(Duration::from_secs),
+        progress: false,
+    };
+    let mut log = |e: &dtm0::suite::Entry| {
+        eprintln!(
+            "{:<6} {:<14} {:<26} {:>10} unique {:>8.1}s {:<10} {}",
+            e.kind,
+            e.model,
+            e.variant.as_deref().unwrap_or("-"),
+            e.unique_states,
+            e.seconds,
+            if e.exhaustive {
+                "exhaustive"
+            } else {
+                "bounded"
+            },
+            if e.met { "ok" } else { "NOT MET" }
+        );
+    };
+    let entries = dtm0::suite::run_all(&dir, &opts, &mut log)?;
+    std::fs::create_dir_all(results).map_err(|e| format!("{}: {e}", results.display()))?;
+    let live: Option<serde_json::Value> = std::fs::read_to_string(results.join("live-bench.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let write = |name: &str, text: String| {
+        let p = results.join(name);
+        std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let j = serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?;
+    write("results.json", j.clone() + "\n")?;
+    write("RESULTS.md", dtm0::suite::markdown(&entries, live.as_ref()))?;
+    write("states.svg", dtm0::suite::svg(&entries))?;
+    let ok = entries.iter().all(|e| e.met);
+    if json {
+        println!("{j}");
+    } else {
+        let mutants = entries.iter().filter(|e| e.kind == "mutant").count();
+        let killed = entries
+            .iter()
+            .filter(|e| e.kind == "mutant" && e.met)
+            .count();
+        println!(
+            "{} runs, {} met their expectation; mutants caught {killed}/{mutants}; wrote {}/RESULTS.md, results.json, states.svg",
+            entries.len(),
+            entries.iter().filter(|e| e.met).count(),
+            results.display()
+        );
+        for e in entries.iter().filter(|e| !e.met) {
+            println!(
+                "NOT MET: {} {} (expected {})",
+                e.model,
+                e.variant.as_deref().unwrap_or(""),
+                e.expected
+            );
         }
     }
     Ok(if ok {
