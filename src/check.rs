@@ -24,9 +24,10 @@ pub struct RunOpts {
     pub seed: u64,
     /// Shuffle the order in which actions are explored.
     pub random_order: bool,
-    /// End the run as soon as one safety or liveness property is violated
-    /// (for mutants: one counterexample is the point).
-    pub stop_at_first_violation: bool,
+    /// End the run as soon as one of these properties (ids, `S2`) has a
+    /// counterexample; empty: run to the end (for mutants: one
+    /// counterexample of a named property is the point).
+    pub stop_at: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -103,12 +104,10 @@ struct Raw {
 }
 
 fn collect<C: Checker<Dtm0Model>>(c: C, opts: &RunOpts, start: Instant, stop: &AtomicBool) -> Raw {
-    if opts.stop_at_first_violation && !opts.progress {
-        let always: Vec<&'static str> = c
-            .model()
-            .properties()
+    if !opts.stop_at.is_empty() && !opts.progress {
+        let always: Vec<&'static str> = PROPS
             .iter()
-            .filter(|p| p.expectation == stateright::Expectation::Always)
+            .filter(|p| opts.stop_at.contains(&p.id))
             .map(|p| p.name)
             .collect();
         while !c.is_done() {

@@ -138,6 +138,9 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
         return; // a reply to an earlier incarnation: lost with it
     }
     let p = usize::from(src);
+    if matches!(msg, Msg::Executed { .. } | Msg::Persistent { .. }) && p >= c.n {
+        return; // only participants reply
+    }
     match msg {
         Msg::Executed { tx, .. } => {
             let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {

@@ -456,6 +456,10 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, 
         }
     }
     if s.view.get(me) == (s.inc, HaSt::Transient) {
+        // HA thinks this incarnation failed (the live failure detector;
+        // the model's HA never does this): recover again from scratch.
+        s.declared = false;
+        s.eol = vec![0; c.n];
         o.send(c.ha_id(), Msg::Ready { inc: s.inc });
     }
     check_stop(c, me, s, o);

@@ -116,7 +116,7 @@ fn opts_for(spec: &ModelSpec, o: &SuiteOpts) -> RunOpts {
         progress: o.progress,
         seed: 1,
         random_order: spec.check.order == Some(crate::config::Order::Random),
-        stop_at_first_violation: false,
+        stop_at: Vec::new(),
     }
 }
 
@@ -190,7 +190,11 @@ pub fn run_all(
         let spec = ModelSpec::load(&path)?.with_variants(std::slice::from_ref(&m.variant))?;
         reset_peak();
         let mut ro = opts_for(&spec, o);
-        ro.stop_at_first_violation = true;
+        ro.stop_at = crate::properties::PROPS
+            .iter()
+            .filter(|p| m.catches.iter().any(|c| c == p.id))
+            .map(|p| p.id)
+            .collect();
         let r = check::run(&spec, &ro)?;
         let caught = r
             .properties

@@ -24,7 +24,7 @@ fn opts(strategy: Strategy, symmetry: bool) -> RunOpts {
         progress: false,
         seed: 1,
         random_order: false,
-        stop_at_first_violation: false,
+        stop_at: Vec::new(),
     }
 }
 

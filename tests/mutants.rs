@@ -8,7 +8,7 @@ use dtm0::suite::load_mutants;
 use std::path::Path;
 use std::time::Duration;
 
-fn opts() -> RunOpts {
+fn opts(stop_at: Vec<&'static str>) -> RunOpts {
     RunOpts {
         strategy: Strategy::Dfs,
         threads: 2,
@@ -18,7 +18,7 @@ fn opts() -> RunOpts {
         progress: false,
         seed: 1,
         random_order: false,
-        stop_at_first_violation: true,
+        stop_at,
     }
 }
 
@@ -41,7 +41,18 @@ fn every_mutant_is_caught_by_a_named_property() {
             .clone()
             .with_variants(std::slice::from_ref(&m.variant))
             .unwrap();
-        let r = check::run(&spec, &opts()).unwrap();
+        let targets: Vec<&'static str> = dtm0::properties::PROPS
+            .iter()
+            .filter(|p| m.catches.iter().any(|c| c == p.id))
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(
+            targets.len(),
+            m.catches.len(),
+            "{}: unknown property in catches",
+            m.variant
+        );
+        let r = check::run(&spec, &opts(targets)).unwrap();
         let caught: Vec<&str> = r
             .properties
             .iter()

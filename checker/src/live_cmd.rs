@@ -283,7 +283,11 @@ fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
         Some(Dtm0State::Originator(o)) => {
             out += &format!(
                 "{}{} (issued: {})\n",
-                c.originators[o.slot as usize].name, o.inc, o.issued
+                c.originators
+                    .get(o.slot as usize)
+                    .map_or("o", |x| x.name.as_str()),
+                o.inc,
+                o.issued
             );
             for (i, d) in o.dtxs.iter().enumerate() {
                 out += &format!(
@@ -318,7 +322,8 @@ fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
                     if i < c.n {
                         format!("p{}#{inc} {}", i + 1, st.name())
                     } else {
-                        format!("{}{inc} {}", c.originators[i - c.n].name, st.name())
+                        let name = c.originators.get(i - c.n).map_or("o", |x| x.name.as_str());
+                        format!("{name}{inc} {}", st.name())
                     }
                 })
                 .collect();

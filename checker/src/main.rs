@@ -210,11 +210,11 @@ explorer path that opens it."
         seed: u64,
         /// Run every model of models/ against its expected verdict and every mutant of
         /// models/mutants.toml (must be caught); write results/results.json, RESULTS.md, states.svg
-        #[arg(long, conflicts_with_all = ["model", "strategy", "variants", "symmetry", "save_trace", "max_depth"])]
+        #[arg(long, conflicts_with_all = ["model", "strategy", "variants", "symmetry", "save_trace", "max_depth", "network", "format", "random_order"])]
         all: bool,
-        /// With --all: where to write the results
-        #[arg(long, default_value = "results")]
-        results: PathBuf,
+        /// With --all: where to write the results (default: results/ beside models/)
+        #[arg(long)]
+        results: Option<PathBuf>,
     },
     /// Serve stateright's web explorer for a model
     #[command(long_about = "Serve stateright's web explorer for a model.\n\n\
@@ -428,7 +428,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             results,
         } => {
             if all {
-                return check_all(threads, timeout, json, &results);
+                return check_all(threads, timeout, json, results);
             }
             let mut spec = load(model, &variants)?;
             if let Some(n) = network {
@@ -459,7 +459,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 progress: true,
                 seed,
                 random_order: random_order || spec.check.order == Some(dtm0::config::Order::Random),
-                stop_at_first_violation: false,
+                stop_at: Vec::new(),
             };
             if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none()
             {
@@ -875,12 +875,18 @@ fn check_all(
     threads: Option<usize>,
     timeout: Option<u64>,
     json: bool,
-    results: &Path,
+    results: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     let dir = default_model()
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("models"));
+    let results = results.unwrap_or_else(|| {
+        dir.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or(PathBuf::from("results"), |p| p.join("results"))
+    });
+    let results = results.as_path();
     let opts = dtm0::suite::SuiteOpts {
         threads: threads.unwrap_or(2),
         timeout: timeout.map(Duration::from_secs),

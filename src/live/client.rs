@@ -45,6 +45,9 @@ pub fn parse_key(s: &str) -> Result<Key, String> {
         .ok_or_else(|| format!("KEY `{s}`: keys are k1, k2, ... (or 1, 2, ...)"))
 }
 
+/// Timestamps are `microseconds * SLOT_SPAN + slot`.
+pub const SLOT_SPAN: Ts = 64;
+
 /// Microseconds since the epoch: the originator's clock, `max(now, last + 1)`
 /// within the run.
 pub fn now_us() -> Ts {
@@ -64,8 +67,10 @@ pub fn run(
     timeout: Duration,
 ) -> Result<Vec<DtxReport>, String> {
     let c = &spec.cluster;
-    if slot >= c.m() {
-        return Err(format!("no originator slot {slot} in the cluster file"));
+    if slot >= c.m() || slot as Ts >= SLOT_SPAN {
+        return Err(format!(
+            "no originator slot {slot} in the cluster file (at most {SLOT_SPAN})"
+        ));
     }
     let name = &c.originators[slot].name;
     std::fs::create_dir_all(data).map_err(|e| format!("--data {}: {e}", data.display()))?;
@@ -89,11 +94,13 @@ pub fn run(
         }
     };
     let inc = last + 1;
-    let t0 = now_us();
+    // Versions are (ts, del) only, so two slots must never draw the same
+    // timestamp: the slot is the low bits (up to 64 slots).
+    let t0 = now_us() * SLOT_SPAN + slot as Ts;
     let planned: Vec<(Ts, Op)> = ops
         .iter()
         .enumerate()
-        .map(|(i, op)| (t0 + i as Ts, *op))
+        .map(|(i, op)| (t0 + SLOT_SPAN * i as Ts, *op))
         .collect();
     let cluster = Arc::new(spec.cluster_for_client(slot, inc, planned));
     let id = cluster.originator_id(slot);

@@ -55,6 +55,12 @@ pub struct Counters {
     pub replay_seconds: f64,
     pub replayed_frames: u64,
     pub truncated_bytes: u64,
+    /// Datagrams the socket refused to send (a peer down is not one: UDP
+    /// does not know).
+    pub send_errors: u64,
+    /// Self-check of the durability rule: flushes that would have sent a
+    /// message queued after a save not yet on disk. Always 0 (tested).
+    pub early_sends: u64,
 }
 
 pub struct Node {
@@ -75,6 +81,11 @@ pub struct Node {
     rules: Vec<(bool, Filter)>,
     held: Vec<(u32, Msg)>,
     outbox: BTreeMap<usize, Vec<Msg>>,
+    /// Saves seen in command lists, and saves made durable: a message
+    /// queued after the n-th save may leave only once n saves are done.
+    saves_issued: u64,
+    saves_done: u64,
+    send_barrier: u64,
     next_heartbeat: Instant,
     /// HA only: per actor, the last heartbeat and whether it was reported.
     seen: Vec<Option<(Instant, Inc, bool)>>,
@@ -164,6 +175,9 @@ impl Node {
             rules: Vec::new(),
             held: Vec::new(),
             outbox: BTreeMap::new(),
+            saves_issued: 0,
+            saves_done: 0,
+            send_barrier: 0,
             next_heartbeat: Instant::now(),
             seen: vec![None; n_actors],
             counters,
@@ -354,11 +368,11 @@ impl Node {
                     self.counters.dropped_foreign += 1;
                     return Ok(());
                 }
+                // Every heartbeat refreshes: a process wrongly reported
+                // down that keeps beating is watched again (HA's table
+                // moves it back to ONLINE through recovery).
                 if let Some(slot) = self.seen.get_mut(src as usize) {
-                    let fresh = !matches!(slot, Some((_, i, true)) if *i == inc);
-                    if fresh {
-                        *slot = Some((Instant::now(), inc, false));
-                    }
+                    *slot = Some((Instant::now(), inc, false));
                 }
             }
             Wire::Inspect => {
@@ -451,6 +465,7 @@ impl Node {
             match c {
                 Command::Send(dst, m) => {
                     self.counters.msgs_out += 1;
+                    self.send_barrier = self.saves_issued;
                     self.outbox.entry(usize::from(dst)).or_default().push(m);
                 }
                 Command::SetTimer(Timer::Commit, _) => {
@@ -463,7 +478,9 @@ impl Node {
                 }
                 Command::CancelTimer(Timer::Commit) => self.commit_at = None,
                 Command::Save(store) => {
+                    self.saves_issued += 1;
                     self.save(&store)?;
+                    self.saves_done += 1;
                     self.last_store = Some(store);
                 }
                 Command::ChooseRandom(..) => {}
@@ -493,15 +510,31 @@ impl Node {
     /// Sends what the last steps produced, batched per destination.
     fn flush(&mut self) {
         let me = usize::from(self.id) as u32;
+        if self.saves_done < self.send_barrier && !self.outbox.is_empty() {
+            self.counters.early_sends += 1;
+            tracing::error!("{}: sending before a save is durable", self.name());
+        }
         for (dst, msgs) in std::mem::take(&mut self.outbox) {
             let Some(addr) = self.spec.addr_of(Id::from(dst)) else {
                 continue;
             };
             for b in wire::batches(me, msgs) {
                 self.counters.datagrams_out += 1;
-                if let Err(e) = self.sock.send_to(&b, addr) {
-                    // The peer may be down: UDP reports it on a later call.
-                    debug!("{}: send to {addr}: {e}", self.name());
+                let mut tries = 0;
+                loop {
+                    match self.sock.send_to(&b, addr) {
+                        Ok(_) => break,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock && tries < 100 => {
+                            // Send buffer full: wait a little, do not drop.
+                            tries += 1;
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        Err(e) => {
+                            self.counters.send_errors += 1;
+                            warn!("{}: send to {addr}: {e}", self.name());
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -683,30 +716,43 @@ mod tests {
             }],
         });
         orig.send_to(&exec, spec.addrs[0]).unwrap();
-        p2.set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
+        // A thread plays p2: the moment the notice arrives it copies p1's
+        // log, while p1's node may still be inside the same step. Were the
+        // notice flushed before the save, the copy would (most of the
+        // time: an fsync outlasts a thread wake-up) miss the record. The
+        // order itself is structural: `apply` saves synchronously and
+        // `flush` runs after the step.
         let wal = store_path(&dir, "p1");
-        let mut buf = [0u8; 65_536];
+        let copy = dir.join("copy.wal");
+        let (w, cpy) = (wal.clone(), copy.clone());
+        p2.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let watcher = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_536];
+            loop {
+                let (len, _) = p2.recv_from(&mut buf).expect("a notice within 5 s");
+                let Ok(Wire::Proto { msgs, .. }) = wire::decode(&buf[..len]) else {
+                    continue;
+                };
+                if msgs
+                    .iter()
+                    .any(|m| matches!(m, Msg::Persistent { tx: t, .. } if *t == tx))
+                {
+                    std::fs::copy(&w, &cpy).unwrap();
+                    return;
+                }
+            }
+        });
         let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        while !watcher.is_finished() {
             assert!(Instant::now() < deadline, "no PERSISTENT notice");
             node.poll(Duration::from_millis(2)).unwrap();
-            let Ok((len, _)) = p2.recv_from(&mut buf) else {
-                continue;
-            };
-            let Ok(Wire::Proto { msgs, .. }) = wire::decode(&buf[..len]) else {
-                continue;
-            };
-            if msgs
-                .iter()
-                .any(|m| matches!(m, Msg::Persistent { tx: t, .. } if *t == tx))
-            {
-                break;
-            }
         }
-        // The notice is here: the record must already be in the log file.
-        let copy = dir.join("copy.wal");
-        std::fs::copy(&wal, &copy).unwrap();
+        watcher.join().unwrap();
+        assert_eq!(
+            node.counters.early_sends, 0,
+            "a message left before its save"
+        );
+        assert!(node.counters.saves >= 2, "start and commit saved");
         let (_, rec) = Wal::open(&copy).unwrap();
         let store = rec.store.expect("a store");
         assert!(
