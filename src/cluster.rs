@@ -61,6 +61,10 @@ pub enum Mutant {
     /// A writer skips a participant its view shows TRANSIENT (it does not
     /// yet know that participant is RECOVERING).
     SkipRecoveringWriter = 128,
+    /// Every view showing this participant TRANSIENT clears its EOL flags,
+    /// even one still describing its restart that arrives after the first
+    /// EOLs (a bug of ours, caught by the live tests, kept as a mutant).
+    ForgetEolOnTransientView = 256,
 }
 
 /// Each mutant's name and what it breaks.
@@ -99,6 +103,11 @@ pub const MUTANTS: &[(&str, Mutant, &str)] = &[
         "redo-after-cutoff-skipped",
         Mutant::RedoAfterCutoffSkipped,
         "MUTANT: dtxs logged after the cutoff are never resent to the restarted participant",
+    ),
+    (
+        "forget-eol-on-transient-view",
+        Mutant::ForgetEolOnTransientView,
+        "MUTANT: a late view of the restart's TRANSIENT clears the EOLs already received",
     ),
     (
         "skip-recovering-writer",

@@ -456,10 +456,17 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, 
         }
     }
     if s.view.get(me) == (s.inc, HaSt::Transient) {
-        // HA thinks this incarnation failed (the live failure detector;
-        // the model's HA never does this): recover again from scratch.
-        s.declared = false;
-        s.eol = vec![0; c.n];
+        let (was_inc, was) = old.get(me);
+        let moved_back = was_inc == s.inc && was != HaSt::Transient;
+        if moved_back || c.variants.has(Mutant::ForgetEolOnTransientView) {
+            // HA moved this very incarnation back to TRANSIENT: the live
+            // failure detector reported it down (the model's HA never
+            // does). Recover again from scratch. Only on that move: views
+            // still showing the restart's TRANSIENT may arrive after the
+            // first EOLs, which must not be forgotten.
+            s.declared = false;
+            s.eol = vec![0; c.n];
+        }
         o.send(c.ha_id(), Msg::Ready { inc: s.inc });
     }
     check_stop(c, me, s, o);

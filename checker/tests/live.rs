@@ -151,6 +151,10 @@ impl Live {
                 .map(|v| &v["state"]["Participant"]["kv"])
                 .collect();
             if online && settled && kvs[0] == kvs[1] && kvs[1] == kvs[2] {
+                for v in &views {
+                    // the runtime's own check of the durability rule
+                    assert_eq!(v["counters"]["early_sends"], 0, "{}", v["counters"]);
+                }
                 return kvs[0].clone();
             }
             assert!(
