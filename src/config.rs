@@ -133,16 +133,7 @@ impl ModelSpec {
 
     /// Parses a model from TOML text.
     pub fn parse(text: &str, default_name: &str) -> Result<ModelSpec, String> {
-        let f: ModelFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
-            let msg = e.message().replace('\n', " ");
-            match line {
-                Some(l) => format!("line {l}: {msg}"),
-                None => msg,
-            }
-        })?;
+        let f: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         let mut spec = build(f, default_name)?;
         spec.source = text.to_string();
         Ok(spec)
@@ -162,6 +153,18 @@ impl ModelSpec {
 
     pub fn total_crashes(&self) -> usize {
         self.budgets.iter().map(|&b| b as usize).sum()
+    }
+}
+
+/// A TOML error as one line naming the line of the file.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e
+        .span()
+        .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
+    let msg = e.message().replace('\n', " ");
+    match line {
+        Some(l) => format!("line {l}: {msg}"),
+        None => msg,
     }
 }
 

@@ -705,20 +705,7 @@ fn scenario_seed(
             r.actions.len(),
             if r.settled { ", settled" } else { "" }
         );
-        for (p, f) in &fin {
-            let kv = |m: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}@{v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            println!(
-                "  {p} ({}): live {{{}}}, tombstones {{{}}}",
-                f.ha,
-                kv(&f.live),
-                kv(&f.tombstones)
-            );
-        }
+        print_final(&fin);
         println!("properties:");
         for v in &verdicts {
             println!("  {}", v.text());
@@ -845,20 +832,7 @@ fn live_seed(
                 "NOT quiescent"
             }
         );
-        for (p, f) in &r.final_kvs {
-            let kv = |m: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}@{v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            println!(
-                "  {p} ({}): live {{{}}}, tombstones {{{}}}",
-                f.ha,
-                kv(&f.live),
-                kv(&f.tombstones)
-            );
-        }
+        print_final(&r.final_kvs);
         println!("properties (the model's, on the live final state):");
         for v in &r.properties {
             println!("  {}", v.text());
@@ -950,4 +924,22 @@ fn check_all(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Each participant's final catalogue, one line each.
+fn print_final(fin: &std::collections::BTreeMap<String, dtm0::table::FinalKv>) {
+    for (p, f) in fin {
+        let kv = |m: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}@{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "  {p} ({}): live {{{}}}, tombstones {{{}}}",
+            f.ha,
+            kv(&f.live),
+            kv(&f.tombstones)
+        );
+    }
 }

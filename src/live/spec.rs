@@ -115,16 +115,7 @@ impl LiveSpec {
     }
 
     pub fn parse(text: &str) -> Result<LiveSpec, String> {
-        let f: LiveFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
-            let msg = e.message().replace('\n', " ");
-            match line {
-                Some(l) => format!("line {l}: {msg}"),
-                None => msg,
-            }
-        })?;
+        let f: LiveFile = toml::from_str(text).map_err(|e| crate::config::toml_error(text, &e))?;
         Self::from_file(f)
     }
 
