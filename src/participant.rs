@@ -521,37 +521,16 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
     if rd.inc == 0 || rd.eol || rd.awaiting.is_some() {
         return;
     }
-    if c.variants.has(Mutant::EolBeforeAcks) {
-        // Everything at once, EOL right behind, acks never awaited.
-        let (from_pos, cutoff, to) = (rd.cursor.max(base), rd.cutoff, rd.inc);
-        let mut sent = 0;
-        for pos in from_pos..cutoff {
-            let rec = s.log[(pos - base) as usize];
-            sent += 1;
-            o.send(
-                c.participant_id(r),
-                Msg::Redo {
-                    to,
-                    from: me_inc,
-                    txr: rec,
-                },
-            );
-        }
-        let rd = &mut s.rounds[r];
-        rd.sent += sent;
-        rd.cursor = cutoff;
-        rd.eol = true;
-        o.send(c.participant_id(r), Msg::Eol { to, from: me_inc });
-        return;
-    }
+    // The mutant `eol-before-acks` sends every REDO at once, EOL right
+    // behind, acks never awaited.
+    let eager = c.variants.has(Mutant::EolBeforeAcks);
+    let cutoff = rd.cutoff;
     let mut pos = rd.cursor.max(base);
-    while pos < rd.cutoff {
+    while pos < cutoff {
         let rec = s.log[(pos - base) as usize];
         let skip = c.variants.redo_skip_persistent && rec.sv.get(r) == St::P;
         if !skip {
             let rd = &mut s.rounds[r];
-            rd.cursor = pos;
-            rd.awaiting = Some(rec.id);
             rd.sent += 1;
             let to = rd.inc;
             o.send(
@@ -562,7 +541,11 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
                     txr: rec,
                 },
             );
-            return;
+            if !eager {
+                rd.cursor = pos;
+                rd.awaiting = Some(rec.id);
+                return;
+            }
         }
         pos += 1;
     }

@@ -172,11 +172,18 @@ fn bad_inputs_exit_2_with_one_line() {
 
 #[test]
 fn help_explains_each_subcommand() {
-    for sub in ["check", "explore", "variants", "scenario", "trace"] {
+    for sub in [
+        "check", "explore", "variants", "scenario", "trace", "node", "ha", "client", "inspect",
+    ] {
         let o = dtm0(&[sub, "--help"]);
         assert_eq!(o.status.code(), Some(0));
         let t = text(&o);
         assert!(t.len() > 200, "{sub}: {t}");
+    }
+    for sub in [["cluster", "up"], ["bench", "live"]] {
+        let o = dtm0(&[sub[0], sub[1], "--help"]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(text(&o).len() > 200, "{sub:?}");
     }
     let t = text(&dtm0(&["check", "--help"]));
     assert!(t.contains("EXHAUSTIVE") && t.contains("--variant") && t.contains("--timeout"));
@@ -243,6 +250,34 @@ impl Drop for Kill {
     }
 }
 
+/// `dtm0 explore ARGS` on a free loopback port: the guard, port, address.
+fn explorer(args: &[&str]) -> (Kill, u16, String) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
+        .arg("explore")
+        .args(args)
+        .args(["--addr", &addr])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Kill(child), port, addr)
+}
+
+/// GET /.states/PATH once the explorer answers (30 s at most).
+fn get_when_up(port: u16, path: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(r) = http_get(port, &format!("/.states/{path}")) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "explorer did not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn explorer_opens_the_printed_counterexample_path() {
     let o = dtm0(&[
@@ -265,31 +300,9 @@ fn explorer_opens_the_printed_counterexample_path() {
     let steps = path.split('/').count() - 1;
     assert!(steps > 3, "{path}");
 
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
-        .args([
-            "explore",
-            "models/orphan.toml",
-            "--variant",
-            "del-absent-no-tombstone",
-            "--addr",
-            &addr,
-        ])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Kill(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (code, body) = loop {
-        if let Some(r) = http_get(port, &format!("/.states/{path}")) {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "explorer did not answer");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let (_guard, port, addr) =
+        explorer(&["models/orphan.toml", "--variant", "del-absent-no-tombstone"]);
+    let (code, body) = get_when_up(port, &path);
     assert_eq!(code, 200, "{body}");
     let next: serde_json::Value = serde_json::from_str(&body).unwrap();
     let states = next.as_array().expect("a list of next steps");
@@ -412,31 +425,8 @@ fn scenario_seed_prints_the_table_and_an_explorer_path_that_opens() {
     );
     let path = line.split("#/steps/").nth(1).unwrap().trim().to_string();
 
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
-        .args([
-            "explore",
-            "models/seed.toml",
-            "--network",
-            "unordered",
-            "--addr",
-            &addr,
-        ])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Kill(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (code, body) = loop {
-        if let Some(r) = http_get(port, &format!("/.states/{path}")) {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "explorer did not answer");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let (_guard, port, _) = explorer(&["models/seed.toml", "--network", "unordered"]);
+    let (code, body) = get_when_up(port, &path);
     assert_eq!(code, 200, "{body}");
     assert!(
         body.contains("DEL"),
