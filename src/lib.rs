@@ -12,6 +12,7 @@ pub mod model;
 pub mod msg;
 pub mod originator;
 pub mod participant;
+pub mod por;
 pub mod properties;
 pub mod render;
 pub mod scenario;

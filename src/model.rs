@@ -22,6 +22,8 @@ pub struct ModelCfg {
     /// Crash budget of each actor, in actor order.
     pub budgets: Vec<u8>,
     pub network: NetworkKind,
+    /// How many actors may be crashed at once.
+    pub max_crashes: usize,
     /// Set to end a run early: from then on no new state is within the
     /// boundary, so every strategy drains its queue and stops. (stateright
     /// 0.31's own timeout only takes effect when a DFS worker's queue runs
@@ -144,6 +146,7 @@ pub fn build_with(spec: &ModelSpec, shuffle: Option<u64>) -> Dtm0Model {
         cluster: cluster.clone(),
         budgets: spec.budgets.clone(),
         network: spec.network,
+        max_crashes: spec.max_concurrent_crashes,
         stop: Arc::new(AtomicBool::new(false)),
         shuffle,
     };

@@ -1,0 +1,611 @@
+//! The reduced search: a depth-first search of our own over the model
+//! (stateright 0.31 has no partial-order reduction), with persistent sets,
+//! sleep sets, symmetry and a compact table of 64-bit fingerprints.
+//!
+//! Independence. Every action belongs to one actor: a delivery to its
+//! receiver, a timeout, crash or restart to its actor, a loss to the
+//! receiver of the lost message. Two actions of different actors commute
+//! and neither disables the other: each reads and writes its own actor's
+//! state and storage, removes its own message (the head of its channel on
+//! an ordered network, one copy of its envelope otherwise) and appends what
+//! it sends. Two exceptions make more actions dependent: when the model's
+//! `max_concurrent_crashes` is below the number of actors that may crash,
+//! crashes and restarts of all actors are mutually dependent (one can
+//! disable another); and on a duplicating network stateright records the
+//! last delivered message in the state, so every delivery depends on every
+//! other (the reduction is then off: `Engine::new` says so).
+//!
+//! Persistent sets. At a state, the set explored is the enabled actions of
+//! a set `A` of actors, closed so that no path of actions outside `A` can
+//! give an actor of `A` a new action: an actor outside `A` that may still
+//! act (it has an enabled action, or can be woken by one that has; any
+//! actor may send to any other) and may send to an actor of `A` a message
+//! that is not queued behind one already in flight (ordered: its channel
+//! is empty; unordered: always) joins `A`. The set must hold an enabled
+//! action that is not a crash; if the set holds an action visible to a
+//! property checked on intermediate states (any participant or originator
+//! action), the state is expanded fully. See README, "Partial-order
+//! reduction", for why every property keeps its verdict.
+//!
+//! Sleep sets, stored with the state (Godefroid, Holzmann and Pirottin's
+//! scheme): a state's entry keeps the bit mask of persistent-set actions
+//! not yet explored from it because they were asleep; a later visit with a
+//! smaller sleep set explores the difference. So every state the
+//! persistent-set search reaches is reached, with fewer transitions.
+
+use crate::model::{Action, Dtm0Model, SysState};
+use crate::properties::PROPS;
+use stateright::actor::{ActorModelAction, Network};
+use stateright::{Expectation, Model};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// What to reduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reduce {
+    pub persistent: bool,
+    pub sleep: bool,
+    pub symmetry: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Transitions taken (successor states generated within the boundary),
+    /// plus the initial state: stateright's "states".
+    pub states: u64,
+    pub unique: u64,
+    pub max_depth: usize,
+    /// Properties with a discovery (a counterexample of an `always`, an
+    /// example of a `sometimes`), by name, with the path's actions.
+    pub found: Vec<(&'static str, Vec<Action>)>,
+    /// Fingerprints of the terminal states (no enabled action), sorted,
+    /// when asked for.
+    pub terminals: Vec<u64>,
+    /// States where the explored set was smaller than the enabled set.
+    pub reduced_states: u64,
+    /// Transitions not taken because they were asleep.
+    pub slept: u64,
+    /// Bytes held by the table of visited states at the end.
+    pub table_bytes: usize,
+    /// True when the whole (reduced) space was explored.
+    pub complete: bool,
+}
+
+/// Actions past this index in a state's list are never put to sleep (a
+/// stored mask has this many bits).
+const MASK_BITS: usize = 16;
+
+/// The table of visited states: open addressing on 64-bit fingerprints
+/// (0 marks a free slot), with an optional parallel array of sleep masks.
+struct Table {
+    fps: Vec<u64>,
+    masks: Vec<u16>,
+    len: usize,
+}
+
+impl Table {
+    fn new(with_masks: bool) -> Table {
+        let cap = 1 << 16;
+        Table {
+            fps: vec![0; cap],
+            masks: if with_masks { vec![0; cap] } else { vec![] },
+            len: 0,
+        }
+    }
+    fn bytes(&self) -> usize {
+        self.fps.len() * 8 + self.masks.len() * 2
+    }
+    fn slot(&self, fp: u64) -> (usize, bool) {
+        let m = self.fps.len() - 1;
+        let mut i = (fp.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) as usize & m;
+        loop {
+            match self.fps[i] {
+                0 => return (i, false),
+                x if x == fp => return (i, true),
+                _ => i = (i + 1) & m,
+            }
+        }
+    }
+    /// Inserts `fp`; returns its slot and whether it was new.
+    fn insert(&mut self, fp: u64) -> (usize, bool) {
+        if (self.len + 1) * 8 > self.fps.len() * 7 {
+            self.grow();
+        }
+        let (i, found) = self.slot(fp);
+        if !found {
+            self.fps[i] = fp;
+            self.len += 1;
+        }
+        (i, !found)
+    }
+    fn grow(&mut self) {
+        let with_masks = !self.masks.is_empty();
+        let cap = self.fps.len() * 2;
+        let old_fps = std::mem::replace(&mut self.fps, vec![0; cap]);
+        let old_masks = std::mem::replace(
+            &mut self.masks,
+            if with_masks { vec![0; cap] } else { vec![] },
+        );
+        for (j, &fp) in old_fps.iter().enumerate() {
+            if fp != 0 {
+                let (i, _) = self.slot(fp);
+                self.fps[i] = fp;
+                if with_masks {
+                    self.masks[i] = old_masks[j];
+                }
+            }
+        }
+    }
+}
+
+/// A 64-bit fingerprint (never 0) with fixed keys, so runs repeat.
+pub fn fingerprint(s: &SysState) -> u64 {
+    let mut h = ahash::RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    )
+    .build_hasher();
+    s.hash(&mut h);
+    h.finish().max(1)
+}
+
+/// The actor an action belongs to.
+pub fn actor_of(a: &Action) -> usize {
+    match a {
+        ActorModelAction::Deliver { dst, .. } => usize::from(*dst),
+        ActorModelAction::Drop(env) => usize::from(env.dst),
+        ActorModelAction::Timeout(id, _)
+        | ActorModelAction::Crash(id)
+        | ActorModelAction::Recover(id) => usize::from(*id),
+        ActorModelAction::SelectRandom { actor, .. } => usize::from(*actor),
+    }
+}
+
+fn is_crash_or_recover(a: &Action) -> bool {
+    matches!(
+        a,
+        ActorModelAction::Crash(_) | ActorModelAction::Recover(_)
+    )
+}
+
+struct Frame {
+    state: SysState,
+    /// The state's actions as the model lists them; some may be disabled.
+    acts: Vec<Action>,
+    /// Indices into `acts` to explore, in order.
+    todo: Vec<u8>,
+    pos: usize,
+    /// The sleep set while exploring `todo[pos..]`.
+    sleep: Vec<Action>,
+    depth: usize,
+}
+
+pub struct Engine<'a> {
+    m: &'a Dtm0Model,
+    reduce: Reduce,
+    /// Crashes and restarts of different actors are dependent.
+    crash_coupled: bool,
+    /// Actors that may still crash or restart (crash budget > 0).
+    crashable: Vec<bool>,
+    ordered: bool,
+    n_actors: usize,
+    /// Participant and originator actions are visible to the properties
+    /// checked on intermediate states; HA's are not.
+    visible_actor: Vec<bool>,
+    pub max_depth: Option<usize>,
+    pub timeout: Option<Duration>,
+    pub collect_terminals: bool,
+    /// Property names whose discovery ends the run.
+    pub stop_at: Vec<&'static str>,
+    pub progress: bool,
+}
+
+impl<'a> Engine<'a> {
+    /// The engine, and a note when the reduction asked for cannot apply.
+    pub fn new(m: &'a Dtm0Model, mut reduce: Reduce) -> (Engine<'a>, Option<&'static str>) {
+        let cfg = m.cfg();
+        let n_actors = cfg.cluster.actor_count();
+        let crashable: Vec<bool> = (0..n_actors)
+            .map(|i| cfg.budgets.get(i).copied().unwrap_or(0) > 0)
+            .collect();
+        let n_crashable = crashable.iter().filter(|&&c| c).count();
+        let mut note = None;
+        let duplicating = matches!(
+            m.init_states()[0].network,
+            Network::UnorderedDuplicating(..)
+        );
+        if duplicating && (reduce.persistent || reduce.sleep) {
+            reduce.persistent = false;
+            reduce.sleep = false;
+            note = Some("no partial-order reduction on a duplicating network (every delivery writes the network's last message)");
+        }
+        if reduce.symmetry && reduce.sleep {
+            // Sleep masks are indexed by the actions of the state itself,
+            // which a renamed representative does not share.
+            reduce.sleep = false;
+            note = Some("sleep sets are off with symmetry");
+        }
+        let ha = usize::from(cfg.cluster.ha_id());
+        let engine = Engine {
+            m,
+            reduce,
+            crash_coupled: cfg.max_crashes < n_crashable,
+            crashable,
+            ordered: matches!(m.init_states()[0].network, Network::Ordered(_)),
+            n_actors,
+            visible_actor: (0..n_actors).map(|i| i != ha).collect(),
+            max_depth: None,
+            timeout: None,
+            collect_terminals: false,
+            stop_at: vec![],
+            progress: false,
+        };
+        (engine, note)
+    }
+
+    pub fn reduce(&self) -> Reduce {
+        self.reduce
+    }
+
+    fn independent(&self, a: &Action, b: &Action) -> bool {
+        actor_of(a) != actor_of(b)
+            && !(self.crash_coupled && is_crash_or_recover(a) && is_crash_or_recover(b))
+    }
+
+    fn fp(&self, s: &SysState) -> u64 {
+        if self.reduce.symmetry {
+            fingerprint(&crate::symmetry::representative(s))
+        } else {
+            fingerprint(s)
+        }
+    }
+
+    /// The model's actions at `s` (at most 255: more is refused).
+    fn actions(&self, s: &SysState) -> Vec<Action> {
+        let mut acts = Vec::new();
+        self.m.actions(s, &mut acts);
+        assert!(acts.len() < 256, "more than 255 actions at one state");
+        acts
+    }
+
+    /// Whether `a` leads to a state within the boundary: a delivery to a
+    /// crashed actor waits, a crash past the actor's budget is outside the
+    /// boundary; everything else the model lists is enabled. (Tested
+    /// against `next_state` on every shipped small model.)
+    pub fn enabled(&self, s: &SysState, a: &Action) -> bool {
+        match a {
+            ActorModelAction::Deliver { dst, .. } => !s.crashed[usize::from(*dst)],
+            ActorModelAction::Crash(id) => {
+                let i = usize::from(*id);
+                crate::model::incarnation(s, i)
+                    <= crate::types::Inc::from(self.m.cfg().budgets.get(i).copied().unwrap_or(0))
+            }
+            _ => true,
+        }
+    }
+
+    /// The indices of `acts` (enabled ones, marked in `en`) in a
+    /// persistent set at `s` (all enabled ones when no smaller set
+    /// qualifies).
+    fn persistent(&self, s: &SysState, acts: &[Action], en: &[bool]) -> Vec<u8> {
+        let all: Vec<u8> = (0..acts.len() as u8).filter(|&i| en[i as usize]).collect();
+        if !self.reduce.persistent || all.len() <= 1 {
+            return all;
+        }
+        let mut active = vec![false; self.n_actors];
+        for &i in &all {
+            active[actor_of(&acts[i as usize])] = true;
+        }
+        let mut best: Option<Vec<u8>> = None;
+        // A set holding a visible action is no use (the state would be
+        // expanded fully), so only invisible actors can seed one.
+        for p in (0..self.n_actors).filter(|&p| !self.visible_actor[p]) {
+            let key = all.iter().any(|&i| {
+                let a = &acts[i as usize];
+                actor_of(a) == p && !matches!(a, ActorModelAction::Crash(_))
+            });
+            if !key {
+                continue;
+            }
+            let in_a = self.closure(s, p, &active);
+            let t: Vec<u8> = all
+                .iter()
+                .copied()
+                .filter(|&i| in_a[actor_of(&acts[i as usize])])
+                .collect();
+            if t.len() == all.len() {
+                continue;
+            }
+            if t
+                .iter()
+                .any(|&i| self.visible_actor[actor_of(&acts[i as usize])])
+            {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| t.len() < b.len()) {
+                best = Some(t);
+            }
+        }
+        best.unwrap_or(all)
+    }
+
+    /// The actors `A` closed from `p` (see the module comment).
+    fn closure(&self, s: &SysState, p: usize, active: &[bool]) -> Vec<bool> {
+        let n = self.n_actors;
+        let mut in_a = vec![false; n];
+        in_a[p] = true;
+        loop {
+            let mut changed = false;
+            if self.crash_coupled && (0..n).any(|i| in_a[i] && self.crashable[i]) {
+                for i in 0..n {
+                    if self.crashable[i] && !in_a[i] {
+                        in_a[i] = true;
+                        changed = true;
+                    }
+                }
+            }
+            // Any actor may send to any other, so if one actor outside A
+            // may act, every actor outside A may (it can be woken).
+            let outside_active = (0..n).any(|k| !in_a[k] && active[k]);
+            if outside_active {
+                for k in 0..n {
+                    if in_a[k] {
+                        continue;
+                    }
+                    let may_add_action =
+                        (0..n).any(|i| in_a[i] && (!self.ordered || channel_empty(s, k, i)));
+                    if may_add_action {
+                        in_a[k] = true;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return in_a;
+            }
+        }
+    }
+
+    fn mask_of(acts: &[Action], sleep: &[Action]) -> u16 {
+        let mut m = 0u16;
+        if sleep.is_empty() {
+            return 0;
+        }
+        for (i, a) in acts.iter().enumerate().take(MASK_BITS) {
+            if sleep.contains(a) {
+                m |= 1 << i;
+            }
+        }
+        m
+    }
+
+    /// Runs the search from the initial state.
+    pub fn run(&self) -> Outcome {
+        let m = self.m;
+        let props = m.properties();
+        let mut out = Outcome::default();
+        let mut pending: Vec<bool> = vec![true; props.len()];
+        let mut table = Table::new(self.reduce.sleep);
+        let stop = m.cfg().stop.clone();
+        let start = Instant::now();
+        let mut last_report = Instant::now();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut path: Vec<Action> = Vec::new();
+        let mut ended_early = false;
+
+        let check = |s: &SysState,
+                     path: &[Action],
+                     pending: &mut Vec<bool>,
+                     found: &mut Vec<(&'static str, Vec<Action>)>| {
+            for (i, p) in props.iter().enumerate() {
+                if !pending[i] {
+                    continue;
+                }
+                let holds = (p.condition)(m, s);
+                let discovered = match p.expectation {
+                    Expectation::Always => !holds,
+                    Expectation::Sometimes => holds,
+                    Expectation::Eventually => false,
+                };
+                if discovered {
+                    pending[i] = false;
+                    found.push((p.name, path.to_vec()));
+                }
+            }
+        };
+
+        for init in m.init_states() {
+            out.states += 1;
+            let (_, new) = table.insert(self.fp(&init));
+            if !new {
+                continue;
+            }
+            out.unique += 1;
+            check(&init, &path, &mut pending, &mut out.found);
+            let slot = table.slot(self.fp(&init)).0;
+            stack.push(self.frame(init, slot, 0, vec![], &mut table, &mut out));
+        }
+        'outer: while let Some(top) = stack.last_mut() {
+            if top.pos == top.todo.len() {
+                stack.pop();
+                path.pop();
+                continue;
+            }
+            let i = top.todo[top.pos] as usize;
+            top.pos += 1;
+            let action = top.acts[i].clone();
+            let Some(next) = m
+                .next_state(&top.state, action.clone())
+                .filter(|n| m.within_boundary(n))
+            else {
+                continue;
+            };
+            let child_sleep: Vec<Action> = top
+                .sleep
+                .iter()
+                .filter(|u| self.independent(u, &action))
+                .cloned()
+                .collect();
+            if self.reduce.sleep {
+                top.sleep.push(action.clone());
+            }
+            let depth = top.depth + 1;
+            out.states += 1;
+            out.max_depth = out.max_depth.max(depth);
+            let fp = self.fp(&next);
+            let (slot, new) = table.insert(fp);
+            if new {
+                out.unique += 1;
+                path.push(action);
+                check(&next, &path, &mut pending, &mut out.found);
+                if self.should_stop(&props, &pending, &stop) {
+                    ended_early = true;
+                    break 'outer;
+                }
+                if self.max_depth.is_some_and(|d| depth >= d) {
+                    path.pop();
+                    continue;
+                }
+                let f = self.frame(next, slot, depth, child_sleep, &mut table, &mut out);
+                stack.push(f);
+            } else if self.reduce.sleep && table.masks[slot] != 0 {
+                // Revisited with a sleep set: explore what slept before and
+                // is awake now.
+                let acts = self.actions(&next);
+                let now = Self::mask_of(&acts, &child_sleep);
+                let stored = table.masks[slot];
+                let wake = stored & !now;
+                table.masks[slot] = stored & now;
+                if wake != 0 {
+                    let todo: Vec<u8> = (0..acts.len().min(MASK_BITS) as u8)
+                        .filter(|&j| wake & (1 << j) != 0)
+                        .collect();
+                    let child_sleep = child_sleep
+                        .into_iter()
+                        .filter(|a| acts.iter().take(MASK_BITS).any(|b| b == a))
+                        .collect();
+                    path.push(action);
+                    stack.push(Frame {
+                        state: next,
+                        acts,
+                        todo,
+                        pos: 0,
+                        sleep: child_sleep,
+                        depth,
+                    });
+                }
+            }
+            if self.progress && last_report.elapsed() >= Duration::from_secs(2) {
+                last_report = Instant::now();
+                eprintln!(
+                    "progress: {:>6.1}s  states {}  unique {}  depth {}  {:.0} states/s (reduced search)",
+                    start.elapsed().as_secs_f64(),
+                    out.states,
+                    out.unique,
+                    out.max_depth,
+                    out.states as f64 / start.elapsed().as_secs_f64()
+                );
+            }
+            if self.timeout.is_some_and(|t| start.elapsed() >= t) || stop.load(Ordering::Relaxed) {
+                ended_early = true;
+                break;
+            }
+        }
+        out.complete = !ended_early;
+        out.table_bytes = table.bytes();
+        out.terminals.sort_unstable();
+        out.terminals.dedup();
+        out
+    }
+
+    fn should_stop(
+        &self,
+        props: &[stateright::Property<Dtm0Model>],
+        pending: &[bool],
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> bool {
+        if pending.iter().all(|p| !p) {
+            return true;
+        }
+        let hit = props
+            .iter()
+            .zip(pending)
+            .any(|(p, &pend)| !pend && self.stop_at.iter().any(|id| prop_id(p.name) == Some(id)));
+        if hit {
+            stop.store(true, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// A new state's frame: its successors, the persistent set minus the
+    /// sleep set, and its stored mask.
+    fn frame(
+        &self,
+        state: SysState,
+        slot: usize,
+        depth: usize,
+        sleep: Vec<Action>,
+        table: &mut Table,
+        out: &mut Outcome,
+    ) -> Frame {
+        let acts = self.actions(&state);
+        let en: Vec<bool> = acts.iter().map(|a| self.enabled(&state, a)).collect();
+        let n_en = en.iter().filter(|&&e| e).count();
+        if n_en == 0 && self.collect_terminals {
+            out.terminals.push(table.fps[slot]);
+        }
+        let t = self.persistent(&state, &acts, &en);
+        if t.len() < n_en {
+            out.reduced_states += 1;
+        }
+        let sleep_mask = if self.reduce.sleep {
+            Self::mask_of(&acts, &sleep)
+        } else {
+            0
+        };
+        let mut todo = Vec::with_capacity(t.len());
+        let mut stored = 0u16;
+        for &i in &t {
+            if (i as usize) < MASK_BITS && sleep_mask & (1 << i) != 0 {
+                stored |= 1 << i;
+                out.slept += 1;
+            } else {
+                todo.push(i);
+            }
+        }
+        if self.reduce.sleep {
+            table.masks[slot] = stored;
+        }
+        // Only actions that could be stored stay asleep.
+        let sleep = sleep
+            .into_iter()
+            .filter(|a| acts.iter().take(MASK_BITS).any(|b| b == a))
+            .collect();
+        Frame {
+            state,
+            acts,
+            todo,
+            pos: 0,
+            sleep,
+            depth,
+        }
+    }
+}
+
+/// The property id (`S2`) of a registered property or witness name.
+fn prop_id(name: &str) -> Option<&'static str> {
+    PROPS.iter().find(|p| p.name == name).map(|p| p.id)
+}
+
+/// True when channel `src -> dst` holds no message (ordered network).
+fn channel_empty(s: &SysState, src: usize, dst: usize) -> bool {
+    match &s.network {
+        Network::Ordered(map) => map
+            .get(&(src.into(), dst.into()))
+            .is_none_or(|q| q.is_empty()),
+        _ => true,
+    }
+}
