@@ -6,10 +6,38 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let spec = ModelSpec::load(std::path::Path::new(&args[1])).unwrap();
     for (name, r) in [
-        ("plain", Reduce { persistent: false, sleep: false, symmetry: false }),
-        ("sleep", Reduce { persistent: false, sleep: true, symmetry: false }),
-        ("por", Reduce { persistent: true, sleep: true, symmetry: false }),
-        ("sym", Reduce { persistent: true, sleep: true, symmetry: true }),
+        (
+            "plain",
+            Reduce {
+                persistent: false,
+                sleep: false,
+                symmetry: false,
+            },
+        ),
+        (
+            "sleep",
+            Reduce {
+                persistent: false,
+                sleep: true,
+                symmetry: false,
+            },
+        ),
+        (
+            "por",
+            Reduce {
+                persistent: true,
+                sleep: true,
+                symmetry: false,
+            },
+        ),
+        (
+            "sym",
+            Reduce {
+                persistent: true,
+                sleep: true,
+                symmetry: true,
+            },
+        ),
     ] {
         let m = build(&spec);
         let (mut e, note) = Engine::new(&m, r);

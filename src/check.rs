@@ -28,6 +28,20 @@ pub struct RunOpts {
     /// counterexample; empty: run to the end (for mutants: one
     /// counterexample of a named property is the point).
     pub stop_at: Vec<&'static str>,
+    /// Partial-order reduction (our own DFS, `por`), where it applies.
+    pub reduction: Reduction,
+}
+
+/// The search used for DFS runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduction {
+    /// Our reduced DFS (`src/por.rs`): persistent sets and sleep sets
+    /// (sleep sets off with symmetry), single-threaded.
+    #[default]
+    Por,
+    /// stateright's own checker, no reduction.
+    None,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -81,6 +95,21 @@ pub struct Report {
     pub strategy: String,
     pub threads: usize,
     pub symmetry: bool,
+    /// `por` when the reduced search ran, else `none`.
+    pub reduction: Reduction,
+    /// Why the reduction asked for did not (fully) apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reduction_note: Option<String>,
+    /// Reduced search only: states where the persistent set was smaller
+    /// than the enabled set, and transitions skipped by sleep sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reduced_states: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slept_transitions: Option<u64>,
+    /// Reduced search only: bytes of the visited-state table per unique
+    /// state at the end of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_state: Option<f64>,
     pub exhaustive: bool,
     /// Why the run is bounded, when it is.
     pub bounded_by: Vec<String>,
@@ -95,12 +124,43 @@ pub struct Report {
     pub ok: bool,
 }
 
+#[derive(Default)]
 struct Raw {
     states: usize,
     unique: usize,
     depth: usize,
     done_early: bool,
     found: Vec<(&'static str, Vec<Action>)>,
+    reduced_states: Option<u64>,
+    slept: Option<u64>,
+    bytes_per_state: Option<f64>,
+}
+
+/// The reduced search (`src/por.rs`) on `model`.
+fn collect_por(model: &Dtm0Model, opts: &RunOpts) -> (Raw, Option<String>) {
+    let (mut e, note) = crate::por::Engine::new(
+        model,
+        crate::por::Reduce {
+            persistent: true,
+            sleep: true,
+            symmetry: opts.symmetry,
+        },
+    );
+    e.max_depth = opts.max_depth;
+    e.stop_at = opts.stop_at.clone();
+    e.progress = opts.progress;
+    let o = e.run();
+    let raw = Raw {
+        states: o.states as usize,
+        unique: o.unique as usize,
+        depth: o.max_depth,
+        done_early: false,
+        found: o.found,
+        reduced_states: Some(o.reduced_states),
+        slept: Some(o.slept),
+        bytes_per_state: Some(o.table_bytes as f64 / o.unique.max(1) as f64),
+    };
+    (raw, note.map(String::from))
 }
 
 fn collect<C: Checker<Dtm0Model>>(c: C, opts: &RunOpts, start: Instant, stop: &AtomicBool) -> Raw {
@@ -149,8 +209,8 @@ fn collect<C: Checker<Dtm0Model>>(c: C, opts: &RunOpts, start: Instant, stop: &A
         states: c.state_count(),
         unique: c.unique_state_count(),
         depth: c.max_depth(),
-        done_early: false,
         found,
+        ..Raw::default()
     }
 }
 
@@ -180,27 +240,41 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         });
     }
     let start = Instant::now();
-    let mut b = model.checker().threads(opts.threads.max(1));
-    if let Some(d) = opts.max_depth {
-        b = b.target_max_depth(d);
+    let por = opts.reduction == Reduction::Por && opts.strategy == Strategy::Dfs;
+    let mut reduction_note = None;
+    if opts.reduction == Reduction::Por && !por {
+        reduction_note = Some(format!(
+            "partial-order reduction applies to dfs only; {} ran on stateright's checker",
+            format!("{:?}", opts.strategy).to_lowercase()
+        ));
     }
-    if let (Some(t), Strategy::Sim) = (opts.timeout, opts.strategy) {
-        // Random walks stop only through stateright's own timeout (our stop
-        // flag would make every walk end at the initial state).
-        b = b.timeout(t);
-    }
-    if opts.symmetry {
-        b = b.symmetry_fn(crate::symmetry::representative);
-    }
-    let raw_result = match opts.strategy {
-        Strategy::Bfs => collect(b.spawn_bfs(), opts, start, &stop),
-        Strategy::Dfs => collect(b.spawn_dfs(), opts, start, &stop),
-        Strategy::Sim => collect(
-            b.spawn_simulation(opts.seed, stateright::UniformChooser),
-            opts,
-            start,
-            &stop,
-        ),
+    let raw_result = if por {
+        let (raw, note) = collect_por(&model, opts);
+        reduction_note = note;
+        raw
+    } else {
+        let mut b = model.checker().threads(opts.threads.max(1));
+        if let Some(d) = opts.max_depth {
+            b = b.target_max_depth(d);
+        }
+        if let (Some(t), Strategy::Sim) = (opts.timeout, opts.strategy) {
+            // Random walks stop only through stateright's own timeout (our
+            // stop flag would make every walk end at the initial state).
+            b = b.timeout(t);
+        }
+        if opts.symmetry {
+            b = b.symmetry_fn(crate::symmetry::representative);
+        }
+        match opts.strategy {
+            Strategy::Bfs => collect(b.spawn_bfs(), opts, start, &stop),
+            Strategy::Dfs => collect(b.spawn_dfs(), opts, start, &stop),
+            Strategy::Sim => collect(
+                b.spawn_simulation(opts.seed, stateright::UniformChooser),
+                opts,
+                start,
+                &stop,
+            ),
+        }
     };
     let mut raw = raw_result;
     let secs = start.elapsed().as_secs_f64();
@@ -289,8 +363,13 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         variants: spec.cluster.variants.names(),
         network: format!("{:?}", spec.network).to_lowercase(),
         strategy: format!("{:?}", opts.strategy).to_lowercase(),
-        threads: opts.threads.max(1),
+        threads: if por { 1 } else { opts.threads.max(1) },
         symmetry: opts.symmetry,
+        reduction: if por { Reduction::Por } else { Reduction::None },
+        reduction_note,
+        reduced_states: raw.reduced_states,
+        slept_transitions: raw.slept,
+        bytes_per_state: raw.bytes_per_state,
         exhaustive,
         bounded_by: if raw.done_early && bounded_by.is_empty() {
             vec!["stopped at the first violations".into()]
@@ -403,6 +482,20 @@ fn text_with(r: &Report, with_cx: bool) -> String {
         "states {}, unique {}, max depth {}, {:.2}s, {:.0} states/s",
         r.states, r.unique_states, r.max_depth, r.seconds, r.states_per_second
     );
+    if let (Some(red), Some(slept)) = (r.reduced_states, r.slept_transitions) {
+        let _ = writeln!(
+            o,
+            "reduction: por (our DFS, 1 thread): persistent sets smaller than the enabled set at {} states; sleep sets skipped {} transitions; {:.1} bytes per unique state",
+            red,
+            slept,
+            r.bytes_per_state.unwrap_or(0.0)
+        );
+    } else {
+        let _ = writeln!(o, "reduction: none (stateright's checker)");
+    }
+    if let Some(note) = &r.reduction_note {
+        let _ = writeln!(o, "  note: {note}");
+    }
     for p in &r.properties {
         let status = match p.status {
             Status::Holds => "holds",

@@ -165,10 +165,7 @@ pub fn actor_of(a: &Action) -> usize {
 }
 
 fn is_crash_or_recover(a: &Action) -> bool {
-    matches!(
-        a,
-        ActorModelAction::Crash(_) | ActorModelAction::Recover(_)
-    )
+    matches!(a, ActorModelAction::Crash(_) | ActorModelAction::Recover(_))
 }
 
 struct Frame {
@@ -319,8 +316,7 @@ impl<'a> Engine<'a> {
             if t.len() == all.len() {
                 continue;
             }
-            if t
-                .iter()
+            if t.iter()
                 .any(|&i| self.visible_actor[actor_of(&acts[i as usize])])
             {
                 continue;
@@ -330,6 +326,17 @@ impl<'a> Engine<'a> {
             }
         }
         best.unwrap_or(all)
+    }
+
+    /// The actions the reduced search explores first at `s` (before sleep
+    /// sets): a persistent set.
+    pub fn persistent_set(&self, s: &SysState) -> Vec<Action> {
+        let acts = self.actions(s);
+        let en: Vec<bool> = acts.iter().map(|a| self.enabled(s, a)).collect();
+        self.persistent(s, &acts, &en)
+            .into_iter()
+            .map(|i| acts[i as usize].clone())
+            .collect()
     }
 
     /// The actors `A` closed from `p` (see the module comment).

@@ -117,6 +117,7 @@ fn opts_for(spec: &ModelSpec, o: &SuiteOpts) -> RunOpts {
         seed: 1,
         random_order: spec.check.order == Some(crate::config::Order::Random),
         stop_at: Vec::new(),
+        reduction: crate::check::Reduction::Por,
     }
 }
 

@@ -25,6 +25,7 @@ fn opts(strategy: Strategy, symmetry: bool) -> RunOpts {
         seed: 1,
         random_order: false,
         stop_at: Vec::new(),
+        reduction: check::Reduction::None,
     }
 }
 

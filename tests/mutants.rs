@@ -19,6 +19,7 @@ fn opts(stop_at: Vec<&'static str>) -> RunOpts {
         seed: 1,
         random_order: false,
         stop_at,
+        reduction: check::Reduction::Por,
     }
 }
 

@@ -27,6 +27,15 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ReductionArg {
+    /// Our reduced DFS: persistent sets and sleep sets over independent
+    /// actions (different actors), one thread, same verdicts as `none`
+    Por,
+    /// stateright's own checker, no reduction (uses every --threads)
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum StrategyArg {
     /// Breadth-first (keeps whole states in its queue: memory-hungry)
     Bfs,
@@ -186,6 +195,9 @@ explorer path that opens it."
         /// Explore up to renaming of interchangeable participants (dfs, sim)
         #[arg(long)]
         symmetry: bool,
+        /// Partial-order reduction for dfs runs: por (default) or none; see README, "Partial-order reduction"
+        #[arg(long, value_enum, value_name = "KIND")]
+        reduction: Option<ReductionArg>,
         /// Protocol variant to apply on top of the model's (repeatable); see `dtm0 variants`
         #[arg(long = "variant", value_name = "NAME")]
         variants: Vec<String>,
@@ -417,6 +429,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             max_depth,
             timeout,
             symmetry,
+            reduction,
             variants,
             json,
             format,
@@ -460,6 +473,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 seed,
                 random_order: random_order || spec.check.order == Some(dtm0::config::Order::Random),
                 stop_at: Vec::new(),
+                reduction: match reduction {
+                    Some(ReductionArg::None) => check::Reduction::None,
+                    _ => check::Reduction::Por,
+                },
             };
             if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none()
             {

@@ -1,0 +1,256 @@
+//! The reduced search (src/por.rs) against the plain one: on every small
+//! model the same unique states, the same terminal states (fingerprints),
+//! the same discoveries; the plain engine against stateright's checker;
+//! the cheap enabledness test against the model; and a persistent set
+//! smaller than the enabled set where the closure allows one.
+
+use dtm0::check::{self, Reduction, RunOpts};
+use dtm0::config::{ModelSpec, Strategy};
+use dtm0::model::{build, in_flight, Action, Dtm0Model, SysState};
+use dtm0::msg::Msg;
+use dtm0::por::{actor_of, fingerprint, Engine, Outcome, Reduce};
+use stateright::actor::{Envelope, Network};
+use stateright::Model;
+use std::collections::HashSet;
+use std::path::Path;
+
+fn spec(name: &str) -> ModelSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
+    ModelSpec::load(&path).unwrap()
+}
+
+const PLAIN: Reduce = Reduce {
+    persistent: false,
+    sleep: false,
+    symmetry: false,
+};
+const POR: Reduce = Reduce {
+    persistent: true,
+    sleep: true,
+    symmetry: false,
+};
+
+fn search(m: &Dtm0Model, r: Reduce) -> Outcome {
+    let (mut e, _) = Engine::new(m, r);
+    e.collect_terminals = true;
+    e.run()
+}
+
+fn names(o: &Outcome) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = o.found.iter().map(|f| f.0).collect();
+    v.sort();
+    v
+}
+
+/// Small models, each exhaustive in a few seconds in release mode.
+const SMALL: &[&str] = &["tiny", "put-crash", "prune-crash", "unordered", "orphan"];
+
+#[test]
+fn reduced_and_plain_searches_agree_on_every_small_model() {
+    for name in SMALL {
+        let m = build(&spec(name));
+        let plain = search(&m, PLAIN);
+        let por = search(&m, POR);
+        assert!(plain.complete && por.complete, "{name}");
+        // Sleep sets stored with the states lose no state, so the reduced
+        // search visits exactly as many unique states...
+        assert_eq!(plain.unique, por.unique, "{name}: unique states");
+        // ...with fewer transitions,
+        assert!(
+            por.states < plain.states,
+            "{name}: {} vs {}",
+            por.states,
+            plain.states
+        );
+        // the same terminal states,
+        assert!(!plain.terminals.is_empty(), "{name}");
+        assert_eq!(plain.terminals, por.terminals, "{name}: terminal states");
+        // and the same verdicts and witnesses.
+        assert_eq!(names(&plain), names(&por), "{name}: discoveries");
+        println!(
+            "{name}: unique {} transitions plain {} reduced {} (factor {:.2}), terminals {}",
+            plain.unique,
+            plain.states,
+            por.states,
+            plain.states as f64 / por.states as f64,
+            plain.terminals.len()
+        );
+    }
+}
+
+#[test]
+fn plain_engine_visits_what_stateright_visits() {
+    for name in ["tiny", "put-crash", "unordered"] {
+        let s = spec(name);
+        let ours = search(&build(&s), PLAIN);
+        let opts = RunOpts {
+            strategy: Strategy::Dfs,
+            threads: 2,
+            max_depth: None,
+            timeout: None,
+            symmetry: false,
+            progress: false,
+            seed: 1,
+            random_order: false,
+            stop_at: vec![],
+            reduction: Reduction::None,
+        };
+        let r = check::run(&s, &opts).unwrap();
+        assert!(r.exhaustive);
+        assert_eq!(ours.unique as usize, r.unique_states, "{name}");
+        let theirs: Vec<&str> = r.violated.clone();
+        assert!(theirs.is_empty(), "{name}: {theirs:?}");
+        // Every property stateright saw violated or witnessed, ours did too.
+        for p in &r.properties {
+            let witnessed = p.witness_status == check::WitnessStatus::Found;
+            assert_eq!(
+                witnessed,
+                ours.found.iter().any(|f| f.0 == p.witness),
+                "{name}: {}",
+                p.witness
+            );
+        }
+    }
+}
+
+#[test]
+fn symmetric_reduced_search_keeps_the_verdicts_and_terminal_classes() {
+    // Models whose participants are interchangeable (equal crash budgets).
+    for name in ["tiny", "unordered"] {
+        let m = build(&spec(name));
+        let plain = search(&m, PLAIN);
+        let sym = search(
+            &m,
+            Reduce {
+                persistent: true,
+                sleep: false,
+                symmetry: true,
+            },
+        );
+        assert!(sym.complete);
+        assert!(sym.unique < plain.unique, "{name}: symmetry merged nothing");
+        assert_eq!(names(&plain), names(&sym), "{name}");
+        // Terminal states up to renaming: the representatives of the plain
+        // search's terminal states are the symmetric search's.
+        let mut reps: Vec<u64> = terminal_states(&m)
+            .iter()
+            .map(|s| fingerprint(&dtm0::symmetry::representative(s)))
+            .collect();
+        reps.sort();
+        reps.dedup();
+        assert_eq!(reps, sym.terminals, "{name}");
+    }
+}
+
+/// Every reachable state (plain exploration), for small models.
+fn reachable(m: &Dtm0Model) -> Vec<SysState> {
+    let mut seen = HashSet::new();
+    let mut stack = m.init_states();
+    let mut all = Vec::new();
+    while let Some(s) = stack.pop() {
+        if !seen.insert(fingerprint(&s)) {
+            continue;
+        }
+        let mut acts = Vec::new();
+        m.actions(&s, &mut acts);
+        for a in acts {
+            if let Some(n) = m.next_state(&s, a).filter(|n| m.within_boundary(n)) {
+                stack.push(n);
+            }
+        }
+        all.push(s);
+    }
+    all
+}
+
+fn terminal_states(m: &Dtm0Model) -> Vec<SysState> {
+    reachable(m)
+        .into_iter()
+        .filter(|s| {
+            let mut acts = Vec::new();
+            m.actions(s, &mut acts);
+            acts.into_iter().all(|a| {
+                m.next_state(s, a)
+                    .filter(|n| m.within_boundary(n))
+                    .is_none()
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn cheap_enabledness_matches_the_model() {
+    for name in ["tiny", "put-crash", "unordered", "prune-crash"] {
+        let m = build(&spec(name));
+        let (e, _) = Engine::new(&m, POR);
+        let mut checked = 0;
+        for s in reachable(&m) {
+            let mut acts: Vec<Action> = Vec::new();
+            m.actions(&s, &mut acts);
+            for a in acts {
+                let real = m
+                    .next_state(&s, a.clone())
+                    .filter(|n| m.within_boundary(n))
+                    .is_some();
+                assert_eq!(e.enabled(&s, &a), real, "{name}: {a:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{name}");
+    }
+}
+
+#[test]
+fn persistent_set_is_smaller_when_no_outside_actor_can_reach_ha() {
+    // tiny's initial state, with one restart notice queued to HA from every
+    // other actor: HA's deliveries form a persistent set (whatever the
+    // others do, they only queue behind those notices), and HA's actions
+    // are invisible to the properties of intermediate states.
+    let s = spec("tiny");
+    let m = build(&s);
+    let init = m.init_states().remove(0);
+    let c = &m.cfg().cluster;
+    let ha = c.ha_id();
+    let mut envs: Vec<Envelope<Msg>> = in_flight(&init)
+        .into_iter()
+        .map(|(src, dst, msg)| Envelope {
+            src,
+            dst,
+            msg: msg.clone(),
+        })
+        .collect();
+    for i in 0..c.actor_count() - 1 {
+        envs.push(Envelope {
+            src: i.into(),
+            dst: ha,
+            msg: Msg::Starting { inc: 1 },
+        });
+    }
+    let mut st = init.clone();
+    st.network = Network::new_ordered(envs);
+    let (e, _) = Engine::new(&m, POR);
+    let t = e.persistent_set(&st);
+    let mut all = Vec::new();
+    m.actions(&st, &mut all);
+    assert!(!t.is_empty());
+    assert!(t.len() < all.len(), "{t:?} vs {all:?}");
+    assert!(t.iter().all(|a| actor_of(a) == usize::from(ha)), "{t:?}");
+    // Remove p1's notice: p1 has a request to execute, so it may act and
+    // then send HA a message that no queued one precedes; p1 joins the
+    // set, its actions are visible, and the state is expanded fully.
+    let p1 = usize::from(c.participant_id(0));
+    let envs2: Vec<Envelope<Msg>> = in_flight(&st)
+        .into_iter()
+        .filter(|(src, dst, _)| !(usize::from(*src) == p1 && *dst == ha))
+        .map(|(src, dst, msg)| Envelope {
+            src,
+            dst,
+            msg: msg.clone(),
+        })
+        .collect();
+    st.network = Network::new_ordered(envs2);
+    let mut all2 = Vec::new();
+    m.actions(&st, &mut all2);
+    assert!(all2.iter().any(|a| actor_of(a) == p1), "p1 may act");
+    assert_eq!(e.persistent_set(&st).len(), all2.len());
+}
