@@ -37,7 +37,6 @@ use crate::model::{Action, Dtm0Model, SysState};
 use crate::properties::PROPS;
 use stateright::actor::{ActorModelAction, Network};
 use stateright::{Expectation, Model};
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -141,15 +140,14 @@ impl Table {
 
 /// A 64-bit fingerprint (never 0) with fixed keys, so runs repeat.
 pub fn fingerprint(s: &SysState) -> u64 {
-    let mut h = ahash::RandomState::with_seeds(
+    ahash::RandomState::with_seeds(
         0x243f_6a88_85a3_08d3,
         0x1319_8a2e_0370_7344,
         0xa409_3822_299f_31d0,
         0x082e_fa98_ec4e_6c89,
     )
-    .build_hasher();
-    s.hash(&mut h);
-    h.finish().max(1)
+    .hash_one(s)
+    .max(1)
 }
 
 /// The actor an action belongs to.
@@ -347,9 +345,9 @@ impl<'a> Engine<'a> {
         loop {
             let mut changed = false;
             if self.crash_coupled && (0..n).any(|i| in_a[i] && self.crashable[i]) {
-                for i in 0..n {
-                    if self.crashable[i] && !in_a[i] {
-                        in_a[i] = true;
+                for (a, &crashable) in in_a.iter_mut().zip(&self.crashable) {
+                    if crashable && !*a {
+                        *a = true;
                         changed = true;
                     }
                 }

@@ -59,6 +59,13 @@ pub struct Entry {
     pub network: String,
     pub strategy: String,
     pub reduction: &'static str,
+    pub symmetry: bool,
+    /// Reduced search: transitions skipped by sleep sets, states where the
+    /// persistent set was smaller than the enabled set, table bytes per
+    /// unique state.
+    pub slept_transitions: Option<u64>,
+    pub reduced_states: Option<u64>,
+    pub bytes_per_state: Option<f64>,
     pub exhaustive: bool,
     pub bounded_by: Vec<String>,
     pub states: usize,
@@ -112,7 +119,7 @@ fn opts_for(spec: &ModelSpec, o: &SuiteOpts) -> RunOpts {
         threads: o.threads,
         max_depth: spec.check.max_depth,
         timeout,
-        symmetry: false,
+        symmetry: spec.check.symmetry.unwrap_or(false),
         progress: o.progress,
         seed: 1,
         random_order: spec.check.order == Some(crate::config::Order::Random),
@@ -136,7 +143,14 @@ fn entry(
         participants: spec.cluster.n,
         network: r.network.clone(),
         strategy: r.strategy.clone(),
-        reduction: "none",
+        reduction: match r.reduction {
+            check::Reduction::Por => "por",
+            check::Reduction::None => "none",
+        },
+        symmetry: r.symmetry,
+        slept_transitions: r.slept_transitions,
+        reduced_states: r.reduced_states,
+        bytes_per_state: r.bytes_per_state,
         exhaustive: r.exhaustive,
         bounded_by: r.bounded_by.clone(),
         states: r.states,
@@ -182,9 +196,22 @@ pub fn run_all(
                 )
             }
         };
-        let e = entry("model", &spec, None, &r, expected, met);
+        let e = entry("model", &spec, None, &r, expected.clone(), met);
         log(&e);
+        let compare = e.exhaustive && e.reduction == "por" && e.seconds < 60.0;
         out.push(e);
+        if compare {
+            // The same model without reduction (stateright's checker), for
+            // the reduction factor.
+            reset_peak();
+            let mut plain = opts_for(&spec, o);
+            plain.reduction = check::Reduction::None;
+            let p = check::run(&spec, &plain)?;
+            let ok = p.exhaustive && p.violated == r.violated && p.ok == r.ok;
+            let e = entry("plain", &spec, None, &p, expected, ok);
+            log(&e);
+            out.push(e);
+        }
     }
     for m in load_mutants(&dir.join("mutants.toml"))? {
         let path = dir.join(format!("{}.toml", m.model));
@@ -237,6 +264,34 @@ project machine (2 cores, 24 GiB); the live figures come from `results/live-benc
     for e in entries.iter().filter(|e| e.kind == "model") {
         let _ = writeln!(o, "{}", row(e));
     }
+    let _ = writeln!(o, "\n## Plain vs reduced\n\nEach model whose reduced run is exhaustive in under a minute, run again without reduction \
+(stateright's checker, {} threads). Same verdict required (column `same`). Unique states are equal by design: sleep sets \
+stored with the states lose none, and persistent sets never shrink on these models (README, \"Partial-order reduction\").\n\n\
+| model | unique plain | unique reduced | transitions plain | transitions reduced | transition factor | s plain (threads) | s reduced (1 thread) | speed-up | bytes/state reduced | same |\n|---|---|---|---|---|---|---|---|---|---|---|",
+        entries.iter().find(|e| e.kind == "plain").map_or(0, |_| 2));
+    for p in entries.iter().filter(|e| e.kind == "plain") {
+        let Some(r) = entries
+            .iter()
+            .find(|e| e.kind == "model" && e.model == p.model)
+        else {
+            continue;
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            p.model,
+            p.unique_states,
+            r.unique_states,
+            p.states,
+            r.states,
+            p.states as f64 / r.states.max(1) as f64,
+            p.seconds,
+            r.seconds,
+            p.seconds / r.seconds.max(1e-9),
+            r.bytes_per_state.unwrap_or(0.0),
+            if p.met { "yes" } else { "**NO**" }
+        );
+    }
     let _ = writeln!(o, "\n## Mutants\n\n| mutant | model | run | states | unique | s | expected | violated (counterexample steps) | caught |\n|---|---|---|---|---|---|---|---|---|");
     for e in &mutants {
         let cx: Vec<String> = e
@@ -264,7 +319,8 @@ project machine (2 cores, 24 GiB); the live figures come from `results/live-benc
         "A run is *exhaustive* when it explored every state within the model's crash budgets; \
 *bounded* runs say what bounded them and prove nothing beyond what they explored. Mutant runs \
 stop at the first violations (a counterexample is the point), so they are bounded by design. \
-Partial-order reduction is not implemented yet (column `reduction` in results.json: none). \
+Model runs use the reduced search (`reduction: por`, one thread; with symmetry where the model asks for it, \
+and then without sleep sets); `plain` entries in results.json are the comparison runs. \
 Peak MiB is the process's peak resident memory (VmHWM), reset before each run; it includes \
 memory the allocator kept from earlier runs, so small models show the floor left by large ones."
     );
@@ -298,10 +354,16 @@ memory the allocator kept from earlier runs, so small models show the floor left
 }
 
 fn run_kind(e: &Entry) -> String {
+    let how = match (e.reduction, e.symmetry) {
+        ("por", true) => ", por + symmetry",
+        ("por", false) => ", por",
+        (_, true) => ", symmetry",
+        _ => "",
+    };
     if e.exhaustive {
-        "exhaustive".into()
+        format!("exhaustive{how}")
     } else {
-        format!("bounded ({})", e.bounded_by.join("; "))
+        format!("bounded ({}){how}", e.bounded_by.join("; "))
     }
 }
 
@@ -344,7 +406,7 @@ pub fn svg(entries: &[Entry]) -> String {
     let mut o = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
 <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-<text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">Unique states (bars, left) and seconds (dots, right) per model, plain search</text>\n",
+<text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">Unique states (bars, left); seconds (right): reduced search red, plain blue</text>\n",
         w / 2.0
     );
     let (slo, shi) = (10.0, 1e9);
@@ -377,7 +439,14 @@ pub fn svg(entries: &[Entry]) -> String {
             e.unique_states
         );
         let ty = ly(e.seconds, tlo, thi);
-        let _ = writeln!(o, "<circle cx=\"{:.1}\" cy=\"{ty:.1}\" r=\"4\" fill=\"#c33\"><title>{}: {:.2}s</title></circle>", x(i), e.model, e.seconds);
+        let _ = writeln!(o, "<circle cx=\"{:.1}\" cy=\"{ty:.1}\" r=\"4\" fill=\"#c33\"><title>{}: {:.2}s reduced</title></circle>", x(i), e.model, e.seconds);
+        if let Some(p) = entries
+            .iter()
+            .find(|p| p.kind == "plain" && p.model == e.model)
+        {
+            let py = ly(p.seconds, tlo, thi);
+            let _ = writeln!(o, "<circle cx=\"{:.1}\" cy=\"{py:.1}\" r=\"4\" fill=\"#36c\"><title>{}: {:.2}s plain, {} transitions vs {} reduced</title></circle>", x(i) + 8.0, e.model, p.seconds, p.states, e.states);
+        }
         let _ = writeln!(
             o,
             "<text transform=\"translate({:.1},{:.1}) rotate(45)\">{} ({}p{})</text>",
