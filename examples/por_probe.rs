@@ -4,6 +4,7 @@ use dtm0::por::{Engine, Reduce};
 use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let threads: usize = args.get(2).map_or(1, |t| t.parse().unwrap());
     let spec = ModelSpec::load(std::path::Path::new(&args[1])).unwrap();
     for (name, r) in [
         (
@@ -40,7 +41,7 @@ fn main() {
         ),
     ] {
         let m = build(&spec);
-        let (mut e, note) = Engine::new(&m, r);
+        let (mut e, note) = Engine::new(&m, r, threads);
         e.collect_terminals = true;
         let t = Instant::now();
         let o = e.run();

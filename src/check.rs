@@ -145,6 +145,7 @@ fn collect_por(model: &Dtm0Model, opts: &RunOpts) -> (Raw, Option<String>) {
             sleep: true,
             symmetry: opts.symmetry,
         },
+        opts.threads,
     );
     e.max_depth = opts.max_depth;
     e.stop_at = opts.stop_at.clone();

@@ -37,7 +37,8 @@ use crate::model::{Action, Dtm0Model, SysState};
 use crate::properties::PROPS;
 use stateright::actor::{ActorModelAction, Network};
 use stateright::{Expectation, Model};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// What to reduce.
@@ -85,7 +86,7 @@ struct Table {
 
 impl Table {
     fn new(with_masks: bool) -> Table {
-        let cap = 1 << 16;
+        let cap = 1 << 12;
         Table {
             fps: vec![0; cap],
             masks: if with_masks { vec![0; cap] } else { vec![] },
@@ -196,11 +197,19 @@ pub struct Engine<'a> {
     /// Property names whose discovery ends the run.
     pub stop_at: Vec<&'static str>,
     pub progress: bool,
+    /// Threads; sleep sets need one (their stored masks assume one
+    /// depth-first order), so with more the reduction is persistent sets
+    /// only.
+    pub threads: usize,
 }
 
 impl<'a> Engine<'a> {
     /// The engine, and a note when the reduction asked for cannot apply.
-    pub fn new(m: &'a Dtm0Model, mut reduce: Reduce) -> (Engine<'a>, Option<&'static str>) {
+    pub fn new(
+        m: &'a Dtm0Model,
+        mut reduce: Reduce,
+        threads: usize,
+    ) -> (Engine<'a>, Option<&'static str>) {
         let cfg = m.cfg();
         let n_actors = cfg.cluster.actor_count();
         let crashable: Vec<bool> = (0..n_actors)
@@ -216,6 +225,10 @@ impl<'a> Engine<'a> {
             reduce.persistent = false;
             reduce.sleep = false;
             note = Some("no partial-order reduction on a duplicating network (every delivery writes the network's last message)");
+        }
+        if threads > 1 && reduce.sleep {
+            reduce.sleep = false;
+            note = Some("sleep sets need one thread: with more, persistent sets only");
         }
         if reduce.symmetry && reduce.sleep {
             // Sleep masks are indexed by the actions of the state itself,
@@ -237,6 +250,7 @@ impl<'a> Engine<'a> {
             collect_terminals: false,
             stop_at: vec![],
             progress: false,
+            threads: threads.max(1),
         };
         (engine, note)
     }
@@ -387,56 +401,168 @@ impl<'a> Engine<'a> {
         m
     }
 
-    /// Runs the search from the initial state.
+    /// Runs the search from the initial state, on `self.threads` threads.
     pub fn run(&self) -> Outcome {
         let m = self.m;
         let props = m.properties();
-        let mut out = Outcome::default();
-        let mut pending: Vec<bool> = vec![true; props.len()];
-        let mut table = Table::new(self.reduce.sleep);
-        let stop = m.cfg().stop.clone();
-        let start = Instant::now();
-        let mut last_report = Instant::now();
-        let mut stack: Vec<Frame> = Vec::new();
-        let mut path: Vec<Action> = Vec::new();
-        let mut ended_early = false;
-
-        let check = |s: &SysState,
-                     path: &[Action],
-                     pending: &mut Vec<bool>,
-                     found: &mut Vec<(&'static str, Vec<Action>)>| {
-            for (i, p) in props.iter().enumerate() {
-                if !pending[i] {
-                    continue;
-                }
-                let holds = (p.condition)(m, s);
-                let discovered = match p.expectation {
-                    Expectation::Always => !holds,
-                    Expectation::Sometimes => holds,
-                    Expectation::Eventually => false,
-                };
-                if discovered {
-                    pending[i] = false;
-                    found.push((p.name, path.to_vec()));
-                }
-            }
+        let sh = Shared {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Table::new(self.reduce.sleep)))
+                .collect(),
+            jobs: Mutex::new(Vec::new()),
+            idle: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+            ended_early: AtomicBool::new(false),
+            states: AtomicU64::new(0),
+            unique: AtomicU64::new(0),
+            max_depth: AtomicUsize::new(0),
+            reduced: AtomicU64::new(0),
+            slept: AtomicU64::new(0),
+            pending: props.iter().map(|_| AtomicBool::new(true)).collect(),
+            found: Mutex::new(Vec::new()),
+            terminals: Mutex::new(Vec::new()),
+            start: Instant::now(),
         };
-
         for init in m.init_states() {
-            out.states += 1;
-            let (_, new) = table.insert(self.fp(&init));
-            if !new {
+            sh.states.fetch_add(1, Ordering::Relaxed);
+            let fp = self.fp(&init);
+            if !sh.insert(fp) {
                 continue;
             }
-            out.unique += 1;
-            check(&init, &path, &mut pending, &mut out.found);
-            let slot = table.slot(self.fp(&init)).0;
-            stack.push(self.frame(init, slot, 0, vec![], &mut table, &mut out));
+            sh.unique.fetch_add(1, Ordering::Relaxed);
+            self.check(&sh, &props, &init, &[]);
+            let frame = self.frame(init, fp, 0, vec![], &sh);
+            sh.jobs.lock().unwrap().push(Job {
+                frame,
+                path: vec![],
+            });
         }
-        'outer: while let Some(top) = stack.last_mut() {
+        let threads = self.threads.max(1);
+        std::thread::scope(|scope| {
+            for w in 0..threads {
+                let (sh, props) = (&sh, &props);
+                scope.spawn(move || self.worker(sh, props, w == 0));
+            }
+        });
+        let mut found = sh.found.into_inner().unwrap();
+        // Report in the model's property order, whichever thread found it.
+        found.sort_by_key(|(name, _)| props.iter().position(|p| p.name == *name));
+        let mut terminals = sh.terminals.into_inner().unwrap();
+        terminals.sort_unstable();
+        terminals.dedup();
+        let table_bytes = sh.shards.iter().map(|t| t.lock().unwrap().bytes()).sum();
+        Outcome {
+            states: sh.states.into_inner(),
+            unique: sh.unique.into_inner(),
+            max_depth: sh.max_depth.into_inner(),
+            found,
+            terminals,
+            reduced_states: sh.reduced.into_inner(),
+            slept: sh.slept.into_inner(),
+            table_bytes,
+            complete: !sh.ended_early.into_inner(),
+        }
+    }
+
+    /// Checks every property not yet discovered at a new state.
+    fn check(
+        &self,
+        sh: &Shared,
+        props: &[stateright::Property<Dtm0Model>],
+        s: &SysState,
+        path: &[Action],
+    ) {
+        for (i, p) in props.iter().enumerate() {
+            if !sh.pending[i].load(Ordering::Relaxed) {
+                continue;
+            }
+            let holds = (p.condition)(self.m, s);
+            let discovered = match p.expectation {
+                Expectation::Always => !holds,
+                Expectation::Sometimes => holds,
+                Expectation::Eventually => false,
+            };
+            if discovered && sh.pending[i].swap(false, Ordering::Relaxed) {
+                sh.found.lock().unwrap().push((p.name, path.to_vec()));
+                let all = sh.pending.iter().all(|x| !x.load(Ordering::Relaxed));
+                let named = self.stop_at.iter().any(|id| prop_id(p.name) == Some(id));
+                if all || named {
+                    if named {
+                        self.m.cfg().stop.store(true, Ordering::Relaxed);
+                    }
+                    sh.ended_early.store(true, Ordering::Relaxed);
+                    sh.done.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// One thread of the search: depth-first from jobs it takes, giving
+    /// away the far end of its stack when another thread is idle.
+    fn worker(&self, sh: &Shared, props: &[stateright::Property<Dtm0Model>], reporter: bool) {
+        let m = self.m;
+        let stop = m.cfg().stop.clone();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut path: Vec<Action> = Vec::new();
+        // Length of the path to the bottom frame of the stack.
+        let mut base = 0;
+        let mut steps = 0u64;
+        let mut last_report = Instant::now();
+        // Counted locally, added to the shared counters every 256 steps
+        // and at the end (shared atomics on every step cost throughput).
+        let (mut states, mut unique, mut deepest) = (0u64, 0u64, 0usize);
+        let flush = |states: &mut u64, unique: &mut u64, deepest: usize| {
+            sh.states
+                .fetch_add(std::mem::take(states), Ordering::Relaxed);
+            sh.unique
+                .fetch_add(std::mem::take(unique), Ordering::Relaxed);
+            sh.max_depth.fetch_max(deepest, Ordering::Relaxed);
+        };
+        loop {
+            if sh.done.load(Ordering::Relaxed) {
+                flush(&mut states, &mut unique, deepest);
+                return;
+            }
+            if stack.is_empty() {
+                flush(&mut states, &mut unique, deepest);
+                let Some(job) = sh.take_job(self.threads.max(1)) else {
+                    return;
+                };
+                base = job.path.len();
+                path = job.path;
+                stack.push(job.frame);
+            }
+            steps += 1;
+            if steps % 256 == 0 {
+                flush(&mut states, &mut unique, deepest);
+                if self.threads > 1 && sh.idle.load(Ordering::Relaxed) > 0 {
+                    share(sh, &mut stack, &path, base);
+                }
+                if self.timeout.is_some_and(|t| sh.start.elapsed() >= t)
+                    || stop.load(Ordering::Relaxed)
+                {
+                    sh.ended_early.store(true, Ordering::Relaxed);
+                    sh.done.store(true, Ordering::Relaxed);
+                    flush(&mut states, &mut unique, deepest);
+                    return;
+                }
+                if reporter && self.progress && last_report.elapsed() >= Duration::from_secs(2) {
+                    last_report = Instant::now();
+                    let secs = sh.start.elapsed().as_secs_f64();
+                    let states = sh.states.load(Ordering::Relaxed);
+                    eprintln!(
+                        "progress: {secs:>6.1}s  states {states}  unique {}  depth {}  {:.0} states/s (reduced search, {} thread(s))",
+                        sh.unique.load(Ordering::Relaxed),
+                        sh.max_depth.load(Ordering::Relaxed),
+                        states as f64 / secs,
+                        self.threads.max(1)
+                    );
+                }
+            }
+            let top = stack.last_mut().expect("not empty");
             if top.pos == top.todo.len() {
                 stack.pop();
-                path.pop();
+                path.truncate(base + stack.len().saturating_sub(1));
                 continue;
             }
             let i = top.todo[top.pos] as usize;
@@ -458,32 +584,30 @@ impl<'a> Engine<'a> {
                 top.sleep.push(action.clone());
             }
             let depth = top.depth + 1;
-            out.states += 1;
-            out.max_depth = out.max_depth.max(depth);
+            states += 1;
+            deepest = deepest.max(depth);
             let fp = self.fp(&next);
-            let (slot, new) = table.insert(fp);
-            if new {
-                out.unique += 1;
+            if sh.insert(fp) {
+                unique += 1;
+                path.truncate(base + stack.len() - 1);
                 path.push(action);
-                check(&next, &path, &mut pending, &mut out.found);
-                if self.should_stop(&props, &pending, &stop) {
-                    ended_early = true;
-                    break 'outer;
-                }
+                self.check(sh, props, &next, &path);
                 if self.max_depth.is_some_and(|d| depth >= d) {
-                    path.pop();
                     continue;
                 }
-                let f = self.frame(next, slot, depth, child_sleep, &mut table, &mut out);
+                let f = self.frame(next, fp, depth, child_sleep, sh);
                 stack.push(f);
-            } else if self.reduce.sleep && table.masks[slot] != 0 {
+            } else if self.reduce.sleep {
                 // Revisited with a sleep set: explore what slept before and
                 // is awake now.
+                let stored = sh.mask(fp);
+                if stored == 0 {
+                    continue;
+                }
                 let acts = self.actions(&next);
                 let now = Self::mask_of(&acts, &child_sleep);
-                let stored = table.masks[slot];
                 let wake = stored & !now;
-                table.masks[slot] = stored & now;
+                sh.set_mask(fp, stored & now);
                 if wake != 0 {
                     let todo: Vec<u8> = (0..acts.len().min(MASK_BITS) as u8)
                         .filter(|&j| wake & (1 << j) != 0)
@@ -492,6 +616,7 @@ impl<'a> Engine<'a> {
                         .into_iter()
                         .filter(|a| acts.iter().take(MASK_BITS).any(|b| b == a))
                         .collect();
+                    path.truncate(base + stack.len() - 1);
                     path.push(action);
                     stack.push(Frame {
                         state: next,
@@ -503,68 +628,28 @@ impl<'a> Engine<'a> {
                     });
                 }
             }
-            if self.progress && last_report.elapsed() >= Duration::from_secs(2) {
-                last_report = Instant::now();
-                eprintln!(
-                    "progress: {:>6.1}s  states {}  unique {}  depth {}  {:.0} states/s (reduced search)",
-                    start.elapsed().as_secs_f64(),
-                    out.states,
-                    out.unique,
-                    out.max_depth,
-                    out.states as f64 / start.elapsed().as_secs_f64()
-                );
-            }
-            if self.timeout.is_some_and(|t| start.elapsed() >= t) || stop.load(Ordering::Relaxed) {
-                ended_early = true;
-                break;
-            }
         }
-        out.complete = !ended_early;
-        out.table_bytes = table.bytes();
-        out.terminals.sort_unstable();
-        out.terminals.dedup();
-        out
     }
 
-    fn should_stop(
-        &self,
-        props: &[stateright::Property<Dtm0Model>],
-        pending: &[bool],
-        stop: &std::sync::atomic::AtomicBool,
-    ) -> bool {
-        if pending.iter().all(|p| !p) {
-            return true;
-        }
-        let hit = props
-            .iter()
-            .zip(pending)
-            .any(|(p, &pend)| !pend && self.stop_at.iter().any(|id| prop_id(p.name) == Some(id)));
-        if hit {
-            stop.store(true, Ordering::Relaxed);
-        }
-        hit
-    }
-
-    /// A new state's frame: its successors, the persistent set minus the
+    /// A new state's frame: its actions, the persistent set minus the
     /// sleep set, and its stored mask.
     fn frame(
         &self,
         state: SysState,
-        slot: usize,
+        fp: u64,
         depth: usize,
         sleep: Vec<Action>,
-        table: &mut Table,
-        out: &mut Outcome,
+        sh: &Shared,
     ) -> Frame {
         let acts = self.actions(&state);
         let en: Vec<bool> = acts.iter().map(|a| self.enabled(&state, a)).collect();
         let n_en = en.iter().filter(|&&e| e).count();
         if n_en == 0 && self.collect_terminals {
-            out.terminals.push(table.fps[slot]);
+            sh.terminals.lock().unwrap().push(fp);
         }
         let t = self.persistent(&state, &acts, &en);
         if t.len() < n_en {
-            out.reduced_states += 1;
+            sh.reduced.fetch_add(1, Ordering::Relaxed);
         }
         let sleep_mask = if self.reduce.sleep {
             Self::mask_of(&acts, &sleep)
@@ -576,13 +661,14 @@ impl<'a> Engine<'a> {
         for &i in &t {
             if (i as usize) < MASK_BITS && sleep_mask & (1 << i) != 0 {
                 stored |= 1 << i;
-                out.slept += 1;
             } else {
                 todo.push(i);
             }
         }
-        if self.reduce.sleep {
-            table.masks[slot] = stored;
+        if stored != 0 {
+            sh.slept
+                .fetch_add(u64::from(stored.count_ones()), Ordering::Relaxed);
+            sh.set_mask(fp, stored);
         }
         // Only actions that could be stored stay asleep.
         let sleep = sleep
@@ -598,6 +684,110 @@ impl<'a> Engine<'a> {
             depth,
         }
     }
+}
+
+/// Shards of the visited table (by the fingerprint's top bits).
+const SHARDS: usize = 64;
+
+struct Job {
+    frame: Frame,
+    /// The actions from the initial state to the frame's state.
+    path: Vec<Action>,
+}
+
+/// What the threads of one search share.
+struct Shared {
+    shards: Vec<Mutex<Table>>,
+    jobs: Mutex<Vec<Job>>,
+    idle: AtomicUsize,
+    done: AtomicBool,
+    ended_early: AtomicBool,
+    states: AtomicU64,
+    unique: AtomicU64,
+    max_depth: AtomicUsize,
+    reduced: AtomicU64,
+    slept: AtomicU64,
+    pending: Vec<AtomicBool>,
+    found: Mutex<Vec<(&'static str, Vec<Action>)>>,
+    terminals: Mutex<Vec<u64>>,
+    start: Instant,
+}
+
+impl Shared {
+    fn shard(&self, fp: u64) -> std::sync::MutexGuard<'_, Table> {
+        self.shards[(fp >> 58) as usize % SHARDS].lock().unwrap()
+    }
+    /// Inserts `fp`; true when it is new.
+    fn insert(&self, fp: u64) -> bool {
+        self.shard(fp).insert(fp).1
+    }
+    fn mask(&self, fp: u64) -> u16 {
+        let t = self.shard(fp);
+        match t.slot(fp) {
+            (i, true) if !t.masks.is_empty() => t.masks[i],
+            _ => 0,
+        }
+    }
+    fn set_mask(&self, fp: u64, mask: u16) {
+        let mut t = self.shard(fp);
+        if let (i, true) = t.slot(fp) {
+            if !t.masks.is_empty() {
+                t.masks[i] = mask;
+            }
+        }
+    }
+    /// A job to work on, waiting while other threads may still give one;
+    /// `None` when every thread is idle and no job is left.
+    fn take_job(&self, threads: usize) -> Option<Job> {
+        if let Some(j) = self.jobs.lock().unwrap().pop() {
+            return Some(j);
+        }
+        self.idle.fetch_add(1, Ordering::SeqCst);
+        loop {
+            if self.done.load(Ordering::Relaxed) {
+                return None;
+            }
+            {
+                let mut jobs = self.jobs.lock().unwrap();
+                if let Some(j) = jobs.pop() {
+                    self.idle.fetch_sub(1, Ordering::SeqCst);
+                    return Some(j);
+                }
+                if self.idle.load(Ordering::SeqCst) == threads {
+                    self.done.store(true, Ordering::Relaxed);
+                    return None;
+                }
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
+/// Gives an idle thread half of what remains at the lowest frame of
+/// `stack` that has two or more actions left (the largest subtrees).
+/// Only without sleep sets (more than one thread).
+fn share(sh: &Shared, stack: &mut [Frame], path: &[Action], base: usize) {
+    let mut jobs = sh.jobs.lock().unwrap();
+    if !jobs.is_empty() {
+        return;
+    }
+    let Some(b) = stack.iter().position(|f| f.todo.len() - f.pos >= 2) else {
+        return;
+    };
+    let f = &mut stack[b];
+    let keep = f.pos + (f.todo.len() - f.pos).div_ceil(2);
+    let given: Vec<u8> = f.todo.split_off(keep);
+    jobs.push(Job {
+        frame: Frame {
+            state: f.state.clone(),
+            acts: f.acts.clone(),
+            todo: given,
+            pos: 0,
+            sleep: vec![],
+            depth: f.depth,
+        },
+        path: path[..base + b].to_vec(),
+    });
 }
 
 /// The property id (`S2`) of a registered property or witness name.

@@ -31,7 +31,11 @@ const POR: Reduce = Reduce {
 };
 
 fn search(m: &Dtm0Model, r: Reduce) -> Outcome {
-    let (mut e, _) = Engine::new(m, r);
+    search_on(m, r, 1)
+}
+
+fn search_on(m: &Dtm0Model, r: Reduce, threads: usize) -> Outcome {
+    let (mut e, _) = Engine::new(m, r, threads);
     e.collect_terminals = true;
     e.run()
 }
@@ -67,6 +71,17 @@ fn reduced_and_plain_searches_agree_on_every_small_model() {
         assert_eq!(plain.terminals, por.terminals, "{name}: terminal states");
         // and the same verdicts and witnesses.
         assert_eq!(names(&plain), names(&por), "{name}: discoveries");
+        // Two threads (persistent sets only, no sleep sets): the same
+        // states, every transition taken.
+        let two = search_on(&m, POR, 2);
+        assert!(two.complete, "{name}");
+        assert_eq!(two.unique, plain.unique, "{name}: unique, 2 threads");
+        assert_eq!(two.states, plain.states, "{name}: transitions, 2 threads");
+        assert_eq!(
+            two.terminals, plain.terminals,
+            "{name}: terminals, 2 threads"
+        );
+        assert_eq!(names(&two), names(&plain), "{name}: discoveries, 2 threads");
         println!(
             "{name}: unique {} transitions plain {} reduced {} (factor {:.2}), terminals {}",
             plain.unique,
@@ -182,7 +197,7 @@ fn terminal_states(m: &Dtm0Model) -> Vec<SysState> {
 fn cheap_enabledness_matches_the_model() {
     for name in ["tiny", "put-crash", "unordered", "prune-crash"] {
         let m = build(&spec(name));
-        let (e, _) = Engine::new(&m, POR);
+        let (e, _) = Engine::new(&m, POR, 1);
         let mut checked = 0;
         for s in reachable(&m) {
             let mut acts: Vec<Action> = Vec::new();
@@ -228,7 +243,7 @@ fn persistent_set_is_smaller_when_no_outside_actor_can_reach_ha() {
     }
     let mut st = init.clone();
     st.network = Network::new_ordered(envs);
-    let (e, _) = Engine::new(&m, POR);
+    let (e, _) = Engine::new(&m, POR, 1);
     let t = e.persistent_set(&st);
     let mut all = Vec::new();
     m.actions(&st, &mut all);
