@@ -533,7 +533,7 @@ impl<'a> Engine<'a> {
                 stack.push(job.frame);
             }
             steps += 1;
-            if steps % 256 == 0 {
+            if steps.is_multiple_of(256) {
                 flush(&mut states, &mut unique, deepest);
                 if self.threads > 1 && sh.idle.load(Ordering::Relaxed) > 0 {
                     share(sh, &mut stack, &path, base);
