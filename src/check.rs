@@ -32,12 +32,48 @@ pub struct RunOpts {
     pub reduction: Reduction,
 }
 
+/// A reduced run against the plain one (`dtm0 check --compare`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub plain_states: usize,
+    pub plain_unique_states: usize,
+    pub plain_seconds: f64,
+    pub plain_exhaustive: bool,
+    /// Plain over reduced; only when both runs were exhaustive.
+    pub transition_factor: Option<f64>,
+    pub unique_factor: Option<f64>,
+    pub time_factor: Option<f64>,
+    /// Both runs found the same properties violated.
+    pub same_verdicts: bool,
+}
+
+/// Runs `spec` again without reduction and sets `r.comparison`.
+pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), String> {
+    let mut plain = opts.clone();
+    plain.reduction = Reduction::None;
+    plain.progress = false;
+    let p = run(spec, &plain)?;
+    let both = p.exhaustive && r.exhaustive;
+    let f = |a: f64, b: f64| both.then(|| a / b.max(1e-9));
+    r.comparison = Some(Comparison {
+        plain_states: p.states,
+        plain_unique_states: p.unique_states,
+        plain_seconds: p.seconds,
+        plain_exhaustive: p.exhaustive,
+        transition_factor: f(p.states as f64, r.states as f64),
+        unique_factor: f(p.unique_states as f64, r.unique_states as f64),
+        time_factor: f(p.seconds, r.seconds),
+        same_verdicts: p.violated == r.violated,
+    });
+    Ok(())
+}
+
 /// The search used for DFS runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Reduction {
-    /// Our reduced DFS (`src/por.rs`): persistent sets and sleep sets
-    /// (sleep sets off with symmetry), single-threaded.
+    /// Our reduced DFS (`src/por.rs`): persistent sets, and sleep sets
+    /// when on one thread without symmetry.
     #[default]
     Por,
     /// stateright's own checker, no reduction.
@@ -110,6 +146,9 @@ pub struct Report {
     /// state at the end of the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_per_state: Option<f64>,
+    /// With `--compare`: the same run without reduction, and the factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     pub exhaustive: bool,
     /// Why the run is bounded, when it is.
     pub bounded_by: Vec<String>,
@@ -364,13 +403,14 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
         variants: spec.cluster.variants.names(),
         network: format!("{:?}", spec.network).to_lowercase(),
         strategy: format!("{:?}", opts.strategy).to_lowercase(),
-        threads: if por { 1 } else { opts.threads.max(1) },
+        threads: opts.threads.max(1),
         symmetry: opts.symmetry,
         reduction: if por { Reduction::Por } else { Reduction::None },
         reduction_note,
         reduced_states: raw.reduced_states,
         slept_transitions: raw.slept,
         bytes_per_state: raw.bytes_per_state,
+        comparison: None,
         exhaustive,
         bounded_by: if raw.done_early && bounded_by.is_empty() {
             vec!["stopped at the first violations".into()]
@@ -486,7 +526,8 @@ fn text_with(r: &Report, with_cx: bool) -> String {
     if let (Some(red), Some(slept)) = (r.reduced_states, r.slept_transitions) {
         let _ = writeln!(
             o,
-            "reduction: por (our DFS, 1 thread): persistent sets smaller than the enabled set at {} states; sleep sets skipped {} transitions; {:.1} bytes per unique state",
+            "reduction: por (our DFS, {} thread(s)): persistent sets smaller than the enabled set at {} states; sleep sets skipped {} transitions; {:.1} bytes per unique state",
+            r.threads,
             red,
             slept,
             r.bytes_per_state.unwrap_or(0.0)
@@ -496,6 +537,27 @@ fn text_with(r: &Report, with_cx: bool) -> String {
     }
     if let Some(note) = &r.reduction_note {
         let _ = writeln!(o, "  note: {note}");
+    }
+    if let Some(c) = &r.comparison {
+        match (c.transition_factor, c.unique_factor, c.time_factor) {
+            (Some(t), Some(u), Some(s)) => {
+                let _ = writeln!(
+                    o,
+                    "reduction factor (against --reduction none, both exhaustive): transitions {t:.2}x, unique states {u:.2}x, time {s:.2}x (plain: {} states, {} unique, {:.2}s); same verdicts: {}",
+                    c.plain_states,
+                    c.plain_unique_states,
+                    c.plain_seconds,
+                    if c.same_verdicts { "yes" } else { "NO" }
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "reduction factor: not measured (a run was bounded; plain: {} unique states in {:.2}s)",
+                    c.plain_unique_states, c.plain_seconds
+                );
+            }
+        }
     }
     for p in &r.properties {
         let status = match p.status {

@@ -28,8 +28,8 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ReductionArg {
-    /// Our reduced DFS: persistent sets and sleep sets over independent
-    /// actions (different actors), one thread, same verdicts as `none`
+    /// Our reduced DFS: persistent sets over independent actions (different
+    /// actors), plus sleep sets with --threads 1; same verdicts as `none`
     Por,
     /// stateright's own checker, no reduction (uses every --threads)
     None,
@@ -198,6 +198,9 @@ explorer path that opens it."
         /// Partial-order reduction for dfs runs: por (default) or none; see README, "Partial-order reduction"
         #[arg(long, value_enum, value_name = "KIND")]
         reduction: Option<ReductionArg>,
+        /// Run again without reduction and print the reduction factor
+        #[arg(long)]
+        compare: bool,
         /// Protocol variant to apply on top of the model's (repeatable); see `dtm0 variants`
         #[arg(long = "variant", value_name = "NAME")]
         variants: Vec<String>,
@@ -430,6 +433,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             timeout,
             symmetry,
             reduction,
+            compare,
             variants,
             json,
             format,
@@ -482,7 +486,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             {
                 return Err("--strategy sim: give --timeout or --max-depth (random walks never end by themselves)".into());
             }
-            let report = check::run(&spec, &opts)?;
+            let mut report = check::run(&spec, &opts)?;
+            if compare {
+                eprintln!("--compare: running again with --reduction none");
+                check::compare(&spec, &opts, &mut report)?;
+            }
             let m = dtm0::model::build(&spec);
             let paths: Vec<(&str, Vec<dtm0::model::Action>)> = report
                 .properties

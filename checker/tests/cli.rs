@@ -52,6 +52,50 @@ fn small_model_passes_with_exit_0() {
 }
 
 #[test]
+fn reduction_flag_and_compare_print_the_factor() {
+    // Default: the reduced search; --compare reruns it without reduction.
+    let o = dtm0(&[
+        "check",
+        "models/put-crash.toml",
+        "--threads",
+        "1",
+        "--compare",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reduction"], "por");
+    assert_eq!(v["exhaustive"], true);
+    let c = &v["comparison"];
+    assert_eq!(c["same_verdicts"], true, "{c}");
+    assert_eq!(c["plain_unique_states"], v["unique_states"], "{c}");
+    // One thread: sleep sets skip transitions, so the factor is above 1.
+    assert!(c["transition_factor"].as_f64().unwrap() > 1.5, "{c}");
+    assert!(v["slept_transitions"].as_u64().unwrap() > 0);
+    // The text says it too.
+    let o = dtm0(&["check", "models/tiny.toml", "--threads", "1", "--compare"]);
+    let t = text(&o);
+    assert!(t.contains("reduction: por"), "{t}");
+    assert!(
+        t.contains("reduction factor (against --reduction none"),
+        "{t}"
+    );
+    // --reduction none: stateright's checker, and a bad kind is refused.
+    let o = dtm0(&["check", "models/tiny.toml", "--reduction", "none"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("reduction: none"), "{}", text(&o));
+    let o = dtm0(&["check", "models/tiny.toml", "--reduction", "fast"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // bfs has no reduction, and says so.
+    let o = dtm0(&["check", "models/tiny.toml", "--strategy", "bfs"]);
+    assert!(
+        text(&o).contains("partial-order reduction applies to dfs only"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
 fn violation_exits_1_with_counterexample_and_explorer_path() {
     let o = dtm0(&[
         "check",
