@@ -86,7 +86,7 @@ struct Table {
 
 impl Table {
     fn new(with_masks: bool) -> Table {
-        let cap = 1 << 12;
+        let cap = 1 << 8;
         Table {
             fps: vec![0; cap],
             masks: if with_masks { vec![0; cap] } else { vec![] },
