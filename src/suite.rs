@@ -93,9 +93,13 @@ pub struct SuiteOpts {
     /// Cap on any run (models that say less keep theirs).
     pub timeout: Option<Duration>,
     pub progress: bool,
+    /// Called before each run, to give memory kept by the allocator back
+    /// to the system so that each run's peak is its own.
+    pub release_memory: fn(),
 }
 
-fn reset_peak() {
+fn reset_peak(o: &SuiteOpts) {
+    (o.release_memory)();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -187,7 +191,7 @@ pub fn run_all(
     let mut out = Vec::new();
     for path in model_files(dir)? {
         let spec = ModelSpec::load(&path)?;
-        reset_peak();
+        reset_peak(o);
         let r = check::run(&spec, &opts_for(&spec, o))?;
         let (expected, met) = match spec.expect.verdict {
             Verdict::Hold => ("hold".to_string(), r.ok),
@@ -210,7 +214,7 @@ pub fn run_all(
                 ("plain", check::Reduction::None, o.threads),
                 ("sleep", check::Reduction::Por, 1),
             ] {
-                reset_peak();
+                reset_peak(o);
                 let mut ro = opts_for(&spec, o);
                 ro.reduction = reduction;
                 ro.threads = threads;
@@ -225,7 +229,7 @@ pub fn run_all(
     for m in load_mutants(&dir.join("mutants.toml"))? {
         let path = dir.join(format!("{}.toml", m.model));
         let spec = ModelSpec::load(&path)?.with_variants(std::slice::from_ref(&m.variant))?;
-        reset_peak();
+        reset_peak(o);
         let mut ro = opts_for(&spec, o);
         ro.stop_at = crate::properties::PROPS
             .iter()
@@ -352,8 +356,8 @@ Factors are plain over reduced.\n\n\
 stop at the first violations (a counterexample is the point), so they are bounded by design. \
 Model runs use the reduced search (`reduction: por`, persistent sets, on the suite's threads; with symmetry \
 where the model asks for it); `plain` and `sleep` entries in results.json are the comparison runs. \
-Peak MiB is the process's peak resident memory (VmHWM), reset before each run; it includes \
-memory the allocator kept from earlier runs, so small models show the floor left by large ones."
+Peak MiB is the process's peak resident memory (VmHWM), reset before each run after the allocator \
+has returned what it kept to the system; it includes the program's own floor (about 10-50 MiB)."
     );
     if let Some(v) = live {
         let _ = writeln!(o, "\n## Live prototype (`dtm0 bench live`)\n");

@@ -175,7 +175,10 @@ Prints progress lines on standard error during long runs, then one line per prop
 verdict and whether its reachability witness was found. A run is EXHAUSTIVE when it explored \
 every state within the model's crash budgets; otherwise it says BOUNDED and why (time or depth \
 limit, simulation). A violation comes with a shortest counterexample in protocol terms and the \
-explorer path that opens it."
+explorer path that opens it.\n\n\
+DFS runs use our reduced search by default (--reduction por: persistent sets, plus sleep sets \
+with --threads 1); --reduction none runs stateright's checker; --compare runs both and prints \
+the reduction factor. --all runs every model of models/ and every mutant and rewrites results/."
     )]
     Check {
         /// Model file (default: models/seed.toml)
@@ -895,6 +898,8 @@ fn check_all(
         threads: threads.unwrap_or(2),
         timeout: timeout.map(Duration::from_secs),
         progress: false,
+        // SAFETY: mi_collect only returns freed memory to the system.
+        release_memory: || unsafe { libmimalloc_sys::mi_collect(true) },
     };
     let mut log = |e: &dtm0::suite::Entry| {
         eprintln!(
