@@ -32,6 +32,14 @@
 //! not yet explored from it because they were asleep; a later visit with a
 //! smaller sleep set explores the difference. So every state the
 //! persistent-set search reaches is reached, with fewer transitions.
+//! Stored masks assume one depth-first order: sleep sets are used on one
+//! thread only (and not with symmetry, whose representatives do not share
+//! the state's action list).
+//!
+//! Threads. With more than one, the visited table is sharded by the
+//! fingerprint's top bits and a thread that runs dry takes half of what
+//! remains at the lowest frame of a busy thread's stack (the largest
+//! subtrees); persistent sets do not depend on the order of exploration.
 
 use crate::model::{Action, Dtm0Model, SysState};
 use crate::properties::PROPS;
