@@ -263,10 +263,6 @@ impl<'a> Engine<'a> {
         (engine, note)
     }
 
-    pub fn reduce(&self) -> Reduce {
-        self.reduce
-    }
-
     fn independent(&self, a: &Action, b: &Action) -> bool {
         actor_of(a) != actor_of(b)
             && !(self.crash_coupled && is_crash_or_recover(a) && is_crash_or_recover(b))
