@@ -308,21 +308,28 @@ impl<'a> Engine<'a> {
         if !self.reduce.persistent || all.len() <= 1 {
             return all;
         }
+        // A set holding a visible action is no use (the state would be
+        // expanded fully), so only invisible actors with an enabled action
+        // that is not a crash can seed one. Most states have none: return
+        // before any more work (this runs at every new state).
+        let seeds: Vec<usize> = (0..self.n_actors)
+            .filter(|&p| {
+                !self.visible_actor[p]
+                    && all.iter().any(|&i| {
+                        let a = &acts[i as usize];
+                        actor_of(a) == p && !matches!(a, ActorModelAction::Crash(_))
+                    })
+            })
+            .collect();
+        if seeds.is_empty() {
+            return all;
+        }
         let mut active = vec![false; self.n_actors];
         for &i in &all {
             active[actor_of(&acts[i as usize])] = true;
         }
         let mut best: Option<Vec<u8>> = None;
-        // A set holding a visible action is no use (the state would be
-        // expanded fully), so only invisible actors can seed one.
-        for p in (0..self.n_actors).filter(|&p| !self.visible_actor[p]) {
-            let key = all.iter().any(|&i| {
-                let a = &acts[i as usize];
-                actor_of(a) == p && !matches!(a, ActorModelAction::Crash(_))
-            });
-            if !key {
-                continue;
-            }
+        for p in seeds {
             let in_a = self.closure(s, p, &active);
             let t: Vec<u8> = all
                 .iter()
