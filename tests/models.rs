@@ -1,11 +1,11 @@
 //! Verdicts of the shipped small models, exhaustively, for the default
 //! protocol and every variant; the workarounds for stateright 0.31's traps.
 
-use dtm0::check::{self, RunOpts, Status, WitnessStatus};
-use dtm0::config::{ModelSpec, Strategy};
+use dtm0::engine::check::{self, RunOpts, Status, WitnessStatus};
+use dtm0::engine::search::{find_cycle, shortest_paths};
 use dtm0::model::build;
-use dtm0::properties::PROPS;
-use dtm0::search::{find_cycle, shortest_paths};
+use dtm0::model::file::{ModelSpec, Strategy};
+use dtm0::model::properties::PROPS;
 use std::path::Path;
 
 fn spec(name: &str, variants: &[&str]) -> ModelSpec {
@@ -155,7 +155,7 @@ fn counterexamples_are_shortest() {
         let len = cx.actions.len();
         assert!(len > 0);
         // the path really ends in a violation
-        let states = dtm0::search::replay(&m, &cx.actions).unwrap();
+        let states = dtm0::model::replay(&m, &cx.actions).unwrap();
         assert!(!check(&m, states.last().unwrap()), "{}", p.name);
         // and nothing shorter does
         let bad = |st: &dtm0::model::SysState| !check(&m, st);

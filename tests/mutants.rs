@@ -2,9 +2,9 @@
 //! properties it names, with a counterexample that replays; and the same
 //! model without the mutant does not violate those properties.
 
-use dtm0::check::{self, RunOpts};
-use dtm0::config::{ModelSpec, Strategy};
-use dtm0::suite::load_mutants;
+use dtm0::engine::check::{self, RunOpts};
+use dtm0::engine::suite::load_mutants;
+use dtm0::model::file::{ModelSpec, Strategy};
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,7 +28,10 @@ fn every_mutant_is_caught_by_a_named_property() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let mutants = load_mutants(&dir.join("mutants.toml")).unwrap();
     assert!(mutants.len() >= 9, "the issue lists nine mutants");
-    let known: Vec<&str> = dtm0::cluster::MUTANTS.iter().map(|m| m.0).collect();
+    let known: Vec<&str> = dtm0::protocol::cluster::MUTANTS
+        .iter()
+        .map(|m| m.0)
+        .collect();
     for name in &known {
         assert!(
             mutants.iter().any(|m| m.variant == *name),
@@ -42,7 +45,7 @@ fn every_mutant_is_caught_by_a_named_property() {
             .clone()
             .with_variants(std::slice::from_ref(&m.variant))
             .unwrap();
-        let targets: Vec<&'static str> = dtm0::properties::PROPS
+        let targets: Vec<&'static str> = dtm0::model::properties::PROPS
             .iter()
             .filter(|p| m.catches.iter().any(|c| c == p.id))
             .map(|p| p.id)
@@ -76,8 +79,8 @@ fn every_mutant_is_caught_by_a_named_property() {
         let model = dtm0::model::build(&spec);
         let p = r.properties.iter().find(|p| p.id == caught[0]).unwrap();
         let cx = p.counterexample.as_ref().unwrap();
-        let states = dtm0::search::replay(&model, &cx.actions).expect("replays");
-        let prop = dtm0::properties::PROPS
+        let states = dtm0::model::replay(&model, &cx.actions).expect("replays");
+        let prop = dtm0::model::properties::PROPS
             .iter()
             .find(|q| q.id == caught[0])
             .unwrap();

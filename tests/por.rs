@@ -4,11 +4,12 @@
 //! the cheap enabledness test against the model; and a persistent set
 //! smaller than the enabled set where the closure allows one.
 
-use dtm0::check::{self, Reduction, RunOpts};
-use dtm0::config::{ModelSpec, Strategy};
+use dtm0::engine::check::{self, Reduction, RunOpts};
+use dtm0::engine::por::{actor_of, Engine, Outcome, Reduce};
+use dtm0::model::file::{ModelSpec, Strategy};
+use dtm0::model::visited_fp as fingerprint;
 use dtm0::model::{build, in_flight, Action, Dtm0Model, SysState};
-use dtm0::msg::Msg;
-use dtm0::por::{actor_of, fingerprint, Engine, Outcome, Reduce};
+use dtm0::protocol::msg::Msg;
 use stateright::actor::{Envelope, Network};
 use stateright::Model;
 use std::collections::HashSet;
@@ -166,7 +167,7 @@ fn symmetric_reduced_search_keeps_the_verdicts_and_terminal_classes() {
         // search's terminal states are the symmetric search's.
         let mut reps: Vec<u64> = terminal_states(&m)
             .iter()
-            .map(|s| fingerprint(&dtm0::symmetry::representative(s)))
+            .map(|s| fingerprint(&dtm0::model::symmetry::representative(s)))
             .collect();
         reps.sort();
         reps.dedup();

@@ -4,11 +4,11 @@
 //! properties. Each place where the replay reads the seed differently is
 //! marked `reading N` and listed in README's "The seed scenario".
 
-use dtm0::config::{ModelSpec, NetworkKind};
+use dtm0::model::file::{ModelSpec, NetworkKind};
+use dtm0::model::properties;
+use dtm0::model::scenario::{self, Replay, SEED};
+use dtm0::model::table::Block;
 use dtm0::model::{build, Dtm0Model};
-use dtm0::properties;
-use dtm0::scenario::{self, Replay, SEED};
-use dtm0::table::Block;
 use std::path::Path;
 
 fn seed_model(variants: &[&str]) -> Dtm0Model {
@@ -32,7 +32,7 @@ fn run(variants: &[&str], finish: bool) -> (Dtm0Model, Replay) {
 fn fin(m: &Dtm0Model, r: &Replay, p: &str) -> (Vec<String>, Vec<String>) {
     let f = scenario::final_kvs(m, r);
     let f = &f[p];
-    let show = |x: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
+    let show = |x: &std::collections::BTreeMap<String, dtm0::protocol::types::Ts>| {
         x.iter()
             .map(|(k, v)| format!("{k}@{v}"))
             .collect::<Vec<_>>()
@@ -92,7 +92,7 @@ fn finish_reaches_quiescence_with_every_property_holding() {
     assert!(o2
         .dtxs
         .iter()
-        .all(|d| d.st >= dtm0::originator::DtxSt::Stable));
+        .all(|d| d.st >= dtm0::protocol::originator::DtxSt::Stable));
     // every participant finished recovery: p1, p3 pruned their all-P logs
     assert!(r
         .blocks
@@ -130,7 +130,7 @@ fn finish_with_motr_rule_keeps_the_divergence_and_breaks_s2_s3() {
 fn the_scenario_is_a_path_of_the_model() {
     let (m, r) = run(&[], true);
     // the same actions replay from the initial state, step by step
-    let states = dtm0::search::replay(&m, &r.actions).expect("replays");
+    let states = dtm0::model::replay(&m, &r.actions).expect("replays");
     assert_eq!(states, r.states);
     let path = scenario::explorer_path(&m, &r);
     assert_eq!(path.split('/').count(), r.actions.len() + 1, "{path}");
@@ -316,7 +316,7 @@ fn events_are_written_in_the_seeds_notation() {
             .to_string()
     ));
     assert!(ev("@120").contains(&"p1 -> p2: REDO p1.R1 = o1.R1 [PUT k1 @10]".to_string()));
-    let t = dtm0::table::text(&r.blocks);
+    let t = dtm0::model::table::text(&r.blocks);
     assert!(t.contains("@60:\n# Three different records"), "{t}");
     assert!(t.contains("R1[CAS PUT k1 @10 st=PVV],"), "{t}");
 }

@@ -1,11 +1,11 @@
 //! The live commands: `cluster up`, `node`, `ha`, `client`, `inspect`.
 
-use dtm0::actor::Dtm0State;
 use dtm0::live::client::{self, Wait};
 use dtm0::live::node::{request, Node};
 use dtm0::live::spec::LiveSpec;
 use dtm0::live::wire::Wire;
-use dtm0::types::Op;
+use dtm0::protocol::actor::Dtm0State;
+use dtm0::protocol::types::Op;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,7 +56,7 @@ pub fn node(
     let (_, spec) = load(cluster)?;
     let id = spec.parse_id(id)?;
     let data = match (spec.cluster.proc_of(id), data) {
-        (dtm0::cluster::Proc::Ha, d) => d.unwrap_or_else(std::env::temp_dir),
+        (dtm0::protocol::cluster::Proc::Ha, d) => d.unwrap_or_else(std::env::temp_dir),
         (_, Some(d)) => d,
         (_, None) => {
             return Err("--data DIR: a participant or originator needs a data directory".into())
@@ -124,7 +124,10 @@ pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitC
     println!("cluster {} ({}):", spec.name, path.display());
     for (i, a) in spec.addrs.iter().enumerate() {
         let id = stateright::actor::Id::from(i);
-        if matches!(spec.cluster.proc_of(id), dtm0::cluster::Proc::Originator(_)) {
+        if matches!(
+            spec.cluster.proc_of(id),
+            dtm0::protocol::cluster::Proc::Originator(_)
+        ) {
             println!("  {:<4} {a}  (for `dtm0 client`)", spec.name_of(id));
         } else {
             println!("  {:<4} {a}", spec.name_of(id));
@@ -187,7 +190,7 @@ pub fn client(
         Some(s) => {
             let id = spec.parse_id(&s)?;
             match spec.cluster.proc_of(id) {
-                dtm0::cluster::Proc::Originator(k) => k,
+                dtm0::protocol::cluster::Proc::Originator(k) => k,
                 _ => return Err(format!("--slot {s}: not an originator")),
             }
         }
@@ -273,11 +276,11 @@ fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
                 };
                 out += &format!(
                     "  {},{durable}\n",
-                    dtm0::table::part_record(c, me, p.base as usize + i + 1, r)
+                    dtm0::model::table::part_record(c, me, p.base as usize + i + 1, r)
                 );
             }
             out += "}\n";
-            out += &format!("{}\n", dtm0::render::kv(&p.kv));
+            out += &format!("{}\n", dtm0::model::render::kv(&p.kv));
             out += &format!("pruned {} record(s) so far\n", p.base);
         }
         Some(Dtm0State::Originator(o)) => {
@@ -293,7 +296,7 @@ fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
                 out += &format!(
                     "  R{}[CAS {} st={}] {}\n",
                     i + 1,
-                    dtm0::types::render_op(&d.op, d.id.ts),
+                    dtm0::protocol::types::render_op(&d.op, d.id.ts),
                     d.sv.render(c.n),
                     d.st.name()
                 );
@@ -309,7 +312,7 @@ fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
             )
         }
     }
-    let view: Option<dtm0::msg::HaTable> =
+    let view: Option<dtm0::protocol::msg::HaTable> =
         serde_json::from_value(v["state"]["Participant"]["view"].clone())
             .ok()
             .or_else(|| serde_json::from_value(v["state"]["Ha"]["table"].clone()).ok())

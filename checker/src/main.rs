@@ -1,10 +1,11 @@
 //! `dtm0`: check the DTM0 model, browse it in stateright's explorer.
 
 mod live_cmd;
+mod live_seed;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use dtm0::check::{self, RunOpts};
-use dtm0::config::{ModelSpec, NetworkKind, Strategy};
+use dtm0::engine::check::{self, RunOpts};
+use dtm0::model::file::{ModelSpec, NetworkKind, Strategy};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -400,6 +401,22 @@ correct protocol: the tombstone rule, no skipping in restore rounds, STABLE at t
 notice, and the own-redo fix when pruning is on."
     )]
     Variants,
+    /// Measure or check the golden state counts (tests/golden-counts.toml)
+    #[command(
+        long_about = "Run the plain and the reduced search to the end on every exhaustive model \
+of models/ and print their unique-state and terminal-state counts next to the golden file's \
+(tests/golden-counts.toml; `cargo test` checks the same). A refactor must not move them. With \
+--write, rewrite the file: only for a change meant to move the counts, whose commit says which \
+moved and why.\n\nExit codes: 0 every count as in the file (or written); 1 a count moved; 2 bad input."
+    )]
+    Golden {
+        /// Rewrite the golden file with the counts measured now
+        #[arg(long)]
+        write: bool,
+        /// Models directory (default: models/ beside the golden file)
+        #[arg(long)]
+        models: Option<PathBuf>,
+    },
 }
 
 fn default_model() -> PathBuf {
@@ -433,6 +450,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
+        Cmd::Golden { write, models } => golden(write, models),
         Cmd::Check {
             model,
             strategy,
@@ -483,7 +501,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 symmetry: symmetry || spec.check.symmetry.unwrap_or(false),
                 progress: true,
                 seed,
-                random_order: random_order || spec.check.order == Some(dtm0::config::Order::Random),
+                random_order: random_order
+                    || spec.check.order == Some(dtm0::model::file::Order::Random),
                 stop_at: Vec::new(),
                 reduction: match reduction {
                     Some(ReductionArg::None) => check::Reduction::None,
@@ -514,7 +533,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 } else {
                     let refs: Vec<(&str, &[dtm0::model::Action])> =
                         paths.iter().map(|(id, a)| (*id, a.as_slice())).collect();
-                    let t = dtm0::trace::TraceFile::new(&spec, &m, &refs)?;
+                    let t = dtm0::model::trace::TraceFile::new(&spec, &m, &refs)?;
                     let text = serde_json::to_string_pretty(&t).map_err(|e| e.to_string())?;
                     std::fs::write(file, text + "\n").map_err(|e| {
                         format!("--save-trace {}: cannot write: {e}", file.display())
@@ -536,12 +555,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 FormatArg::Table => {
                     print!("{}", check::text_summary(&report));
                     for (id, actions) in &paths {
-                        let states = dtm0::search::replay(&m, actions)
+                        let states = dtm0::model::replay(&m, actions)
                             .ok_or("a counterexample does not replay")?;
                         println!("\ncounterexample for {id} ({} steps):", actions.len());
                         print!(
                             "{}",
-                            dtm0::table::text(&dtm0::table::blocks_of_path(
+                            dtm0::model::table::text(&dtm0::model::table::blocks_of_path(
                                 m.cfg(),
                                 &states,
                                 actions
@@ -676,11 +695,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Variants => {
-            for (name, what) in dtm0::cluster::VARIANT_NAMES {
+            for (name, what) in dtm0::protocol::cluster::VARIANT_NAMES {
                 println!("{name:<26} {what}");
             }
             println!("\nmutants (deliberately broken; the checker must catch each, see models/mutants.toml):");
-            for (name, _, what) in dtm0::cluster::MUTANTS {
+            for (name, _, what) in dtm0::protocol::cluster::MUTANTS {
                 println!("{name:<26} {what}");
             }
             Ok(ExitCode::SUCCESS)
@@ -694,12 +713,12 @@ fn scenario_seed(
     finish: bool,
     json: bool,
 ) -> Result<ExitCode, String> {
-    use dtm0::scenario;
+    use dtm0::model::scenario;
     let shown = model
         .as_ref()
         .map_or("models/seed.toml".to_string(), |p| p.display().to_string());
     let mut spec = load(model, variants)?;
-    spec.network = dtm0::config::NetworkKind::Unordered;
+    spec.network = dtm0::model::file::NetworkKind::Unordered;
     let m = dtm0::model::build(&spec);
     let r = scenario::replay(&m, scenario::SEED, finish)?;
     let verdicts = scenario::verdicts(&m, &r.states);
@@ -721,7 +740,7 @@ fn scenario_seed(
             "variants": spec.cluster.variants.names(),
             "finish": finish,
             "settled": r.settled,
-            "quiescent": dtm0::properties::quiescent(&m, r.states.last().unwrap()),
+            "quiescent": dtm0::model::properties::quiescent(&m, r.states.last().unwrap()),
             "steps": r.blocks,
             "final": fin,
             "properties": verdicts,
@@ -732,7 +751,7 @@ fn scenario_seed(
             serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
         );
     } else {
-        print!("{}", dtm0::table::text(&r.blocks));
+        print!("{}", dtm0::model::table::text(&r.blocks));
         println!(
             "\nfinal state ({} steps{}):",
             r.actions.len(),
@@ -753,9 +772,9 @@ fn scenario_seed(
 }
 
 fn show_trace(file: &Path, property: Option<&str>, json: bool) -> Result<ExitCode, String> {
-    let t = dtm0::trace::TraceFile::read(file)?;
-    let (spec, m) = dtm0::trace::model(&t)?;
-    let paths: Vec<&dtm0::trace::TracePath> = t
+    let t = dtm0::model::trace::TraceFile::read(file)?;
+    let (spec, m) = dtm0::model::trace::model(&t)?;
+    let paths: Vec<&dtm0::model::trace::TracePath> = t
         .paths
         .iter()
         .filter(|p| property.is_none_or(|want| p.property.eq_ignore_ascii_case(want)))
@@ -784,10 +803,10 @@ fn show_trace(file: &Path, property: Option<&str>, json: bool) -> Result<ExitCod
     let mut out = Vec::new();
     for p in paths {
         let (actions, states) =
-            dtm0::trace::replay(&m, p).map_err(|e| format!("{}: {e}", file.display()))?;
-        let blocks = dtm0::table::blocks_of_path(m.cfg(), &states, &actions);
-        let verdicts = dtm0::scenario::verdicts(&m, &states);
-        let fin = dtm0::table::final_kvs(m.cfg(), states.last().unwrap());
+            dtm0::model::trace::replay(&m, p).map_err(|e| format!("{}: {e}", file.display()))?;
+        let blocks = dtm0::model::table::blocks_of_path(m.cfg(), &states, &actions);
+        let verdicts = dtm0::model::scenario::verdicts(&m, &states);
+        let fin = dtm0::model::table::final_kvs(m.cfg(), states.last().unwrap());
         if json {
             out.push(serde_json::json!({
                 "property": p.property,
@@ -803,7 +822,7 @@ fn show_trace(file: &Path, property: Option<&str>, json: bool) -> Result<ExitCod
                 spec.name,
                 actions.len()
             );
-            print!("{}", dtm0::table::text(&blocks));
+            print!("{}", dtm0::model::table::text(&blocks));
             println!("properties on this path:");
             for v in &verdicts {
                 println!("  {}", v.text());
@@ -835,7 +854,7 @@ fn live_seed(
     }
     let spec = load(model, variants)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let r = dtm0::live::seed::run(&exe, &spec, verbose)?;
+    let r = live_seed::run(&exe, &spec, verbose)?;
     let ok = r.properties.iter().all(|v| v.holds);
     if json {
         let out = serde_json::json!({
@@ -894,14 +913,14 @@ fn check_all(
             .map_or(PathBuf::from("results"), |p| p.join("results"))
     });
     let results = results.as_path();
-    let opts = dtm0::suite::SuiteOpts {
+    let opts = dtm0::engine::suite::SuiteOpts {
         threads: threads.unwrap_or(2),
         timeout: timeout.map(Duration::from_secs),
         progress: false,
         // SAFETY: mi_collect only returns freed memory to the system.
         release_memory: || unsafe { libmimalloc_sys::mi_collect(true) },
     };
-    let mut log = |e: &dtm0::suite::Entry| {
+    let mut log = |e: &dtm0::engine::suite::Entry| {
         eprintln!(
             "{:<6} {:<14} {:<26} {:>10} unique {:>8.1}s {:<10} {}",
             e.kind,
@@ -917,7 +936,7 @@ fn check_all(
             if e.met { "ok" } else { "NOT MET" }
         );
     };
-    let entries = dtm0::suite::run_all(&dir, &opts, &mut log)?;
+    let entries = dtm0::engine::suite::run_all(&dir, &opts, &mut log)?;
     std::fs::create_dir_all(results).map_err(|e| format!("{}: {e}", results.display()))?;
     let live: Option<serde_json::Value> = std::fs::read_to_string(results.join("live-bench.json"))
         .ok()
@@ -928,8 +947,11 @@ fn check_all(
     };
     let j = serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?;
     write("results.json", j.clone() + "\n")?;
-    write("RESULTS.md", dtm0::suite::markdown(&entries, live.as_ref()))?;
-    write("states.svg", dtm0::suite::svg(&entries))?;
+    write(
+        "RESULTS.md",
+        dtm0::engine::suite::markdown(&entries, live.as_ref()),
+    )?;
+    write("states.svg", dtm0::engine::suite::svg(&entries))?;
     let ok = entries.iter().all(|e| e.met);
     if json {
         println!("{j}");
@@ -962,9 +984,9 @@ fn check_all(
 }
 
 /// Each participant's final catalogue, one line each.
-fn print_final(fin: &std::collections::BTreeMap<String, dtm0::table::FinalKv>) {
+fn print_final(fin: &std::collections::BTreeMap<String, dtm0::model::table::FinalKv>) {
     for (p, f) in fin {
-        let kv = |m: &std::collections::BTreeMap<String, dtm0::types::Ts>| {
+        let kv = |m: &std::collections::BTreeMap<String, dtm0::protocol::types::Ts>| {
             m.iter()
                 .map(|(k, v)| format!("{k}@{v}"))
                 .collect::<Vec<_>>()
@@ -977,4 +999,54 @@ fn print_final(fin: &std::collections::BTreeMap<String, dtm0::table::FinalKv>) {
             kv(&f.tombstones)
         );
     }
+}
+
+fn golden(write: bool, models: Option<PathBuf>) -> Result<ExitCode, String> {
+    let root = default_model()
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let dir = models.unwrap_or_else(|| root.join("models"));
+    let file = dir
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("tests/golden-counts.toml");
+    let old = dtm0::engine::golden::read(&file).unwrap_or_default();
+    let mut new = dtm0::engine::golden::GoldenFile::default();
+    let mut moved = false;
+    for spec in dtm0::engine::golden::pinned_models(&dir)? {
+        let c = dtm0::engine::golden::measure(&spec)?;
+        let was = old.model.iter().find(|o| o.model == c.model);
+        let same = was == Some(&c);
+        moved |= !same;
+        println!(
+            "{:<16} plain {:>9} unique {:>6} terminal  reduced {:>9} unique {:>6} terminal  {}",
+            c.model,
+            c.plain_unique,
+            c.plain_terminal,
+            c.reduced_unique,
+            c.reduced_terminal,
+            match was {
+                None => "new".to_string(),
+                Some(_) if same => "as in the file".to_string(),
+                Some(w) => format!(
+                    "MOVED (file: plain {}/{}, reduced {}/{})",
+                    w.plain_unique, w.plain_terminal, w.reduced_unique, w.reduced_terminal
+                ),
+            }
+        );
+        new.model.push(c);
+    }
+    moved |= new.model.len() != old.model.len();
+    if write {
+        dtm0::engine::golden::write(&file, &new)?;
+        println!("wrote {}", file.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(if moved {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -17,8 +17,8 @@ use super::disk::Wal;
 use super::node::{request, Node};
 use super::spec::LiveSpec;
 use super::wire::Wire;
-use crate::participant::PartStore;
-use crate::types::{Kv, Op, Rec, StateVec, TxId, Txr, Version};
+use crate::protocol::participant::PartStore;
+use crate::protocol::types::{Kv, Op, Rec, StateVec, TxId, Txr, Version};
 use serde::Serialize;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -287,7 +287,7 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
         pruned: Vec::new(),
     };
     let mut sv = StateVec::default();
-    sv.raise(0, crate::types::St::P);
+    sv.raise(0, crate::protocol::types::St::P);
     for i in 0..n {
         let ts = 10 + i as u64;
         let key = 1 + (i as u32 % 10_000);
@@ -324,7 +324,7 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
         false,
     )?;
     let secs = t.elapsed().as_secs_f64();
-    let crate::actor::Dtm0State::Participant(p) = node.state() else {
+    let crate::protocol::actor::Dtm0State::Participant(p) = node.state() else {
         return Err("not a participant".into());
     };
     if p.log.len() != n {

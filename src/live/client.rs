@@ -7,9 +7,9 @@
 use super::node::{request, Node};
 use super::spec::LiveSpec;
 use super::wire::Wire;
-use crate::actor::Dtm0State;
-use crate::originator::{DtxSt, OrigStore};
-use crate::types::{Key, Op, Rec, Ts};
+use crate::protocol::actor::Dtm0State;
+use crate::protocol::originator::{DtxSt, OrigStore};
+use crate::protocol::types::{Key, Op, Rec, Ts};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -141,7 +141,7 @@ pub fn run(
                 .enumerate()
                 .map(|(i, d)| DtxReport {
                     txid: format!("{name}{}@{}", d.id.inc, d.id.ts),
-                    op: crate::types::render_op(&d.op, d.id.ts),
+                    op: crate::protocol::types::render_op(&d.op, d.id.ts),
                     version: d.id.ts,
                     state: d.st.name(),
                     sv: d.sv.render(spec.n()),

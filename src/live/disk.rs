@@ -22,8 +22,8 @@
 //! acknowledged only after its frame is synced, so the cut loses at most
 //! the one save that was never acknowledged.
 
-use crate::participant::PartStore;
-use crate::types::{Inc, Key, Pos, Rec, StateVec, TxId, Txr, Version};
+use crate::protocol::participant::PartStore;
+use crate::protocol::types::{Inc, Key, Pos, Rec, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -522,7 +522,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{apply as kv_apply, DelRule, Kv, Op, St};
+    use crate::protocol::types::{apply as kv_apply, DelRule, Kv, Op, St};
 
     /// A fresh directory for one test.
     fn dir(name: &str) -> PathBuf {

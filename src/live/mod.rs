@@ -6,6 +6,5 @@ pub mod bench;
 pub mod client;
 pub mod disk;
 pub mod node;
-pub mod seed;
 pub mod spec;
 pub mod wire;

@@ -18,11 +18,11 @@
 use super::disk::{write_atomic, Wal};
 use super::spec::LiveSpec;
 use super::wire::{self, Fault, Filter, Wire};
-use crate::actor::{Dtm0, Dtm0State, Dtm0Store};
-use crate::cluster::{Cluster, Proc};
-use crate::msg::{HaSt, Msg, Timer};
-use crate::originator::OrigStore;
-use crate::types::Inc;
+use crate::protocol::actor::{Dtm0, Dtm0State, Dtm0Store};
+use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::msg::{HaSt, Msg, Timer};
+use crate::protocol::originator::OrigStore;
+use crate::protocol::types::Inc;
 use serde::Serialize;
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
@@ -618,9 +618,9 @@ fn wait_readable(sock: &UdpSocket, wait: Duration) {
 
 /// A cheap stand-in while the actor holds the state.
 fn placeholder() -> Dtm0State {
-    Dtm0State::Ha(crate::ha::HaState {
+    Dtm0State::Ha(crate::protocol::ha::HaState {
         seq: 0,
-        table: crate::msg::HaTable(Vec::new()),
+        table: crate::protocol::msg::HaTable(Vec::new()),
     })
 }
 
@@ -670,7 +670,7 @@ pub fn die_with_parent(cmd: &mut std::process::Command) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Op, TxId};
+    use crate::protocol::types::{Op, TxId};
 
     /// The runtime's promise: a PERSISTENT notice leaves only after the
     /// commit it reports is in the participant's log file.

@@ -17,8 +17,8 @@
 //! Actor ids are the model's: participants `0..n`, originator slots next,
 //! HA last.
 
-use crate::cluster::{Cluster, OriginatorCfg, Proc, Variants};
-use crate::types::{Inc, Op, Ts, MAX_PARTICIPANTS};
+use crate::protocol::cluster::{Cluster, OriginatorCfg, Proc, Variants};
+use crate::protocol::types::{Inc, Op, Ts, MAX_PARTICIPANTS};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::net::SocketAddr;
@@ -115,7 +115,8 @@ impl LiveSpec {
     }
 
     pub fn parse(text: &str) -> Result<LiveSpec, String> {
-        let f: LiveFile = toml::from_str(text).map_err(|e| crate::config::toml_error(text, &e))?;
+        let f: LiveFile =
+            toml::from_str(text).map_err(|e| crate::protocol::cluster::toml_error(text, &e))?;
         Self::from_file(f)
     }
 
@@ -157,7 +158,7 @@ impl LiveSpec {
                         .unwrap_or(if j == 0 { 10 } else { 100 * j as Ts });
                 let mut ops = Vec::new();
                 for (q, text) in script.iter().enumerate() {
-                    let (op, _) = crate::config::parse_op(text, u8::MAX)
+                    let (op, _) = crate::protocol::types::parse_op(text, u8::MAX)
                         .map_err(|e| format!("originators[{s}].scripts[{j}][{q}]: {e}"))?;
                     ops.push((first + q as Ts, op));
                 }

@@ -4,8 +4,8 @@
 //! does not decode, is too large, or claims to come from a process whose
 //! address it does not come from is dropped and counted by the runtime.
 
-use crate::msg::Msg;
-use crate::types::{Inc, Key, Rec, Ts};
+use crate::protocol::msg::Msg;
+use crate::protocol::types::{Inc, Key, Rec, Ts};
 use serde::{Deserialize, Serialize};
 
 /// The largest datagram we send or accept. Loopback carries 64 KiB; this
@@ -143,7 +143,7 @@ pub fn batches(from: u32, msgs: Vec<Msg>) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Op, TxId};
+    use crate::protocol::types::{Op, TxId};
 
     fn exec(ts: Ts) -> Msg {
         Msg::Execute {

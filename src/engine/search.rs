@@ -4,16 +4,9 @@
 //! the model has no cycle (every path finite), on which the liveness
 //! checks at settled states rely.
 
-use crate::model::{Action, Dtm0Model, SysState};
+use crate::model::{visited_fp as fp, Action, Dtm0Model, SysState};
 use stateright::Model;
 use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
-
-pub fn fp(s: &SysState) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
 
 /// Breadth-first, level by level, from the initial state, looking for
 /// states where each of the `bad` predicates holds; the first level where
@@ -89,21 +82,6 @@ pub fn shortest_paths(
         frontier = next;
     }
     (found, true)
-}
-
-/// Replays actions from the initial state; `None` if one is not enabled.
-pub fn replay(m: &Dtm0Model, actions: &[Action]) -> Option<Vec<SysState>> {
-    let mut states = vec![m.init_states().into_iter().next()?];
-    for a in actions {
-        let last = states.last().unwrap();
-        let mut enabled = Vec::new();
-        m.actions(last, &mut enabled);
-        if !enabled.contains(a) {
-            return None;
-        }
-        states.push(m.next_state(last, a.clone())?);
-    }
-    Some(states)
 }
 
 /// Depth-first search for a cycle among the reachable states within the

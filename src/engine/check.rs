@@ -1,10 +1,10 @@
 //! One run of the checker on a model: strategy, bounds, progress, the
 //! verdict of every property, and shortest counterexamples.
 
-use crate::config::{ModelSpec, Strategy};
+use crate::engine::search::shortest_paths;
+use crate::model::file::{ModelSpec, Strategy};
+use crate::model::properties::{not_applicable, PROPS};
 use crate::model::{build, build_with, Action, Dtm0Model};
-use crate::properties::{not_applicable, PROPS};
-use crate::search::shortest_paths;
 use serde::Serialize;
 use stateright::{Checker, Model, Path};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,9 +177,9 @@ struct Raw {
 
 /// The reduced search (`src/por.rs`) on `model`.
 fn collect_por(model: &Dtm0Model, opts: &RunOpts) -> (Raw, Option<String>) {
-    let (mut e, note) = crate::por::Engine::new(
+    let (mut e, note) = crate::engine::por::Engine::new(
         model,
-        crate::por::Reduce {
+        crate::engine::por::Reduce {
             persistent: true,
             sleep: true,
             symmetry: opts.symmetry,
@@ -303,7 +303,7 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, String> {
             b = b.timeout(t);
         }
         if opts.symmetry {
-            b = b.symmetry_fn(crate::symmetry::representative);
+            b = b.symmetry_fn(crate::model::symmetry::representative);
         }
         match opts.strategy {
             Strategy::Bfs => collect(b.spawn_bfs(), opts, start, &stop),
@@ -436,7 +436,7 @@ fn shorten(
     m: &Dtm0Model,
     found: &[(&'static str, Vec<Action>)],
 ) -> Vec<(&'static str, Option<Vec<Action>>)> {
-    let violated: Vec<&crate::properties::Prop> = PROPS
+    let violated: Vec<&crate::model::properties::Prop> = PROPS
         .iter()
         .filter(|p| found.iter().any(|(n, _)| *n == p.name))
         .collect();
@@ -465,18 +465,18 @@ fn shorten(
 }
 
 pub fn render_path(m: &Dtm0Model, actions: &[Action], shortest: bool) -> Counterexample {
-    let states = crate::search::replay(m, actions).expect("a discovered path replays");
+    let states = crate::model::replay(m, actions).expect("a discovered path replays");
     let init = states[0].clone();
     let explorer_path = Path::from_actions(m, init, actions.iter())
         .map(|p| p.encode(m))
         .unwrap_or_default();
     let steps = actions
         .iter()
-        .map(|a| crate::render::action(m.cfg(), a))
+        .map(|a| crate::model::render::action(m.cfg(), a))
         .collect();
     Counterexample {
         steps,
-        final_state: crate::render::state(m.cfg(), states.last().unwrap()),
+        final_state: crate::model::render::state(m.cfg(), states.last().unwrap()),
         explorer_path,
         shortest,
         actions: actions.to_vec(),

@@ -3,8 +3,8 @@
 //! must be caught. Writes `results/results.json`, `results/RESULTS.md` and
 //! `results/states.svg` (unique states and seconds against model size).
 
-use crate::check::{self, Report, RunOpts};
-use crate::config::{ModelSpec, Verdict};
+use crate::engine::check::{self, Report, RunOpts};
+use crate::model::file::{ModelSpec, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -128,9 +128,9 @@ fn opts_for(spec: &ModelSpec, o: &SuiteOpts) -> RunOpts {
         symmetry: spec.check.symmetry.unwrap_or(false),
         progress: o.progress,
         seed: 1,
-        random_order: spec.check.order == Some(crate::config::Order::Random),
+        random_order: spec.check.order == Some(crate::model::file::Order::Random),
         stop_at: Vec::new(),
-        reduction: crate::check::Reduction::Por,
+        reduction: crate::engine::check::Reduction::Por,
     }
 }
 
@@ -231,7 +231,7 @@ pub fn run_all(
         let spec = ModelSpec::load(&path)?.with_variants(std::slice::from_ref(&m.variant))?;
         reset_peak(o);
         let mut ro = opts_for(&spec, o);
-        ro.stop_at = crate::properties::PROPS
+        ro.stop_at = crate::model::properties::PROPS
             .iter()
             .filter(|p| m.catches.iter().any(|c| c == p.id))
             .map(|p| p.id)

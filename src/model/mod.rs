@@ -1,13 +1,20 @@
 //! The stateright model of a cluster: the actors of a model file, its
 //! network, its crash budgets, and every property of `properties`.
 
-use crate::actor::{Dtm0, Dtm0Store};
-use crate::cluster::Cluster;
-use crate::config::{ModelSpec, NetworkKind};
-use crate::msg::{Msg, Timer};
-use crate::participant::{PartState, PartStore};
-use crate::properties;
-use crate::types::Inc;
+pub mod file;
+pub mod properties;
+pub mod render;
+pub mod scenario;
+pub mod symmetry;
+pub mod table;
+pub mod trace;
+
+use crate::model::file::{ModelSpec, NetworkKind};
+use crate::protocol::actor::{Dtm0, Dtm0Store};
+use crate::protocol::cluster::Cluster;
+use crate::protocol::msg::{Msg, Timer};
+use crate::protocol::participant::{PartState, PartStore};
+use crate::protocol::types::Inc;
 use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
 };
@@ -69,7 +76,7 @@ impl Model for Dtm0Model {
         self.actors.actions(state, actions);
         if let Some(seed) = self.cfg().shuffle {
             // Fisher-Yates driven by a splitmix64 stream seeded per state.
-            let mut x = crate::search::fp(state) ^ seed;
+            let mut x = order_hash(state) ^ seed;
             let mut next = || {
                 x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
                 let mut z = x;
@@ -111,11 +118,11 @@ impl Model for Dtm0Model {
         }
     }
     fn format_action(&self, action: &Action) -> String {
-        crate::render::action(self.cfg(), action)
+        crate::model::render::action(self.cfg(), action)
     }
     fn format_step(&self, last: &SysState, action: Action) -> Option<String> {
         self.next_state(last, action)
-            .map(|next| crate::render::state(self.cfg(), &next))
+            .map(|next| crate::model::render::state(self.cfg(), &next))
     }
     fn as_svg(&self, path: Path<SysState, Action>) -> Option<String> {
         let path = Path::from_actions(
@@ -220,7 +227,7 @@ pub fn live(s: &SysState, p: usize) -> Option<&PartState> {
     }
 }
 
-pub fn ha<'a>(s: &'a SysState, c: &Cluster) -> &'a crate::ha::HaState {
+pub fn ha<'a>(s: &'a SysState, c: &Cluster) -> &'a crate::protocol::ha::HaState {
     s.actor_states[usize::from(c.ha_id())]
         .ha()
         .expect("the last actor is HA")
@@ -229,7 +236,7 @@ pub fn ha<'a>(s: &'a SysState, c: &Cluster) -> &'a crate::ha::HaState {
 /// Every message in flight, with multiplicity. (stateright 0.31's own
 /// `Network::iter_all` never ends on an ordered network, and repeats
 /// duplicated envelopes once too often, so we walk the variants here.)
-pub fn in_flight(s: &SysState) -> Vec<(Id, Id, &crate::msg::Msg)> {
+pub fn in_flight(s: &SysState) -> Vec<(Id, Id, &crate::protocol::msg::Msg)> {
     let mut v = Vec::new();
     match &s.network {
         Network::Ordered(map) => {
@@ -249,4 +256,43 @@ pub fn in_flight(s: &SysState) -> Vec<(Id, Id, &crate::msg::Msg)> {
         }
     }
     v
+}
+
+/// The fingerprint of a state in every visited table (the reduced search,
+/// shortest paths, the cycle search, the golden counts): 64 bits, never 0,
+/// fixed keys so that runs repeat.
+pub fn visited_fp(s: &SysState) -> u64 {
+    ahash::RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    )
+    .hash_one(s)
+    .max(1)
+}
+
+/// The hash that seeds the random action order of a state (`--random-order`).
+/// Kept apart from `visited_fp`: the bounded runs recorded in results/ were
+/// made with this order, and changing it changes what they find.
+pub fn order_hash(s: &SysState) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Replays actions from the initial state; `None` if one is not enabled.
+pub fn replay(m: &Dtm0Model, actions: &[Action]) -> Option<Vec<SysState>> {
+    let mut states = vec![m.init_states().into_iter().next()?];
+    for a in actions {
+        let last = states.last().unwrap();
+        let mut enabled = Vec::new();
+        m.actions(last, &mut enabled);
+        if !enabled.contains(a) {
+            return None;
+        }
+        states.push(m.next_state(last, a.clone())?);
+    }
+    Some(states)
 }

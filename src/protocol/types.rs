@@ -237,6 +237,48 @@ pub fn render_op(op: &Op, ts: Ts) -> String {
     }
 }
 
+/// An op in the protocol's notation (`put k1`, `put k1 7`, `del k2`), with
+/// keys `k1..k{keys}`; returns the op and its key number.
+pub fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let key = |w: &str| -> Result<u8, String> {
+        let k: u8 = w
+            .strip_prefix('k')
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| format!("bad key `{w}` in `{s}` (keys are k1, k2, ...)"))?;
+        if k == 0 || k > keys {
+            return Err(format!("key `{w}` in `{s}` is not one of k1..k{keys}"));
+        }
+        Ok(k)
+    };
+    match words.as_slice() {
+        [op, k] if op.eq_ignore_ascii_case("put") => {
+            let k = key(k)?;
+            Ok((
+                Op::Put {
+                    key: k.into(),
+                    val: k.into(),
+                },
+                k,
+            ))
+        }
+        [op, k, v] if op.eq_ignore_ascii_case("put") => {
+            let k = key(k)?;
+            let val = v
+                .parse()
+                .map_err(|_| format!("bad value `{v}` in `{s}` (an unsigned integer)"))?;
+            Ok((Op::Put { key: k.into(), val }, k))
+        }
+        [op, k] if op.eq_ignore_ascii_case("del") => {
+            let k = key(k)?;
+            Ok((Op::Del { key: k.into() }, k))
+        }
+        _ => Err(format!(
+            "bad op `{s}`: expected `put kN`, `put kN VALUE` or `del kN`"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,10 +13,10 @@
 //! EXECUTE of each of its dtxs not yet P there again, to the new
 //! incarnation (the request was lost with the old one).
 
-use crate::actor::{Dtm0, Dtm0Store};
-use crate::cluster::{Cluster, Mutant};
-use crate::msg::{HaSt, HaTable, Msg};
-use crate::types::{Inc, Op, St, StateVec, TxId};
+use crate::protocol::actor::{Dtm0, Dtm0Store};
+use crate::protocol::cluster::{Cluster, Mutant};
+use crate::protocol::msg::{HaSt, HaTable, Msg};
+use crate::protocol::types::{Inc, Op, St, StateVec, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -62,7 +62,7 @@ pub struct OrigState {
     /// never swaps two originators.
     pub slot: u8,
     pub inc: Inc,
-    pub seq: crate::types::Seq,
+    pub seq: crate::protocol::types::Seq,
     pub view: HaTable,
     pub issued: bool,
     pub dtxs: Vec<Dtx>,

@@ -8,9 +8,9 @@
 //! block; README's "The seed scenario" section lists where the replay
 //! reads the seed's slips.
 
+use crate::model::properties::{self, PROPS};
+use crate::model::table::{self, Block, FinalKv};
 use crate::model::{Action, Dtm0Model, SysState};
-use crate::properties::{self, PROPS};
-use crate::table::{self, Block, FinalKv};
 use serde::Serialize;
 use stateright::actor::ActorModelAction;
 use stateright::{Model, Path};
@@ -296,7 +296,7 @@ pub fn replay(m: &Dtm0Model, steps: &[Step], finish: bool) -> Result<Replay, Str
 fn initial_issued(
     cfg: &crate::model::ModelCfg,
     s: &SysState,
-) -> Vec<(crate::types::TxId, crate::types::Op)> {
+) -> Vec<(crate::protocol::types::TxId, crate::protocol::types::Op)> {
     let c = &cfg.cluster;
     (0..c.m())
         .filter_map(|slot| s.actor_states[usize::from(c.originator_id(slot))].originator())

@@ -6,10 +6,10 @@
 //!
 //! Used by `dtm0 scenario`, `dtm0 check --format table` and `dtm0 trace`.
 
-use crate::cluster::{Cluster, Proc};
 use crate::model::{in_flight, incarnation, store, Action, ModelCfg, SysState};
-use crate::msg::{HaTable, Msg, Timer};
-use crate::types::{render_op, Kv, St, StateVec, TxId, Txr};
+use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::msg::{HaTable, Msg, Timer};
+use crate::protocol::types::{render_op, Kv, St, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{ActorModelAction, Id};
 use std::collections::BTreeMap;
@@ -38,13 +38,13 @@ pub struct Column {
 /// A participant's final catalogue: key to version, live and tombstones.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalKv {
-    pub live: BTreeMap<String, crate::types::Ts>,
-    pub tombstones: BTreeMap<String, crate::types::Ts>,
+    pub live: BTreeMap<String, crate::protocol::types::Ts>,
+    pub tombstones: BTreeMap<String, crate::protocol::types::Ts>,
     /// HA's view of the participant: `ONLINE`, `RECOVERING`, ...
     pub ha: String,
 }
 
-fn orig_name(c: &Cluster, slot: usize, inc: crate::types::Inc) -> String {
+fn orig_name(c: &Cluster, slot: usize, inc: crate::protocol::types::Inc) -> String {
     format!("{}{}", c.originators[slot].name, inc)
 }
 
@@ -103,15 +103,15 @@ fn view_changes(c: &Cluster, old: Option<&HaTable>, new: &HaTable) -> String {
     }
 }
 
-fn view_of(s: &SysState, id: Id) -> Option<(crate::types::Seq, &HaTable)> {
+fn view_of(s: &SysState, id: Id) -> Option<(crate::protocol::types::Seq, &HaTable)> {
     let i = usize::from(id);
     if s.crashed[i] {
         return None;
     }
     match &*s.actor_states[i] {
-        crate::actor::Dtm0State::Participant(p) => Some((p.seq, &p.view)),
-        crate::actor::Dtm0State::Originator(o) => Some((o.seq, &o.view)),
-        crate::actor::Dtm0State::Ha(_) => None,
+        crate::protocol::actor::Dtm0State::Participant(p) => Some((p.seq, &p.view)),
+        crate::protocol::actor::Dtm0State::Originator(o) => Some((o.seq, &o.view)),
+        crate::protocol::actor::Dtm0State::Ha(_) => None,
     }
 }
 
@@ -227,15 +227,21 @@ fn message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> String {
 
 /// The columns and catalogues of a state. `issued` lists the dtxs the
 /// block's originators issued, for the `User` column.
-pub fn snapshot(cfg: &ModelCfg, s: &SysState, issued: &[(TxId, crate::types::Op)]) -> Block {
+pub fn snapshot(
+    cfg: &ModelCfg,
+    s: &SysState,
+    issued: &[(TxId, crate::protocol::types::Op)],
+) -> Block {
     let c = &cfg.cluster;
     let mut columns = vec![Column {
         name: "User".into(),
         entries: issued
             .iter()
             .map(|(tx, op)| match op {
-                crate::types::Op::Put { key, .. } => format!("[DIX PUT k{key} @{}]", tx.ts),
-                crate::types::Op::Del { key } => format!("[DIX DEL k{key}]"),
+                crate::protocol::types::Op::Put { key, .. } => {
+                    format!("[DIX PUT k{key} @{}]", tx.ts)
+                }
+                crate::protocol::types::Op::Del { key } => format!("[DIX DEL k{key}]"),
             })
             .collect(),
     }];
@@ -256,7 +262,7 @@ pub fn snapshot(cfg: &ModelCfg, s: &SysState, issued: &[(TxId, crate::types::Op)
                         render_op(&d.op, d.id.ts),
                         sv(c, d.sv)
                     );
-                    if d.st >= crate::originator::DtxSt::Stable {
+                    if d.st >= crate::protocol::originator::DtxSt::Stable {
                         e.push(' ');
                         e.push_str(d.st.name());
                     }
@@ -295,7 +301,7 @@ pub fn snapshot(cfg: &ModelCfg, s: &SysState, issued: &[(TxId, crate::types::Op)
             name: name.clone(),
             entries,
         });
-        kvs.push((name, crate::render::kv(&kv)));
+        kvs.push((name, crate::model::render::kv(&kv)));
     }
     Block {
         time: String::new(),
@@ -346,7 +352,7 @@ pub fn newly_issued(
     cfg: &ModelCfg,
     pre: &SysState,
     next: &SysState,
-) -> Vec<(TxId, crate::types::Op)> {
+) -> Vec<(TxId, crate::protocol::types::Op)> {
     let c = &cfg.cluster;
     let mut v = Vec::new();
     for slot in 0..c.m() {

@@ -9,10 +9,10 @@
 //! executed-but-uncommitted records, merged state vectors since the last
 //! commit, the HA view, recovery bookkeeping.
 
-use crate::actor::{Dtm0, Dtm0Store};
-use crate::cluster::{Cluster, Mutant};
-use crate::msg::{HaSt, HaTable, Msg, Timer};
-use crate::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
+use crate::protocol::actor::{Dtm0, Dtm0Store};
+use crate::protocol::cluster::{Cluster, Mutant};
+use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
+use crate::protocol::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{model_timeout, Id, Out};
 use std::borrow::Cow;
@@ -605,8 +605,8 @@ fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::{OriginatorCfg, Variants};
-    use crate::types::Op;
+    use crate::protocol::cluster::{OriginatorCfg, Variants};
+    use crate::protocol::types::Op;
     use stateright::actor::Command;
 
     fn cluster() -> Cluster {
@@ -635,7 +635,7 @@ mod tests {
         c: &Cluster,
         s: &mut Cow<PartState>,
         o: &mut Out<Dtm0>,
-        ts: crate::types::Ts,
+        ts: crate::protocol::types::Ts,
         op: Op,
     ) {
         let tx = TxId {

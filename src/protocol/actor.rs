@@ -2,11 +2,11 @@
 //! the UDP runtime executes it. It dispatches to the protocol modules by
 //! the process it is; none of them does I/O.
 
-use crate::cluster::{Cluster, Proc};
-use crate::ha::{self, HaState};
-use crate::msg::{Msg, Timer};
-use crate::originator::{self, OrigState, OrigStore};
-use crate::participant::{self, PartState, PartStore};
+use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::ha::{self, HaState};
+use crate::protocol::msg::{Msg, Timer};
+use crate::protocol::originator::{self, OrigState, OrigStore};
+use crate::protocol::participant::{self, PartState, PartStore};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
@@ -100,7 +100,7 @@ macro_rules! with_inner {
 fn placeholder() -> HaState {
     HaState {
         seq: 0,
-        table: crate::msg::HaTable(Vec::new()),
+        table: crate::protocol::msg::HaTable(Vec::new()),
     }
 }
 

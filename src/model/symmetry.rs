@@ -7,10 +7,10 @@
 //! I/V/P vectors, HA tables, rounds and EOL flags, message endpoints. All
 //! are renamed by one permutation here.
 
-use crate::actor::{Dtm0State, Dtm0Store};
 use crate::model::{in_flight, SysState};
-use crate::msg::{HaTable, Msg};
-use crate::types::{StateVec, Txr};
+use crate::protocol::actor::{Dtm0State, Dtm0Store};
+use crate::protocol::msg::{HaTable, Msg};
+use crate::protocol::types::{StateVec, Txr};
 use stateright::actor::{Envelope, Id, Network};
 use std::sync::Arc;
 

@@ -6,9 +6,9 @@
 //! result is the same path (its explorer path), so a trace that no longer
 //! fits the code or the model is refused rather than shown wrong.
 
-use crate::config::{ModelSpec, NetworkKind};
+use crate::model::file::{ModelSpec, NetworkKind};
+use crate::model::table;
 use crate::model::{build, Action, Dtm0Model, SysState};
-use crate::table;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Path};
 
@@ -37,7 +37,7 @@ pub struct TracePath {
 
 /// The events of a path of `m`, in the seed's notation.
 pub fn events_of(m: &Dtm0Model, actions: &[Action]) -> Result<Vec<String>, String> {
-    let states = crate::search::replay(m, actions).ok_or("the path does not replay")?;
+    let states = crate::model::replay(m, actions).ok_or("the path does not replay")?;
     Ok(actions
         .iter()
         .zip(&states)

@@ -7,14 +7,14 @@
 //! each node through `inspect`. The final states are then judged by the
 //! model's own property functions.
 
-use super::node::request;
-use super::spec::{LiveFile, LiveSpec, OrigFile, Timing};
-use super::wire::{Fault, Filter, Wire};
-use crate::actor::{Dtm0State, Dtm0Store};
-use crate::config::{ModelSpec, NetworkKind};
-use crate::model::{build, SysState};
-use crate::scenario::PropVerdict;
-use crate::table::FinalKv;
+use dtm0::live::node::request;
+use dtm0::live::spec::{LiveFile, LiveSpec, OrigFile, Timing};
+use dtm0::live::wire::{Fault, Filter, Wire};
+use dtm0::model::file::{ModelSpec, NetworkKind};
+use dtm0::model::scenario::PropVerdict;
+use dtm0::model::table::FinalKv;
+use dtm0::model::{build, SysState};
+use dtm0::protocol::actor::{Dtm0State, Dtm0Store};
 use serde::Serialize;
 use stateright::actor::{Id, Network};
 use stateright::Model;
@@ -98,7 +98,7 @@ impl Driver {
         if !self.verbose {
             cmd.stderr(Stdio::null());
         }
-        super::node::die_with_parent(&mut cmd);
+        dtm0::live::node::die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -151,7 +151,7 @@ impl Driver {
         }
     }
 
-    fn part(&self, name: &str) -> Result<(crate::participant::PartState, u64), String> {
+    fn part(&self, name: &str) -> Result<(dtm0::protocol::participant::PartState, u64), String> {
         let v = self.inspect(name)?;
         let held = v["held"].as_u64().unwrap_or(0);
         match serde_json::from_value::<Dtm0State>(v["state"].clone()) {
@@ -187,7 +187,7 @@ fn exec(ts: Option<u64>) -> Filter {
     }
 }
 
-fn has(p: &crate::participant::PartState, ts: u64) -> bool {
+fn has(p: &dtm0::protocol::participant::PartState, ts: u64) -> bool {
     p.log.iter().any(|r| r.id.ts == ts)
 }
 
@@ -198,7 +198,7 @@ pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, St
     let dir = std::env::temp_dir().join(format!(
         "dtm0-live-seed-{}-{}",
         std::process::id(),
-        t0.elapsed().as_nanos() ^ crate::live::client::now_us() as u128
+        t0.elapsed().as_nanos() ^ dtm0::live::client::now_us() as u128
     ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let c = &seed.cluster;
@@ -207,9 +207,9 @@ pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, St
     }
     let addrs = free_addrs(5)?;
     let o = &c.originators[0];
-    let render = |op: &crate::types::Op| match op {
-        crate::types::Op::Put { key, val } => format!("put k{key} {val}"),
-        crate::types::Op::Del { key } => format!("del k{key}"),
+    let render = |op: &dtm0::protocol::types::Op| match op {
+        dtm0::protocol::types::Op::Put { key, val } => format!("put k{key} {val}"),
+        dtm0::protocol::types::Op::Del { key } => format!("del k{key}"),
     };
     let file = LiveFile {
         name: Some("live-seed".into()),
@@ -347,7 +347,7 @@ pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, St
                         .view
                         .get(d.spec.parse_id(p).map(usize::from).unwrap_or(0))
                         .1
-                        == crate::msg::HaSt::Online;
+                        == dtm0::protocol::msg::HaSt::Online;
                 snap += &v["state"].to_string();
             }
             let ov = d.inspect(&on)?;
@@ -357,7 +357,7 @@ pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, St
                     && os
                         .dtxs
                         .iter()
-                        .all(|x| x.st >= crate::originator::DtxSt::Stable);
+                        .all(|x| x.st >= dtm0::protocol::originator::DtxSt::Stable);
             } else {
                 ok = false;
             }
@@ -393,9 +393,9 @@ pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, St
         }
         let _ = Id::from(i);
     }
-    let properties = crate::scenario::verdicts(&m, std::slice::from_ref(&s));
-    let quiescent = crate::properties::quiescent(&m, &s);
-    let final_kvs = crate::table::final_kvs(m.cfg(), &s);
+    let properties = dtm0::model::scenario::verdicts(&m, std::slice::from_ref(&s));
+    let quiescent = dtm0::model::properties::quiescent(&m, &s);
+    let final_kvs = dtm0::model::table::final_kvs(m.cfg(), &s);
     let seconds = d.t0.elapsed().as_secs_f64();
     let steps = std::mem::take(&mut d.steps);
     drop(d);

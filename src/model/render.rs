@@ -1,14 +1,14 @@
 //! Steps and states in protocol terms, in the seed's notation: who sent
 //! what to whom, who crashed, what each log and catalogue holds.
 
-use crate::cluster::Proc;
 use crate::model::{incarnation, store, Action, ModelCfg, SysState};
-use crate::msg::{HaTable, Msg, Timer};
-use crate::types::{render_op, Kv, Txr};
+use crate::protocol::cluster::Proc;
+use crate::protocol::msg::{HaTable, Msg, Timer};
+use crate::protocol::types::{render_op, Kv, Txr};
 use stateright::actor::{ActorModelAction, Id};
 use std::fmt::Write;
 
-fn proc_name(cfg: &ModelCfg, id: Id, inc: Option<crate::types::Inc>) -> String {
+fn proc_name(cfg: &ModelCfg, id: Id, inc: Option<crate::protocol::types::Inc>) -> String {
     let c = &cfg.cluster;
     match c.proc_of(id) {
         Proc::Originator(_) => match inc {
@@ -73,7 +73,7 @@ pub fn record(cfg: &ModelCfg, r: &Txr) -> String {
     )
 }
 
-fn sender_inc(msg: &Msg) -> Option<crate::types::Inc> {
+fn sender_inc(msg: &Msg) -> Option<crate::protocol::types::Inc> {
     match msg {
         Msg::Execute { tx, .. } => Some(tx.inc),
         Msg::Starting { inc } => Some(*inc),

@@ -2,7 +2,7 @@
 //! what each originator incarnation will issue, and which protocol variant
 //! runs. Built from a model file (see `config`), never changed at run time.
 
-use crate::types::{Inc, Op, Ts, TxId};
+use crate::protocol::types::{Inc, Op, Ts, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 
@@ -18,7 +18,7 @@ pub enum StableRule {
 /// The protocol choices a model can make (PROTOCOL.md names each one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Variants {
-    pub del_rule: crate::types::DelRule,
+    pub del_rule: crate::protocol::types::DelRule,
     /// HLD: a restore round skips records already P at the recovering side.
     pub redo_skip_persistent: bool,
     pub stable: StableRule,
@@ -119,7 +119,7 @@ pub const MUTANTS: &[(&str, Mutant, &str)] = &[
 impl Default for Variants {
     fn default() -> Self {
         Variants {
-            del_rule: crate::types::DelRule::AlwaysTombstone,
+            del_rule: crate::protocol::types::DelRule::AlwaysTombstone,
             redo_skip_persistent: false,
             stable: StableRule::FirstP,
             pruning: false,
@@ -159,7 +159,9 @@ impl Variants {
     /// Applies one named variant; `Err` names the unknown variant.
     pub fn set(&mut self, name: &str) -> Result<(), String> {
         match name {
-            "del-absent-no-tombstone" => self.del_rule = crate::types::DelRule::NoTombstoneIfAbsent,
+            "del-absent-no-tombstone" => {
+                self.del_rule = crate::protocol::types::DelRule::NoTombstoneIfAbsent
+            }
             "redo-skip-persistent" => self.redo_skip_persistent = true,
             "stable-first-p" => self.stable = StableRule::FirstP,
             "stable-k-plus-1" => self.stable = StableRule::KPlus1,
@@ -192,7 +194,7 @@ impl Variants {
     /// The names that describe this set of variants, for reports.
     pub fn names(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
-        if self.del_rule == crate::types::DelRule::NoTombstoneIfAbsent {
+        if self.del_rule == crate::protocol::types::DelRule::NoTombstoneIfAbsent {
             v.push("del-absent-no-tombstone");
         }
         if self.redo_skip_persistent {
@@ -237,7 +239,7 @@ pub struct Cluster {
     /// Number of participants `p1..pN`; every key has a replica on each.
     pub n: usize,
     pub originators: Vec<OriginatorCfg>,
-    pub keys: crate::types::Key,
+    pub keys: crate::protocol::types::Key,
     pub variants: Variants,
     /// K, the number of failures tolerated (for `stable-k-plus-1`).
     pub k: usize,
@@ -326,5 +328,18 @@ impl Cluster {
             StableRule::FirstP => 1,
             StableRule::KPlus1 => (self.k + 1).min(self.n),
         }
+    }
+}
+
+/// A TOML error as one line naming the line of the file: cluster
+/// descriptions come from TOML files (model files, live cluster files).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e
+        .span()
+        .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
+    let msg = e.message().replace('\n', " ");
+    match line {
+        Some(l) => format!("line {l}: {msg}"),
+        None => msg,
     }
 }

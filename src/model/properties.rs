@@ -10,11 +10,11 @@
 //! holds eventually on every such run. This replaces stateright's
 //! `eventually`, which misses violations on paths that join.
 
-use crate::config::{ModelSpec, NetworkKind};
+use crate::model::file::{ModelSpec, NetworkKind};
 use crate::model::{ha, in_flight, incarnation, live, store, Dtm0Model, SysState};
-use crate::msg::{HaSt, Msg};
-use crate::participant::PartStore;
-use crate::types::{Key, Op, St, TxId, Version};
+use crate::protocol::msg::{HaSt, Msg};
+use crate::protocol::participant::PartStore;
+use crate::protocol::types::{Key, Op, St, TxId, Version};
 use stateright::actor::ActorModelAction;
 use stateright::{Expectation, Model};
 
@@ -377,7 +377,7 @@ pub fn s3_no_resurrection(m: &Dtm0Model, s: &SysState) -> bool {
 /// is durable at `q`.
 pub fn s4_honest_p(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
-    let honest = |tx: TxId, sv: crate::types::StateVec| {
+    let honest = |tx: TxId, sv: crate::protocol::types::StateVec| {
         (0..c.n).all(|q| sv.get(q) != St::P || durable_at(m, s, q, tx))
     };
     for p in 0..c.n {
@@ -531,7 +531,7 @@ pub fn l3_dtx_completes(m: &Dtm0Model, s: &SysState) -> bool {
             || s.actor_states[i].originator().is_none_or(|o| {
                 o.dtxs
                     .iter()
-                    .all(|d| d.st >= crate::originator::DtxSt::Stable)
+                    .all(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
             })
     });
     goal || !settled(m, s)
@@ -626,7 +626,7 @@ fn wl3_stable_settled(m: &Dtm0Model, s: &SysState) -> bool {
             && s.actor_states[i].originator().is_some_and(|o| {
                 o.dtxs
                     .iter()
-                    .any(|d| d.st >= crate::originator::DtxSt::Stable)
+                    .any(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
             })
     }) && settled(m, s)
 }

@@ -8,16 +8,16 @@
 //! originator comes back as a new identity: HA records the new incarnation
 //! ONLINE, which declares every earlier one FAILED.
 
-use crate::actor::Dtm0;
-use crate::cluster::{Cluster, Proc};
-use crate::msg::{HaSt, HaTable, Msg};
+use crate::protocol::actor::Dtm0;
+use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::msg::{HaSt, HaTable, Msg};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct HaState {
-    pub seq: crate::types::Seq,
+    pub seq: crate::protocol::types::Seq,
     pub table: HaTable,
 }
 

@@ -2,8 +2,8 @@
 //! budgets, the network, the variants and the checking bounds. Every
 //! mistake is reported as one line naming the key at fault.
 
-use crate::cluster::{Cluster, OriginatorCfg, Variants};
-use crate::types::{Op, Ts, MAX_PARTICIPANTS};
+use crate::protocol::cluster::{toml_error, Cluster, OriginatorCfg, Variants};
+use crate::protocol::types::{parse_op, Ts, MAX_PARTICIPANTS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -156,58 +156,6 @@ impl ModelSpec {
     }
 }
 
-/// A TOML error as one line naming the line of the file.
-pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let line = e
-        .span()
-        .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
-    let msg = e.message().replace('\n', " ");
-    match line {
-        Some(l) => format!("line {l}: {msg}"),
-        None => msg,
-    }
-}
-
-pub fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
-    let words: Vec<&str> = s.split_whitespace().collect();
-    let key = |w: &str| -> Result<u8, String> {
-        let k: u8 = w
-            .strip_prefix('k')
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| format!("bad key `{w}` in `{s}` (keys are k1, k2, ...)"))?;
-        if k == 0 || k > keys {
-            return Err(format!("key `{w}` in `{s}` is not one of k1..k{keys}"));
-        }
-        Ok(k)
-    };
-    match words.as_slice() {
-        [op, k] if op.eq_ignore_ascii_case("put") => {
-            let k = key(k)?;
-            Ok((
-                Op::Put {
-                    key: k.into(),
-                    val: k.into(),
-                },
-                k,
-            ))
-        }
-        [op, k, v] if op.eq_ignore_ascii_case("put") => {
-            let k = key(k)?;
-            let val = v
-                .parse()
-                .map_err(|_| format!("bad value `{v}` in `{s}` (an unsigned integer)"))?;
-            Ok((Op::Put { key: k.into(), val }, k))
-        }
-        [op, k] if op.eq_ignore_ascii_case("del") => {
-            let k = key(k)?;
-            Ok((Op::Del { key: k.into() }, k))
-        }
-        _ => Err(format!(
-            "bad op `{s}`: expected `put kN`, `put kN VALUE` or `del kN`"
-        )),
-    }
-}
-
 fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
     let n = f.participants;
     if n == 0 {
@@ -345,10 +293,10 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         return Err("expect.properties: only meaningful with verdict = \"violate\"".into());
     }
     for p in &expect.properties {
-        if !crate::properties::PROPERTY_IDS.contains(&p.as_str()) {
+        if !crate::model::properties::PROPERTY_IDS.contains(&p.as_str()) {
             return Err(format!(
                 "expect.properties: unknown property `{p}` (known: {})",
-                crate::properties::PROPERTY_IDS.join(", ")
+                crate::model::properties::PROPERTY_IDS.join(", ")
             ));
         }
     }
@@ -376,6 +324,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::types::Op;
 
     const GOOD: &str = r#"
 participants = 3

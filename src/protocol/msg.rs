@@ -6,7 +6,7 @@
 //! crashed process are lost, and in the model they would otherwise wait for
 //! the restart.
 
-use crate::types::{Inc, Op, StateVec, TxId, Txr};
+use crate::protocol::types::{Inc, Op, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 
 /// A process state as HA decides it (PROTOCOL.md section 2, HA).
@@ -71,7 +71,7 @@ pub enum Msg {
     /// process also learns what it missed.
     View {
         to: Inc,
-        seq: crate::types::Seq,
+        seq: crate::protocol::types::Seq,
         table: HaTable,
     },
     /// process -> HA: I (incarnation `inc`) have started.

@@ -41,8 +41,8 @@
 //! remains at the lowest frame of a busy thread's stack (the largest
 //! subtrees); persistent sets do not depend on the order of exploration.
 
-use crate::model::{Action, Dtm0Model, SysState};
-use crate::properties::PROPS;
+use crate::model::properties::PROPS;
+use crate::model::{visited_fp as fingerprint, Action, Dtm0Model, SysState};
 use stateright::actor::{ActorModelAction, Network};
 use stateright::{Expectation, Model};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -145,18 +145,6 @@ impl Table {
             }
         }
     }
-}
-
-/// A 64-bit fingerprint (never 0) with fixed keys, so runs repeat.
-pub fn fingerprint(s: &SysState) -> u64 {
-    ahash::RandomState::with_seeds(
-        0x243f_6a88_85a3_08d3,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-        0x082e_fa98_ec4e_6c89,
-    )
-    .hash_one(s)
-    .max(1)
 }
 
 /// The actor an action belongs to.
@@ -270,7 +258,7 @@ impl<'a> Engine<'a> {
 
     fn fp(&self, s: &SysState) -> u64 {
         if self.reduce.symmetry {
-            fingerprint(&crate::symmetry::representative(s))
+            fingerprint(&crate::model::symmetry::representative(s))
         } else {
             fingerprint(s)
         }
@@ -294,7 +282,9 @@ impl<'a> Engine<'a> {
             ActorModelAction::Crash(id) => {
                 let i = usize::from(*id);
                 crate::model::incarnation(s, i)
-                    <= crate::types::Inc::from(self.m.cfg().budgets.get(i).copied().unwrap_or(0))
+                    <= crate::protocol::types::Inc::from(
+                        self.m.cfg().budgets.get(i).copied().unwrap_or(0),
+                    )
             }
             _ => true,
         }

@@ -1,0 +1,9 @@
+//! The checker's engine: one run of a model (`check`), our own searches
+//! (`search`: shortest paths, cycles; `por`: the reduced search), the
+//! golden state counts and the suite of every model and mutant.
+
+pub mod check;
+pub mod golden;
+pub mod por;
+pub mod search;
+pub mod suite;

@@ -1,0 +1,41 @@
+//! The golden state counts (tests/golden-counts.toml): every exhaustive
+//! model's unique and terminal states under the plain and the reduced
+//! search. A refactor must not move them; a change meant to move them
+//! regenerates the file with `cargo run --release -- golden --write`.
+
+use dtm0::engine::golden;
+use std::path::Path;
+
+#[test]
+fn every_exhaustive_model_keeps_its_golden_counts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let want = golden::read(&root.join("tests/golden-counts.toml")).unwrap();
+    let specs = golden::pinned_models(&root.join("models")).unwrap();
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let pinned: Vec<&str> = want.model.iter().map(|c| c.model.as_str()).collect();
+    assert_eq!(
+        names, pinned,
+        "the golden file must list exactly the exhaustive models (regenerate it)"
+    );
+    assert!(names.len() >= 8, "too few exhaustive models: {names:?}");
+    let mut moved = Vec::new();
+    for (spec, w) in specs.iter().zip(&want.model) {
+        let got = golden::measure(spec).unwrap();
+        // The counts are not trivial: a search that stops at the initial
+        // state, or finds no end state, would be caught here too (on a
+        // duplicating network no state is terminal: a message can always
+        // be delivered again).
+        let dup = spec.network == dtm0::model::file::NetworkKind::Duplicating;
+        assert!(got.plain_unique > 1, "{got:?}");
+        assert_eq!(got.plain_terminal == 0, dup, "{got:?}");
+        assert!(got.reduced_unique <= got.plain_unique, "{got:?}");
+        if &got != w {
+            moved.push(format!("want {w:?}\n got {got:?}"));
+        }
+    }
+    assert!(
+        moved.is_empty(),
+        "golden counts moved:\n{}",
+        moved.join("\n")
+    );
+}
