@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod golden;
+pub mod oracle;
 pub mod por;
 pub mod search;
 pub mod suite;
