@@ -321,3 +321,32 @@ fn the_oracle_chooses_single_actions_where_they_are_persistent() {
     }
     assert!(seen[Choice::Single as usize] > 0, "{seen:?}");
 }
+
+/// The larger small models, for the record (minutes; `--ignored`): the
+/// oracle keeps the terminal states there too.
+#[test]
+#[ignore]
+fn oracle_on_the_larger_models() {
+    for name in ["unordered", "orphan"] {
+        let m = model(name);
+        let t0 = Instant::now();
+        let g = Graph::build(&m, CAP).unwrap();
+        let built = t0.elapsed();
+        let t1 = Instant::now();
+        let o = oracle(&g);
+        assert_eq!(o.terminals, g.terminals(), "{name}: oracle terminals");
+        assert!(o.unique < g.len(), "{name}");
+        println!(
+            "{name}: plain {} unique, {} terminal; oracle {} unique ({:.1}x), sets: {} single, {} actor, {} all; graph built in {:.2?}, oracle {:.2?}",
+            g.len(),
+            o.terminals.len(),
+            o.unique,
+            g.len() as f64 / o.unique as f64,
+            o.single,
+            o.actor,
+            o.all,
+            built,
+            t1.elapsed()
+        );
+    }
+}
