@@ -1,19 +1,27 @@
 //! Every mutant of models/mutants.toml is caught on its model by one of the
 //! properties it names, with a counterexample that replays; and the same
-//! model without the mutant does not violate those properties.
+//! model without the mutant (the control) does not violate those
+//! properties: exhaustively where the model is explored to the end, within
+//! a time limit (and further than the mutant needed) where it is not.
 
-use dtm0::engine::check::{self, RunOpts};
-use dtm0::engine::suite::load_mutants;
+use dtm0::engine::check::{self, Report, RunOpts};
+use dtm0::engine::golden::pinned;
+use dtm0::engine::suite::{load_mutants, MutantSpec};
 use dtm0::model::file::{ModelSpec, Strategy};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-fn opts(stop_at: Vec<&'static str>) -> RunOpts {
+/// The time limit of a control run on a model that is not explored to the
+/// end (three-crash, both-crash).
+const BOUNDED_CONTROL: Duration = Duration::from_secs(15);
+
+fn opts(stop_at: Vec<&'static str>, timeout: Duration) -> RunOpts {
     RunOpts {
         strategy: Strategy::Dfs,
         threads: 2,
         max_depth: None,
-        timeout: Some(Duration::from_secs(150)),
+        timeout: Some(timeout),
         symmetry: false,
         progress: false,
         seed: 1,
@@ -23,8 +31,83 @@ fn opts(stop_at: Vec<&'static str>) -> RunOpts {
     }
 }
 
+/// The ids of the properties a mutant names, checked against the list.
+fn targets(m: &MutantSpec) -> Vec<&'static str> {
+    let t: Vec<&'static str> = dtm0::model::properties::PROPS
+        .iter()
+        .filter(|p| m.catches.iter().any(|c| c == p.id))
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(
+        t.len(),
+        m.catches.len(),
+        "{}: unknown property in catches",
+        m.variant
+    );
+    t
+}
+
+/// Runs the mutant until a named property has a counterexample; checks
+/// that the counterexample replays to a violation. Returns the run, or
+/// `Err` with what was violated instead.
+fn catch(base: &ModelSpec, m: &MutantSpec) -> Result<Report, String> {
+    let spec = base
+        .clone()
+        .with_variants(std::slice::from_ref(&m.variant))
+        .unwrap();
+    let r = check::run(&spec, &opts(targets(m), Duration::from_secs(150))).unwrap();
+    let Some(p) = r.properties.iter().find(|p| {
+        m.catches.iter().any(|c| c == p.id)
+            && p.counterexample
+                .as_ref()
+                .is_some_and(|c| !c.steps.is_empty())
+    }) else {
+        return Err(format!(
+            "{} on {} (violated: {:?})",
+            m.variant, m.model, r.violated
+        ));
+    };
+    // the counterexample replays on a fresh model and ends in a violation
+    let model = dtm0::model::build(&spec);
+    let cx = p.counterexample.as_ref().unwrap();
+    let states = dtm0::model::replay(&model, &cx.actions).expect("replays");
+    let prop = dtm0::model::properties::PROPS
+        .iter()
+        .find(|q| q.id == p.id)
+        .unwrap();
+    assert!(
+        !(prop.check)(&model, states.last().unwrap()),
+        "{}: ends violating {}",
+        m.variant,
+        prop.id
+    );
+    Ok(r)
+}
+
+/// The model without any mutant, run to the end if it is pinned (explored
+/// to the end by its file). Otherwise the control is bounded: it runs for
+/// `BOUNDED_CONTROL`, or for twice as long as the mutant took to be caught
+/// if that is longer (so that a loaded machine slows both alike).
+fn control(base: &ModelSpec, caught: &Report) -> Report {
+    let limit = if pinned(base) {
+        // a safety net only: the run must end by itself (asserted below)
+        Duration::from_secs(600)
+    } else {
+        BOUNDED_CONTROL.max(Duration::from_secs_f64(2.0 * caught.seconds))
+    };
+    let r = check::run(base, &opts(Vec::new(), limit)).unwrap();
+    if pinned(base) {
+        assert!(
+            r.exhaustive,
+            "{}: the control run was not exhaustive: {:?}",
+            base.name, r.bounded_by
+        );
+    }
+    r
+}
+
 #[test]
-fn every_mutant_is_caught_by_a_named_property() {
+fn every_mutant_is_caught_by_a_named_property_and_its_control_holds() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let mutants = load_mutants(&dir.join("mutants.toml")).unwrap();
     assert!(mutants.len() >= 9, "the issue lists nine mutants");
@@ -39,57 +122,75 @@ fn every_mutant_is_caught_by_a_named_property() {
         );
     }
     let mut missed = Vec::new();
+    // One control run per model, shared by the mutants that run on it.
+    let mut controls: BTreeMap<String, Report> = BTreeMap::new();
     for m in &mutants {
         let base = ModelSpec::load(&dir.join(format!("{}.toml", m.model))).unwrap();
-        let spec = base
-            .clone()
-            .with_variants(std::slice::from_ref(&m.variant))
-            .unwrap();
-        let targets: Vec<&'static str> = dtm0::model::properties::PROPS
-            .iter()
-            .filter(|p| m.catches.iter().any(|c| c == p.id))
-            .map(|p| p.id)
-            .collect();
-        assert_eq!(
-            targets.len(),
-            m.catches.len(),
-            "{}: unknown property in catches",
-            m.variant
-        );
-        let r = check::run(&spec, &opts(targets)).unwrap();
-        let caught: Vec<&str> = r
-            .properties
-            .iter()
-            .filter(|p| m.catches.iter().any(|c| c == p.id))
-            .filter(|p| {
-                p.counterexample
-                    .as_ref()
-                    .is_some_and(|c| !c.steps.is_empty())
-            })
-            .map(|p| p.id)
-            .collect();
-        if caught.is_empty() {
-            missed.push(format!(
-                "{} on {} (violated: {:?})",
-                m.variant, m.model, r.violated
-            ));
-            continue;
-        }
-        // the counterexample replays on a fresh model and ends in a violation
-        let model = dtm0::model::build(&spec);
-        let p = r.properties.iter().find(|p| p.id == caught[0]).unwrap();
-        let cx = p.counterexample.as_ref().unwrap();
-        let states = dtm0::model::replay(&model, &cx.actions).expect("replays");
-        let prop = dtm0::model::properties::PROPS
-            .iter()
-            .find(|q| q.id == caught[0])
-            .unwrap();
         assert!(
-            !(prop.check)(&model, states.last().unwrap()),
-            "{}: ends violating {}",
+            !base
+                .cluster
+                .variants
+                .names()
+                .iter()
+                .any(|v| *v == m.variant),
+            "{}: the model file {} already has the mutant",
             m.variant,
-            prop.id
+            m.model
         );
+        let caught = match catch(&base, m) {
+            Ok(r) => r,
+            Err(e) => {
+                missed.push(e);
+                continue;
+            }
+        };
+        let c = controls
+            .entry(m.model.clone())
+            .or_insert_with(|| control(&base, &caught));
+        eprintln!(
+            "{} on {}: caught within {} unique states; control: {} unique states, {}",
+            m.variant,
+            m.model,
+            caught.unique_states,
+            c.unique_states,
+            if c.exhaustive {
+                "exhaustive"
+            } else {
+                "bounded"
+            }
+        );
+        let named: Vec<&&str> = c
+            .violated
+            .iter()
+            .filter(|v| m.catches.iter().any(|x| x == *v))
+            .collect();
+        assert!(
+            named.is_empty(),
+            "{}: {} without the mutant violates {named:?}",
+            m.variant,
+            m.model
+        );
+        if pinned(&base) {
+            // exhaustive (asserted in `control`): the model holds, every
+            // property, not only the named ones
+            assert!(
+                c.violated.is_empty(),
+                "{}: violates {:?}",
+                m.model,
+                c.violated
+            );
+        } else {
+            // Bounded control: no proof that the model holds, only that a
+            // search larger than the one that caught the mutant found no
+            // violation of the named properties.
+            assert!(
+                c.unique_states > caught.unique_states,
+                "{}: the bounded control explored {} unique states, the mutant was caught within {}",
+                m.variant,
+                c.unique_states,
+                caught.unique_states
+            );
+        }
     }
     assert!(missed.is_empty(), "mutants not caught: {missed:?}");
 }

@@ -2,12 +2,13 @@
 
 use dtm0::live::client::{self, Wait};
 use dtm0::live::node::{request, Node};
+use dtm0::live::procs::Children;
 use dtm0::live::spec::LiveSpec;
 use dtm0::live::wire::Wire;
 use dtm0::protocol::actor::Dtm0State;
 use dtm0::protocol::types::Op;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,22 +76,12 @@ pub fn node(
     Ok(ExitCode::SUCCESS)
 }
 
-struct Children(Vec<(String, Child)>);
-impl Drop for Children {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// `dtm0 cluster up`: HA and every participant as local processes.
 pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitCode, String> {
     init_logs("info");
     let (path, spec) = load(cluster)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut kids = Children(Vec::new());
+    let mut kids = Children::new();
     let mut spawn = |name: String, extra: Vec<String>| -> Result<(), String> {
         let mut cmd = Command::new(&exe);
         cmd.arg(if name == "ha" { "ha" } else { "node" })
@@ -100,12 +91,8 @@ pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitC
         if faults {
             cmd.arg("--faults");
         }
-        dtm0::live::node::die_with_parent(&mut cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        kids.0.push((name, child));
-        Ok(())
+        kids.spawn(&name, &mut cmd)
+            .map_err(|e| format!("cannot start {name}: {e}"))
     };
     spawn("ha".into(), vec![])?;
     for p in 0..spec.n() {
@@ -137,31 +124,26 @@ pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitC
     let stop = stop_flag();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        for k in 0..kids.0.len() {
-            let name = kids.0[k].0.clone();
-            if let Ok(Some(st)) = kids.0[k].1.try_wait() {
-                if name == "ha" {
-                    return Err(format!(
-                        "ha exited ({st}); stopping the cluster (HA keeps no state)"
-                    ));
-                }
-                // A crash (kill -9) or an exit: restart it, as a supervisor
-                // would; the new incarnation recovers through REDO/EOL.
-                println!("{name} exited ({st}); restarting it");
-                let dir = data.join(&name);
-                let mut cmd = Command::new(&exe);
-                cmd.args(["node", "--cluster"])
-                    .arg(&path)
-                    .args(["--id", &name, "--data"])
-                    .arg(&dir);
-                if faults {
-                    cmd.arg("--faults");
-                }
-                dtm0::live::node::die_with_parent(&mut cmd);
-                kids.0[k].1 = cmd
-                    .spawn()
-                    .map_err(|e| format!("cannot restart {name}: {e}"))?;
+        for (name, st) in kids.exited() {
+            if name == "ha" {
+                return Err(format!(
+                    "ha exited ({st}); stopping the cluster (HA keeps no state)"
+                ));
             }
+            // A crash (kill -9) or an exit: restart it, as a supervisor
+            // would; the new incarnation recovers through REDO/EOL.
+            println!("{name} exited ({st}); restarting it");
+            let dir = data.join(&name);
+            let mut cmd = Command::new(&exe);
+            cmd.args(["node", "--cluster"])
+                .arg(&path)
+                .args(["--id", &name, "--data"])
+                .arg(&dir);
+            if faults {
+                cmd.arg("--faults");
+            }
+            kids.spawn(&name, &mut cmd)
+                .map_err(|e| format!("cannot restart {name}: {e}"))?;
         }
     }
     println!("stopping");

@@ -8,6 +8,7 @@
 //! model's own property functions.
 
 use dtm0::live::node::request;
+use dtm0::live::procs::{free_addrs, Children};
 use dtm0::live::spec::{LiveFile, LiveSpec, OrigFile, Timing};
 use dtm0::live::wire::{Fault, Filter, Wire};
 use dtm0::model::file::{ModelSpec, NetworkKind};
@@ -19,9 +20,9 @@ use serde::Serialize;
 use stateright::actor::{Id, Network};
 use stateright::Model;
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,40 +36,16 @@ pub struct LiveReport {
     pub seconds: f64,
 }
 
-struct Proc {
-    name: String,
-    child: Option<Child>,
-}
-
 struct Driver {
     exe: PathBuf,
     file: PathBuf,
     dir: PathBuf,
     spec: Arc<LiveSpec>,
-    procs: Vec<Proc>,
+    /// The cluster's processes, killed when the driver is dropped.
+    procs: Children,
     steps: Vec<String>,
     t0: Instant,
     verbose: bool,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        for p in &mut self.procs {
-            if let Some(c) = &mut p.child {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-}
-
-fn free_addrs(k: usize) -> Result<Vec<SocketAddr>, String> {
-    // Hold all sockets at once so the ports differ, then release them.
-    let socks: Vec<UdpSocket> = (0..k)
-        .map(|_| UdpSocket::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("no free loopback port: {e}"))?;
-    Ok(socks.iter().map(|s| s.local_addr().unwrap()).collect())
 }
 
 impl Driver {
@@ -98,17 +75,9 @@ impl Driver {
         if !self.verbose {
             cmd.stderr(Stdio::null());
         }
-        dtm0::live::node::die_with_parent(&mut cmd);
-        let child = cmd
-            .spawn()
+        self.procs
+            .spawn(name, &mut cmd)
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        match self.procs.iter_mut().find(|p| p.name == name) {
-            Some(p) => p.child = Some(child),
-            None => self.procs.push(Proc {
-                name: name.into(),
-                child: Some(child),
-            }),
-        }
         // wait until it answers
         let deadline = Instant::now() + Duration::from_secs(10);
         while request(self.addr(name), &Wire::Inspect, Duration::from_millis(200)).is_err() {
@@ -121,14 +90,7 @@ impl Driver {
     }
 
     fn kill9(&mut self, name: &str) -> Result<(), String> {
-        let p = self
-            .procs
-            .iter_mut()
-            .find(|p| p.name == name)
-            .ok_or("not started")?;
-        let mut c = p.child.take().ok_or("not running")?;
-        c.kill().map_err(|e| format!("kill -9 {name}: {e}"))?; // SIGKILL
-        let _ = c.wait();
+        self.procs.kill(name)?; // SIGKILL
         self.note(format!("{name}: kill -9"));
         Ok(())
     }
@@ -248,7 +210,7 @@ pub fn run(exe: &Path, seed: &ModelSpec, verbose: bool) -> Result<LiveReport, St
         file: path,
         dir: dir.clone(),
         spec,
-        procs: Vec::new(),
+        procs: Children::new(),
         steps: Vec::new(),
         t0,
         verbose,

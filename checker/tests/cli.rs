@@ -1,8 +1,9 @@
 //! The `dtm0` binary as a user runs it: exit codes, bad input, the seed,
 //! and the explorer's JSON API on a counterexample path.
 
+use dtm0::live::procs::{free_port, Children};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -262,14 +263,6 @@ fn seed_model_with_motr_tombstone_rule_is_caught() {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
@@ -286,28 +279,24 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `dtm0 explore ARGS` on a free loopback port: the guard, port, address.
-fn explorer(args: &[&str]) -> (Kill, u16, String) {
-    let port = free_port();
+fn explorer(args: &[&str]) -> (Children, u16, String) {
+    let port = free_port().unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
-        .arg("explore")
-        .args(args)
-        .args(["--addr", &addr])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    let mut guard = Children::new();
+    guard
+        .spawn(
+            "explore",
+            Command::new(env!("CARGO_BIN_EXE_dtm0"))
+                .arg("explore")
+                .args(args)
+                .args(["--addr", &addr])
+                .current_dir(root())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
         .unwrap();
-    (Kill(child), port, addr)
+    (guard, port, addr)
 }
 
 /// GET /.states/PATH once the explorer answers (30 s at most).

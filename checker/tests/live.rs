@@ -1,9 +1,10 @@
 //! The live prototype on loopback: real processes, real UDP, real fsync,
 //! real `kill -9`.
 
+use dtm0::live::procs::{free_addrs, Children};
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
@@ -26,15 +27,13 @@ fn text(o: &Output) -> String {
 struct Live {
     dir: PathBuf,
     file: PathBuf,
-    procs: Vec<(String, Child)>,
+    procs: Children,
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        for (_, c) in &mut self.procs {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        // The processes first, then their files.
+        drop(std::mem::take(&mut self.procs));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -44,14 +43,7 @@ impl Live {
         let dir = std::env::temp_dir().join(format!("dtm0-live-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let socks: Vec<UdpSocket> = (0..5)
-            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let a: Vec<String> = socks
-            .iter()
-            .map(|s| s.local_addr().unwrap().to_string())
-            .collect();
-        drop(socks);
+        let a = free_addrs(5).unwrap();
         let body = format!(
             "name = \"t\"\nvariants = [\"pruning\"]\nha = \"{}\"\nparticipants = [\"{}\", \"{}\", \"{}\"]\n\
              [[originators]]\nname = \"o\"\naddr = \"{}\"\n[timing]\ncommit_delay_ms = 1\nheartbeat_ms = 50\nfailure_timeout_ms = 5000\n",
@@ -62,7 +54,7 @@ impl Live {
         let mut l = Live {
             dir,
             file,
-            procs: Vec::new(),
+            procs: Children::new(),
         };
         for p in ["ha", "p1", "p2", "p3"] {
             l.start(p);
@@ -80,9 +72,7 @@ impl Live {
         }
         c.arg("--cluster").arg(&self.file);
         c.stdout(Stdio::null()).stderr(Stdio::null());
-        let child = c.spawn().unwrap();
-        self.procs.retain(|(n, _)| n != name);
-        self.procs.push((name.into(), child));
+        self.procs.spawn(name, &mut c).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.try_inspect(name).is_none() {
             assert!(Instant::now() < deadline, "{name} did not come up");
@@ -91,10 +81,7 @@ impl Live {
     }
 
     fn kill9(&mut self, name: &str) {
-        let i = self.procs.iter().position(|(n, _)| n == name).unwrap();
-        let (_, mut c) = self.procs.remove(i);
-        c.kill().unwrap(); // SIGKILL
-        c.wait().unwrap();
+        self.procs.kill(name).unwrap(); // SIGKILL, and reaped
     }
 
     fn dtm0(&self, args: &[&str]) -> Output {

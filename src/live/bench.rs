@@ -15,14 +15,14 @@
 use super::client::{self, Wait};
 use super::disk::Wal;
 use super::node::{request, Node};
+use super::procs::{free_addrs, Children};
 use super::spec::LiveSpec;
 use super::wire::Wire;
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Kv, Op, Rec, StateVec, TxId, Txr, Version};
 use serde::Serialize;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,16 +77,6 @@ pub struct BenchReport {
     pub restart: Vec<RestartPoint>,
 }
 
-struct Procs(Vec<Child>);
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn pct(mut v: Vec<u64>) -> Percentiles {
     v.sort_unstable();
     let at = |q: f64| -> u64 {
@@ -105,15 +95,7 @@ fn pct(mut v: Vec<u64>) -> Percentiles {
 }
 
 fn cluster_file(dir: &Path, clients: usize, commit_delay_ms: u64) -> Result<PathBuf, String> {
-    let socks: Vec<UdpSocket> = (0..4 + clients)
-        .map(|_| UdpSocket::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let a: Vec<String> = socks
-        .iter()
-        .map(|s| s.local_addr().unwrap().to_string())
-        .collect();
-    drop(socks);
+    let a = free_addrs(4 + clients)?;
     let mut t = format!(
         "name = \"bench\"\nvariants = [\"pruning\"]\nha = \"{}\"\nparticipants = [\"{}\", \"{}\", \"{}\"]\n",
         a[3], a[0], a[1], a[2]
@@ -156,7 +138,7 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = cluster_file(&dir, o.clients.max(1), o.commit_delay_ms)?;
     let spec = Arc::new(LiveSpec::load(&file)?);
-    let mut procs = Procs(Vec::new());
+    let mut procs = Children::new();
     for name in ["ha", "p1", "p2", "p3"] {
         let mut c = Command::new(exe);
         if name == "ha" {
@@ -168,10 +150,9 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        super::node::die_with_parent(&mut c);
         procs
-            .0
-            .push(c.spawn().map_err(|e| format!("start {name}: {e}"))?);
+            .spawn(name, &mut c)
+            .map_err(|e| format!("start {name}: {e}"))?;
         let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while request(addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {

@@ -6,5 +6,6 @@ pub mod bench;
 pub mod client;
 pub mod disk;
 pub mod node;
+pub mod procs;
 pub mod spec;
 pub mod wire;

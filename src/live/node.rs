@@ -164,7 +164,7 @@ impl Node {
             spec,
             id,
             actor,
-            state: placeholder(),
+            state: Dtm0State::placeholder(),
             sock,
             wal,
             orig_file,
@@ -280,7 +280,8 @@ impl Node {
                 self.commit_at = None;
                 self.counters.commits += 1;
                 let mut o = Out::new();
-                let mut st = Cow::Owned(std::mem::replace(&mut self.state, placeholder()));
+                let mut st =
+                    Cow::Owned(std::mem::replace(&mut self.state, Dtm0State::placeholder()));
                 self.actor
                     .on_timeout(self.id, &mut st, &Timer::Commit, &mut o);
                 self.state = st.into_owned();
@@ -452,7 +453,7 @@ impl Node {
     fn deliver(&mut self, src: u32, m: Msg) -> Result<(), String> {
         debug!("{} <- {}: {m:?}", self.name(), src);
         let mut o = Out::new();
-        let mut st = Cow::Owned(std::mem::replace(&mut self.state, placeholder()));
+        let mut st = Cow::Owned(std::mem::replace(&mut self.state, Dtm0State::placeholder()));
         self.actor
             .on_msg(self.id, &mut st, Id::from(src as usize), m, &mut o);
         self.state = st.into_owned();
@@ -616,14 +617,6 @@ fn wait_readable(sock: &UdpSocket, wait: Duration) {
     }
 }
 
-/// A cheap stand-in while the actor holds the state.
-fn placeholder() -> Dtm0State {
-    Dtm0State::Ha(crate::protocol::ha::HaState {
-        seq: 0,
-        table: crate::protocol::msg::HaTable(Vec::new()),
-    })
-}
-
 /// Socket buffers of 8 MiB each way: a burst of batched datagrams (a
 /// client's whole incarnation, the notices of a group commit) must not
 /// overflow the default ~200 KiB, since the protocol, like Motr's RPC,
@@ -654,19 +647,6 @@ pub fn set_buffers(sock: &UdpSocket) {
     }
 }
 
-/// Makes a spawned child die with its parent (Linux `PR_SET_PDEATHSIG`), so
-/// that a driver killed by a signal leaves no cluster processes behind.
-pub fn die_with_parent(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,22 +656,16 @@ mod tests {
     /// commit it reports is in the participant's log file.
     #[test]
     fn a_notice_leaves_after_its_commit_is_in_the_log() {
-        let socks: Vec<UdpSocket> = (0..4)
-            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let a: Vec<String> = socks
-            .iter()
-            .map(|s| s.local_addr().unwrap().to_string())
-            .collect();
+        let a = crate::live::procs::free_addrs(4).unwrap();
         // p1 is the node under test; p2 and the originator are plain sockets.
         let text = format!(
             "ha = \"{}\"\nparticipants = [\"{}\", \"{}\"]\n[[originators]]\nname = \"o\"\naddr = \"{}\"\n[timing]\ncommit_delay_ms = 5\n",
             a[3], a[0], a[1], a[2]
         );
         let spec = Arc::new(LiveSpec::parse(&text).unwrap());
-        let mut socks = socks.into_iter();
-        drop(socks.next()); // free p1's port for the node
-        let (p2, orig) = (socks.next().unwrap(), socks.next().unwrap());
+        // p1's port is for the node; p2 and the originator are bound here.
+        let p2 = UdpSocket::bind(a[1]).unwrap();
+        let orig = UdpSocket::bind(a[2]).unwrap();
         let dir = std::env::temp_dir().join(format!("dtm0-node-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut node = Node::start(

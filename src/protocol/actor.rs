@@ -104,6 +104,14 @@ fn placeholder() -> HaState {
     }
 }
 
+impl Dtm0State {
+    /// The same stand-in as a whole state (the live runtime holds it while
+    /// the actor works on the real one).
+    pub fn placeholder() -> Dtm0State {
+        Dtm0State::Ha(placeholder())
+    }
+}
+
 impl Actor for Dtm0 {
     type Msg = Msg;
     type Timer = Timer;
