@@ -14,7 +14,7 @@
 //! incarnation (the request was lost with the old one).
 
 use crate::protocol::actor::{Dtm0, Dtm0Store};
-use crate::protocol::cluster::{Cluster, Mutant};
+use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
 use crate::protocol::types::{Inc, Op, St, StateVec, TxId};
 use serde::{Deserialize, Serialize};
@@ -118,7 +118,7 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             st: DtxSt::InProgress,
         });
         for p in 0..c.n {
-            if c.variants.has(Mutant::SkipRecoveringWriter) && s.view.get(p).1 == HaSt::Transient {
+            if c.mutants().writer_skips_transient() && s.view.get(p).1 == HaSt::Transient {
                 continue;
             }
             o.send(
@@ -185,12 +185,10 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
             s.seq = seq;
             for p in 0..c.n {
                 let ni = s.view.get(p).0;
-                if ni <= old.get(p).0 || c.variants.has(Mutant::RedoAfterCutoffSkipped) {
+                if ni <= old.get(p).0 || c.mutants().writer_never_resends() {
                     continue;
                 }
-                if c.variants.has(Mutant::SkipRecoveringWriter)
-                    && s.view.get(p).1 == HaSt::Transient
-                {
+                if c.mutants().writer_skips_transient() && s.view.get(p).1 == HaSt::Transient {
                     continue;
                 }
                 for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {

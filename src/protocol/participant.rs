@@ -10,7 +10,7 @@
 //! commit, the HA view, recovery bookkeeping.
 
 use crate::protocol::actor::{Dtm0, Dtm0Store};
-use crate::protocol::cluster::{Cluster, Mutant};
+use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
 use crate::protocol::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
@@ -210,7 +210,7 @@ pub fn on_msg(
     o: &mut Out<Dtm0>,
 ) {
     if let Some(to) = msg.to_inc() {
-        let stale_eol_counts = c.variants.has(Mutant::StaleEol) && matches!(msg, Msg::Eol { .. });
+        let stale_eol_counts = c.mutants().stale_eol_counts() && matches!(msg, Msg::Eol { .. });
         // 0: sent by a process that had no view of us yet.
         if to != 0 && to != s.inc && !stale_eol_counts {
             return; // meant for an earlier incarnation: lost with it
@@ -320,7 +320,7 @@ fn receive(
         sv = sv.merge(s.early.remove(j).1);
     }
     sv.raise(me, St::V);
-    if c.variants.has(Mutant::PBeforeCommit) {
+    if c.mutants().notifies_p_before_commit() {
         notify(c, me, &s.view, txr.id, sv.with(me, St::P), o);
     }
     apply(&mut s.kv, &txr.op, txr.id.ts, c.variants.del_rule);
@@ -402,7 +402,7 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     s.ndur = s.log.len() as Pos;
     if c.variants.pruning {
         let prunable = |r: &Txr| {
-            if c.variants.has(Mutant::PruneOnLocalP) {
+            if c.mutants().prunes_on_local_p() {
                 r.sv.get(me) == St::P
             } else {
                 r.sv.all(c.n, St::P)
@@ -435,7 +435,7 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, 
         if old.get(r) == (ni, ns) {
             continue;
         }
-        if s.eol[r] != 0 && s.eol[r] < ni && !c.variants.has(Mutant::StaleEol) {
+        if s.eol[r] != 0 && s.eol[r] < ni && !c.mutants().stale_eol_counts() {
             s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
         }
         match ns {
@@ -451,14 +451,14 @@ fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, 
     }
     for slot in 0..c.m() {
         let (ni, _) = s.view.get(c.n + slot);
-        if ni > old.get(c.n + slot).0 && ni > 1 && !c.variants.has(Mutant::NoEviction) {
+        if ni > old.get(c.n + slot).0 && ni > 1 && !c.mutants().never_evicts() {
             evict(c, me, s, slot, ni, o);
         }
     }
     if s.view.get(me) == (s.inc, HaSt::Transient) {
         let (was_inc, was) = old.get(me);
         let moved_back = was_inc == s.inc && was != HaSt::Transient;
-        if moved_back || c.variants.has(Mutant::ForgetEolOnTransientView) {
+        if moved_back || c.mutants().forgets_eol_on_any_transient_view() {
             // HA moved this very incarnation back to TRANSIENT: the live
             // failure detector reported it down (the model's HA never
             // does). Recover again from scratch. Only on that move: views
@@ -521,9 +521,7 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
     if rd.inc == 0 || rd.eol || rd.awaiting.is_some() {
         return;
     }
-    // The mutant `eol-before-acks` sends every REDO at once, EOL right
-    // behind, acks never awaited.
-    let eager = c.variants.has(Mutant::EolBeforeAcks);
+    let eager = c.mutants().sends_eol_before_acks();
     let cutoff = rd.cutoff;
     let mut pos = rd.cursor.max(base);
     while pos < cutoff {
@@ -567,7 +565,7 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
         !matches!(rs, HaSt::Online | HaSt::Recovering) || (s.eol[r] != 0 && s.eol[r] >= ri)
     };
     let mut peers = (0..c.n).filter(|&r| r != me);
-    let done = if c.variants.has(Mutant::StopOnFirstEol) {
+    let done = if c.mutants().stops_on_first_eol() {
         (0..c.n).any(|r| r != me && s.eol[r] != 0) || peers.all(counted)
     } else {
         peers.all(counted)
