@@ -43,8 +43,52 @@ pub struct PartStore {
     pub log: Vec<Txr>,
     /// Number of records pruned from the front of the log, ever.
     pub base: Pos,
-    /// Ghost (read by properties only): what was pruned, for S7.
+    /// Read by properties only. Last, as the live log encodes it.
+    pub ghost: PartStoreGhost,
+}
+
+/// The durable part of a participant's ghost: read by properties only,
+/// never by the protocol, and saved with the store (the live log keeps it
+/// too, when the cluster records ghosts).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartStoreGhost {
+    /// Every record pruned from the log, ever (S7).
     pub pruned: Vec<(TxId, Key, Version)>,
+}
+
+/// A participant's ghost: what the protocol writes for the properties and
+/// never reads, so that it changes no step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartGhost {
+    /// The part saved with the store.
+    pub durable: PartStoreGhost,
+    /// When this incarnation declared itself recovered, the incarnation of
+    /// each peer that was ONLINE or RECOVERING in its view (0 for the
+    /// others): the peers the stop condition had to hear from (S8).
+    pub declared_peers: Vec<Inc>,
+}
+
+impl PartGhost {
+    /// `r` was pruned (S7), when the cluster records ghosts.
+    fn note_pruned(&mut self, c: &Cluster, r: &Txr) {
+        if c.ghosts {
+            self.durable.pruned.push((r.id, r.op.key(), r.version()));
+        }
+    }
+
+    /// The participant `me` declares itself recovered with this view (S8).
+    fn note_declared(&mut self, c: &Cluster, me: usize, view: &HaTable) {
+        self.declared_peers = (0..c.n)
+            .map(|r| {
+                let (ri, rs) = view.get(r);
+                if r != me && matches!(rs, HaSt::Online | HaSt::Recovering) {
+                    ri
+                } else {
+                    0
+                }
+            })
+            .collect();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -69,17 +113,13 @@ pub struct PartState {
     pub eol: Vec<Inc>,
     /// This incarnation has told HA it recovered.
     pub declared: bool,
-    /// Ghost: pruned records (persisted with the store), for S7.
-    pub pruned: Vec<(TxId, Key, Version)>,
+    /// Read by properties only (S7, S8).
+    pub ghost: PartGhost,
     /// Where each dtx sits in the log, once the log is long (a live
     /// participant under load); derived from `log`, so it takes no part in
     /// comparisons and hashing.
     #[serde(skip)]
     pub index: LogIndex,
-    /// Ghost (read by S8): when this incarnation declared itself
-    /// recovered, the incarnation of each peer that was ONLINE or
-    /// RECOVERING in its view (0 for the others).
-    pub declared_peers: Vec<Inc>,
 }
 
 /// Absolute log position of each dtx, kept only while the log is longer
@@ -142,7 +182,7 @@ impl PartState {
             kv: self.kv.clone(),
             log: self.log.clone(),
             base: self.base,
-            pruned: self.pruned.clone(),
+            ghost: self.ghost.durable.clone(),
         }
     }
     fn find(&self, tx: TxId) -> Option<usize> {
@@ -172,9 +212,8 @@ pub fn on_start(
         rounds: vec![Round::default(); n],
         eol: vec![0; n],
         declared: false,
-        pruned: Vec::new(),
+        ghost: PartGhost::default(),
         index: LogIndex::default(),
-        declared_peers: Vec::new(),
     };
     match storage {
         None => {
@@ -187,7 +226,7 @@ pub fn on_start(
             s.log = st.log.clone();
             s.ndur = st.log.len() as Pos;
             s.base = st.base;
-            s.pruned = st.pruned.clone();
+            s.ghost.durable = st.ghost.clone();
             s.index.refresh(&s.log, s.base);
             s.view = HaTable::default();
             o.send(c.ha_id(), Msg::Starting { inc: s.inc });
@@ -413,9 +452,7 @@ fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
             if let Some(ix) = &mut s.index.0 {
                 ix.remove(&r.id);
             }
-            if c.ghosts {
-                s.pruned.push((r.id, r.op.key(), r.version()));
-            }
+            s.ghost.note_pruned(c, &r);
         }
         s.ndur -= all_p as Pos;
         s.base += all_p as Pos;
@@ -572,17 +609,7 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     };
     if done {
         s.declared = true;
-        // Ghost for S8: the peers the stop condition had to hear from.
-        s.declared_peers = (0..c.n)
-            .map(|r| {
-                let (ri, rs) = s.view.get(r);
-                if r != me && matches!(rs, HaSt::Online | HaSt::Recovering) {
-                    ri
-                } else {
-                    0
-                }
-            })
-            .collect();
+        s.ghost.note_declared(c, me, &s.view);
         o.send(c.ha_id(), Msg::Recovered { inc: s.inc });
         if c.variants.own_redo && c.variants.pruning {
             push_own(c, me, s, o);
@@ -856,5 +883,34 @@ mod tests {
         let mut t = (*s).clone();
         t.index = LogIndex(Some(Default::default()));
         assert_eq!(t, *s);
+    }
+
+    #[test]
+    fn the_ghost_struct_adds_nothing_to_the_encoded_store() {
+        // The live log encodes `PartStore` with postcard: grouping the
+        // ghost in a struct of its own must keep the bytes of the flat
+        // layout (inc, kv, log, base, pruned).
+        let c = cluster();
+        let mut o = Out::new();
+        let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+        execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
+        let mut st = s.into_owned();
+        st.ndur = st.log.len() as Pos;
+        st.ghost
+            .durable
+            .pruned
+            .push((st.log[0].id, 1, st.log[0].version()));
+        let store = st.store();
+        let flat = (
+            store.inc,
+            &store.kv,
+            &store.log,
+            store.base,
+            &store.ghost.pruned,
+        );
+        assert_eq!(
+            postcard::to_allocvec(&store).unwrap(),
+            postcard::to_allocvec(&flat).unwrap()
+        );
     }
 }
