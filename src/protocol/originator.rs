@@ -12,11 +12,15 @@
 //! When HA shows that a participant restarted, the originator sends the
 //! EXECUTE of each of its dtxs not yet P there again, to the new
 //! incarnation (the request was lost with the old one).
+//!
+//! The steps, one handler each (`on_msg` dispatches): `handle_executed`,
+//! `handle_persistent`, `handle_view`. What only the properties read is in
+//! `ghost` (`OrigGhost`).
 
 use crate::protocol::actor::{Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
-use crate::protocol::types::{Inc, Op, St, StateVec, TxId};
+use crate::protocol::types::{Inc, Op, Seq, St, StateVec, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -89,6 +93,10 @@ impl OrigState {
     }
 }
 
+/// Start: the first incarnation issues its dtxs at once; a restarted one
+/// is a new identity that tells HA it is starting and issues once HA's
+/// view shows it ONLINE. Either way the store (the incarnation counter) is
+/// saved.
 pub fn on_start(
     c: &Cluster,
     slot: usize,
@@ -143,81 +151,116 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
     }
 }
 
+/// The originator's messages: one handler each.
 pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Out<Dtm0>) {
-    if msg.to_inc().is_some_and(|to| to != s.inc) {
-        return; // a reply to an earlier incarnation: lost with it
+    match msg {
+        // A reply to an earlier incarnation: lost with it.
+        _ if msg.to_inc().is_some_and(|to| to != s.inc) => {}
+        Msg::Executed { tx, .. } => handle_executed(c, s, src, tx),
+        Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
+        Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),
+        // Not for an originator.
+        Msg::Execute { .. }
+        | Msg::Redo { .. }
+        | Msg::RedoAck { .. }
+        | Msg::Eol { .. }
+        | Msg::Starting { .. }
+        | Msg::Ready { .. }
+        | Msg::Recovered { .. }
+        | Msg::Down { .. } => {}
     }
+}
+
+/// EXECUTED (from a participant): the dtx is V there; EXECUTED once V at
+/// every participant.
+fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId) {
     let p = usize::from(src);
-    if matches!(msg, Msg::Executed { .. } | Msg::Persistent { .. }) && p >= c.n {
+    if p >= c.n {
         return; // only participants reply
     }
-    match msg {
-        Msg::Executed { tx, .. } => {
-            let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
-                return;
-            };
-            if s.dtxs[i].sv.get(p) >= St::V {
-                return;
-            }
-            let d = &mut s.to_mut().dtxs[i];
-            d.sv.raise(p, St::V);
-            if d.st == DtxSt::InProgress && d.sv.all(c.n, St::V) {
-                d.st = DtxSt::Executed;
-            }
+    let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
+        return;
+    };
+    if s.dtxs[i].sv.get(p) >= St::V {
+        return;
+    }
+    let d = &mut s.to_mut().dtxs[i];
+    d.sv.raise(p, St::V);
+    if d.st == DtxSt::InProgress && d.sv.all(c.n, St::V) {
+        d.st = DtxSt::Executed;
+    }
+}
+
+/// PERSISTENT (from a participant): merge its state vector; the dtx is
+/// STABLE once enough participants are P (`Cluster::stable_threshold`),
+/// DONE once all are.
+fn handle_persistent(
+    c: &Cluster,
+    s: &mut Cow<OrigState>,
+    src: Id,
+    tx: TxId,
+    sv: StateVec,
+    o: &mut Out<Dtm0>,
+) {
+    if usize::from(src) >= c.n {
+        return; // only participants reply
+    }
+    let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
+        return;
+    };
+    let merged = s.dtxs[i].sv.merge(sv);
+    if merged == s.dtxs[i].sv {
+        return;
+    }
+    let s = s.to_mut();
+    let d = &mut s.dtxs[i];
+    d.sv = merged;
+    let mut newly_stable = false;
+    if d.st < DtxSt::Stable && d.sv.count(c.n, St::P) >= c.stable_threshold() {
+        d.st = DtxSt::Stable;
+        newly_stable = true;
+    }
+    if d.st < DtxSt::Done && d.sv.all(c.n, St::P) {
+        d.st = DtxSt::Done;
+    }
+    if newly_stable && c.ghosts {
+        s.ghost.stable.push(tx);
+        o.save(Dtm0Store::Originator(s.store()));
+    }
+}
+
+/// HA's view, if newer than the one held: resend the EXECUTE of each dtx
+/// not yet P at a participant that restarted, to its new incarnation; a
+/// restarted originator issues its dtxs once the view shows it ONLINE.
+fn handle_view(c: &Cluster, s: &mut Cow<OrigState>, seq: Seq, table: HaTable, o: &mut Out<Dtm0>) {
+    if seq <= s.seq {
+        return;
+    }
+    let s = s.to_mut();
+    let old = std::mem::replace(&mut s.view, table);
+    s.seq = seq;
+    for p in 0..c.n {
+        let ni = s.view.get(p).0;
+        if ni <= old.get(p).0 || c.mutants().writer_never_resends() {
+            continue;
         }
-        Msg::Persistent { tx, sv, .. } => {
-            let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
-                return;
-            };
-            let merged = s.dtxs[i].sv.merge(sv);
-            if merged == s.dtxs[i].sv {
-                return;
-            }
-            let s = s.to_mut();
-            let d = &mut s.dtxs[i];
-            d.sv = merged;
-            let mut newly_stable = false;
-            if d.st < DtxSt::Stable && d.sv.count(c.n, St::P) >= c.stable_threshold() {
-                d.st = DtxSt::Stable;
-                newly_stable = true;
-            }
-            if d.st < DtxSt::Done && d.sv.all(c.n, St::P) {
-                d.st = DtxSt::Done;
-            }
-            if newly_stable && c.ghosts {
-                s.ghost.stable.push(tx);
-                o.save(Dtm0Store::Originator(s.store()));
-            }
+        if c.mutants().writer_skips_transient() && s.view.get(p).1 == HaSt::Transient {
+            continue;
         }
-        Msg::View { seq, table, .. } if seq > s.seq => {
-            let s = s.to_mut();
-            let old = std::mem::replace(&mut s.view, table);
-            s.seq = seq;
-            for p in 0..c.n {
-                let ni = s.view.get(p).0;
-                if ni <= old.get(p).0 || c.mutants().writer_never_resends() {
-                    continue;
-                }
-                if c.mutants().writer_skips_transient() && s.view.get(p).1 == HaSt::Transient {
-                    continue;
-                }
-                for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {
-                    o.send(
-                        c.participant_id(p),
-                        Msg::Execute {
-                            to: ni,
-                            tx: d.id,
-                            op: d.op,
-                        },
-                    );
-                }
-            }
-            let me = c.n + s.slot as usize;
-            if !s.issued && s.view.get(me) == (s.inc, HaSt::Online) {
-                issue(c, s, o);
-            }
+        for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {
+            o.send(
+                c.participant_id(p),
+                Msg::Execute {
+                    to: ni,
+                    tx: d.id,
+                    op: d.op,
+                },
+            );
         }
-        _ => {}
+    }
+    let me = c.n + s.slot as usize;
+    if !s.issued && s.view.get(me) == (s.inc, HaSt::Online) {
+        issue(c, s, o);
     }
 }
 

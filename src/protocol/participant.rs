@@ -7,14 +7,20 @@
 //! Persistent part (`PartStore`, written with `save`): catalogue, log,
 //! pruning base, incarnation. Everything else in `PartState` is volatile:
 //! executed-but-uncommitted records, merged state vectors since the last
-//! commit, the HA view, recovery bookkeeping.
+//! commit, the HA view, recovery bookkeeping. What only the properties read
+//! is in `ghost` (`PartGhost`, its durable part `PartStoreGhost`).
+//!
+//! The steps, one handler each (`on_msg` and `on_timeout` dispatch):
+//! `handle_execute`, `handle_redo`, `handle_redo_ack`, `handle_persistent`,
+//! `handle_eol`, `handle_view` for the messages, `handle_commit_timer` for
+//! the commit.
 
-use crate::protocol::actor::{Dtm0, Dtm0Store};
+use crate::protocol::actor::{set_commit_timer, Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
+use crate::protocol::types::{apply, Inc, Key, Kv, Op, Pos, Seq, St, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
-use stateright::actor::{model_timeout, Id, Out};
+use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 
 /// A restore round this participant serves to one recovering peer.
@@ -193,6 +199,10 @@ impl PartState {
     }
 }
 
+/// Start: the first boot comes up with an empty store, everyone ONLINE; a
+/// restart reloads the durable part as the next incarnation, tells HA it
+/// is starting, and waits for HA's view. Either way the store is saved (a
+/// new incarnation is durable at once).
 pub fn on_start(
     c: &Cluster,
     _me: usize,
@@ -236,10 +246,20 @@ pub fn on_start(
     s
 }
 
-pub fn on_timeout(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
-    commit(c, me, s.to_mut(), o);
+/// The participant's timers: only the commit.
+pub fn on_timeout(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    timer: &Timer,
+    o: &mut Out<Dtm0>,
+) {
+    match timer {
+        Timer::Commit => handle_commit_timer(c, me, s, o),
+    }
 }
 
+/// The participant's messages: one handler each.
 pub fn on_msg(
     c: &Cluster,
     me: usize,
@@ -248,64 +268,15 @@ pub fn on_msg(
     msg: Msg,
     o: &mut Out<Dtm0>,
 ) {
-    if let Some(to) = msg.to_inc() {
-        let stale_eol_counts = c.mutants().stale_eol_counts() && matches!(msg, Msg::Eol { .. });
-        // 0: sent by a process that had no view of us yet.
-        if to != 0 && to != s.inc && !stale_eol_counts {
-            return; // meant for an earlier incarnation: lost with it
-        }
-    }
-    let peer = usize::from(src);
     match msg {
-        Msg::Execute { tx, op, .. } => {
-            let (cur, _) = s.view.get(c.n + tx.slot as usize);
-            if cur > tx.inc {
-                return; // from an originator incarnation HA declared FAILED
-            }
-            let txr = Txr {
-                id: tx,
-                op,
-                sv: StateVec::default(),
-            };
-            receive(c, me, s, txr, None, o);
-            o.send(
-                c.originator_id(tx.slot as usize),
-                Msg::Executed { to: tx.inc, tx },
-            );
-        }
-        Msg::Redo { from, txr, .. } => {
-            receive(c, me, s, txr, Some((src, from)), o);
-            o.send(
-                src,
-                Msg::RedoAck {
-                    to: from,
-                    tx: txr.id,
-                },
-            );
-        }
-        Msg::RedoAck { tx, .. } => {
-            if peer < c.n && s.rounds[peer].awaiting == Some(tx) {
-                let s = s.to_mut();
-                let rd = &mut s.rounds[peer];
-                rd.awaiting = None;
-                rd.acked += 1;
-                rd.cursor += 1;
-                advance(c, s, peer, o);
-            }
-        }
-        Msg::Persistent { tx, sv, .. } => merge_notice(c, s, tx, sv, o),
-        Msg::Eol { from, .. } => {
-            if peer < c.n && from > s.eol[peer] {
-                let s = s.to_mut();
-                s.eol[peer] = from;
-                check_stop(c, me, s, o);
-            }
-        }
-        Msg::View { seq, table, .. } => {
-            if seq > s.seq {
-                on_view(c, me, s.to_mut(), seq, table, o);
-            }
-        }
+        _ if lost_with_earlier_incarnation(c, s, &msg) => {}
+        Msg::Execute { tx, op, .. } => handle_execute(c, me, s, tx, op, o),
+        Msg::Redo { from, txr, .. } => handle_redo(c, me, s, src, from, txr, o),
+        Msg::RedoAck { tx, .. } => handle_redo_ack(c, s, src, tx, o),
+        Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, tx, sv, o),
+        Msg::Eol { from, .. } => handle_eol(c, me, s, src, from, o),
+        Msg::View { seq, table, .. } => handle_view(c, me, s, seq, table, o),
+        // Not for a participant.
         Msg::Executed { .. }
         | Msg::Starting { .. }
         | Msg::Ready { .. }
@@ -314,10 +285,239 @@ pub fn on_msg(
     }
 }
 
-/// EXECUTE and REDO: execute the versioned op unless the dtx is already
-/// here, log it with this participant at V. Returns whether a record was
-/// created. `redo_from` is the REDO's sender and its incarnation.
-fn receive(
+/// A message meant for an earlier incarnation of this participant is lost
+/// with it (`to` 0: sent by a process that had no view of us yet, kept).
+fn lost_with_earlier_incarnation(c: &Cluster, s: &PartState, msg: &Msg) -> bool {
+    let Some(to) = msg.to_inc() else {
+        return false;
+    };
+    let stale_eol_counts = c.mutants().stale_eol_counts() && matches!(msg, Msg::Eol { .. });
+    to != 0 && to != s.inc && !stale_eol_counts
+}
+
+/// EXECUTE (from the originator): unless HA declared the originator's
+/// incarnation FAILED, execute the dtx (`execute_record`) and answer
+/// EXECUTED (also to a duplicate: the dtx is V here either way).
+fn handle_execute(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    tx: TxId,
+    op: Op,
+    o: &mut Out<Dtm0>,
+) {
+    let (cur, _) = s.view.get(c.n + tx.slot as usize);
+    if cur > tx.inc {
+        return; // from an originator incarnation HA declared FAILED
+    }
+    let txr = Txr {
+        id: tx,
+        op,
+        sv: StateVec::default(),
+    };
+    execute_record(c, me, s, txr, None, o);
+    o.send(
+        c.originator_id(tx.slot as usize),
+        Msg::Executed { to: tx.inc, tx },
+    );
+}
+
+/// REDO (from a peer serving a restore round, evicting, or pushing its own
+/// records): execute the record (`execute_record`) and ack it to the
+/// sender's incarnation `from`.
+fn handle_redo(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    src: Id,
+    from: Inc,
+    txr: Txr,
+    o: &mut Out<Dtm0>,
+) {
+    execute_record(c, me, s, txr, Some((src, from)), o);
+    o.send(
+        src,
+        Msg::RedoAck {
+            to: from,
+            tx: txr.id,
+        },
+    );
+}
+
+/// REDO ack (from the peer this participant serves a round to): if it acks
+/// the REDO awaited, the round moves on to the next record or its EOL.
+fn handle_redo_ack(c: &Cluster, s: &mut Cow<PartState>, src: Id, tx: TxId, o: &mut Out<Dtm0>) {
+    let peer = usize::from(src);
+    if peer < c.n && s.rounds[peer].awaiting == Some(tx) {
+        let s = s.to_mut();
+        let rd = &mut s.rounds[peer];
+        rd.awaiting = None;
+        rd.acked += 1;
+        rd.cursor += 1;
+        advance_round(c, s, peer, o);
+    }
+}
+
+/// PERSISTENT (from a peer): merge its state vector into the record's, or,
+/// for a dtx not here yet, keep it until the dtx arrives. A record that
+/// becomes all-P may be pruned: ask for a commit.
+fn handle_persistent(
+    c: &Cluster,
+    s: &mut Cow<PartState>,
+    tx: TxId,
+    sv: StateVec,
+    o: &mut Out<Dtm0>,
+) {
+    if let Some(i) = s.find(tx) {
+        let merged = s.log[i].sv.merge(sv);
+        if merged != s.log[i].sv {
+            s.to_mut().log[i].sv = merged;
+            arm_if_prunable(c, s, o);
+        }
+        return;
+    }
+    match s.early.binary_search_by_key(&tx, |e| e.0) {
+        Ok(j) => {
+            let merged = s.early[j].1.merge(sv);
+            if merged != s.early[j].1 {
+                s.to_mut().early[j].1 = merged;
+            }
+        }
+        Err(j) => s.to_mut().early.insert(j, (tx, sv)),
+    }
+}
+
+/// EOL (from a peer that completed its restore round for incarnation
+/// `from` of this participant): hold it, and see whether recovery is done.
+fn handle_eol(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    src: Id,
+    from: Inc,
+    o: &mut Out<Dtm0>,
+) {
+    let peer = usize::from(src);
+    if peer < c.n && from > s.eol[peer] {
+        let s = s.to_mut();
+        s.eol[peer] = from;
+        check_stop(c, me, s, o);
+    }
+}
+
+/// HA's view, if newer than the one held: follow each peer's change
+/// (`follow_peer`: open or abandon restore rounds), evict the dtxs of dead
+/// originator incarnations, say Ready when HA shows this incarnation
+/// TRANSIENT, and see whether recovery is done.
+fn handle_view(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    seq: Seq,
+    table: HaTable,
+    o: &mut Out<Dtm0>,
+) {
+    if seq <= s.seq {
+        return;
+    }
+    let s = s.to_mut();
+    let old = std::mem::replace(&mut s.view, table);
+    s.seq = seq;
+    for r in (0..c.n).filter(|&r| r != me) {
+        if old.get(r) != s.view.get(r) {
+            follow_peer(c, s, r, o);
+        }
+    }
+    for slot in 0..c.m() {
+        let (ni, _) = s.view.get(c.n + slot);
+        if ni > old.get(c.n + slot).0 && ni > 1 && !c.mutants().never_evicts() {
+            evict(c, me, s, slot, ni, o);
+        }
+    }
+    if s.view.get(me) == (s.inc, HaSt::Transient) {
+        let (was_inc, was) = old.get(me);
+        let moved_back = was_inc == s.inc && was != HaSt::Transient;
+        if moved_back || c.mutants().forgets_eol_on_any_transient_view() {
+            // HA moved this very incarnation back to TRANSIENT: the live
+            // failure detector reported it down (the model's HA never
+            // does). Recover again from scratch. Only on that move: views
+            // still showing the restart's TRANSIENT may arrive after the
+            // first EOLs, which must not be forgotten.
+            s.declared = false;
+            s.eol = vec![0; c.n];
+        }
+        o.send(c.ha_id(), Msg::Ready { inc: s.inc });
+    }
+    check_stop(c, me, s, o);
+}
+
+/// The view changed for peer `r`: an EOL from its earlier incarnation no
+/// longer counts; a RECOVERING peer gets a restore round (unless this
+/// incarnation of it has one), any other state ends the round.
+fn follow_peer(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
+    let (ni, ns) = s.view.get(r);
+    if s.eol[r] != 0 && s.eol[r] < ni && !c.mutants().stale_eol_counts() {
+        s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
+    }
+    match ns {
+        HaSt::Recovering => {
+            if s.rounds[r].inc != ni {
+                start_round(c, s, r, ni, o);
+            }
+        }
+        // A new TRANSIENT/RECOVERING event abandons the round; an
+        // ONLINE peer needs none.
+        HaSt::Online | HaSt::Transient | HaSt::Failed => s.rounds[r] = Round::default(),
+    }
+}
+
+/// The commit timer (the fsync completing): everything executed becomes
+/// durable, with the state vectors merged so far; the all-P prefix is
+/// pruned where pruning is on; the store is saved; then the PERSISTENT
+/// notices go out.
+fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
+    let s = s.to_mut();
+    let first_new = s.ndur as usize;
+    for r in &mut s.log[first_new..] {
+        r.sv.raise(me, St::P);
+    }
+    let newly: Vec<Txr> = s.log[first_new..].to_vec();
+    s.ndur = s.log.len() as Pos;
+    if c.variants.pruning {
+        prune(c, me, s);
+    }
+    o.save(Dtm0Store::Participant(s.store()));
+    for r in newly {
+        notify(c, me, &s.view, r.id, r.sv, o);
+    }
+}
+
+/// Drops the durable all-P prefix of the log.
+fn prune(c: &Cluster, me: usize, s: &mut PartState) {
+    let prunable = |r: &Txr| {
+        if c.mutants().prunes_on_local_p() {
+            r.sv.get(me) == St::P
+        } else {
+            r.sv.all(c.n, St::P)
+        }
+    };
+    let all_p = s.log.iter().take_while(|r| prunable(r)).count();
+    for r in s.log.drain(..all_p) {
+        if let Some(ix) = &mut s.index.0 {
+            ix.remove(&r.id);
+        }
+        s.ghost.note_pruned(c, &r);
+    }
+    s.ndur -= all_p as Pos;
+    s.base += all_p as Pos;
+    s.index.refresh(&s.log, s.base);
+}
+
+/// The step EXECUTE and REDO share: execute the versioned op unless the
+/// dtx is already here, log it with this participant at V, and ask for the
+/// commit. Returns whether a record was created. `redo_from` is the REDO's
+/// sender and its incarnation.
+fn execute_record(
     c: &Cluster,
     me: usize,
     s: &mut Cow<PartState>,
@@ -372,7 +572,7 @@ fn receive(
         ix.insert(txr.id, s.base + s.log.len() as Pos - 1);
     }
     s.index.refresh(&s.log, s.base);
-    o.set_timer(Timer::Commit, model_timeout());
+    set_commit_timer(o);
     true
 }
 
@@ -385,29 +585,11 @@ fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
     s.kv.get(&key).is_some_and(|r| r.ver >= txr.version())
 }
 
-fn merge_notice(c: &Cluster, s: &mut Cow<PartState>, tx: TxId, sv: StateVec, o: &mut Out<Dtm0>) {
-    if let Some(i) = s.find(tx) {
-        let merged = s.log[i].sv.merge(sv);
-        if merged != s.log[i].sv {
-            s.to_mut().log[i].sv = merged;
-            arm_if_prunable(c, s, o);
-        }
-        return;
-    }
-    match s.early.binary_search_by_key(&tx, |e| e.0) {
-        Ok(j) => {
-            let merged = s.early[j].1.merge(sv);
-            if merged != s.early[j].1 {
-                s.to_mut().early[j].1 = merged;
-            }
-        }
-        Err(j) => s.to_mut().early.insert(j, (tx, sv)),
-    }
-}
-
+/// Asks for a commit when the log's first durable record is all-P: the
+/// commit prunes.
 fn arm_if_prunable(c: &Cluster, s: &PartState, o: &mut Out<Dtm0>) {
     if c.variants.pruning && s.ndur > 0 && s.log[0].sv.all(c.n, St::P) {
-        o.set_timer(Timer::Commit, model_timeout());
+        set_commit_timer(o);
     }
 }
 
@@ -427,86 +609,6 @@ fn notify(c: &Cluster, me: usize, view: &HaTable, tx: TxId, sv: StateVec, o: &mu
         c.originator_id(tx.slot as usize),
         Msg::Persistent { to: tx.inc, tx, sv },
     );
-}
-
-/// The local commit (the fsync completing): everything executed becomes
-/// durable, with the state vectors merged so far; the all-P prefix is
-/// pruned where pruning is on; then the PERSISTENT notices go out.
-fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
-    let first_new = s.ndur as usize;
-    for r in &mut s.log[first_new..] {
-        r.sv.raise(me, St::P);
-    }
-    let newly: Vec<Txr> = s.log[first_new..].to_vec();
-    s.ndur = s.log.len() as Pos;
-    if c.variants.pruning {
-        let prunable = |r: &Txr| {
-            if c.mutants().prunes_on_local_p() {
-                r.sv.get(me) == St::P
-            } else {
-                r.sv.all(c.n, St::P)
-            }
-        };
-        let all_p = s.log.iter().take_while(|r| prunable(r)).count();
-        for r in s.log.drain(..all_p) {
-            if let Some(ix) = &mut s.index.0 {
-                ix.remove(&r.id);
-            }
-            s.ghost.note_pruned(c, &r);
-        }
-        s.ndur -= all_p as Pos;
-        s.base += all_p as Pos;
-        s.index.refresh(&s.log, s.base);
-    }
-    o.save(Dtm0Store::Participant(s.store()));
-    for r in newly {
-        notify(c, me, &s.view, r.id, r.sv, o);
-    }
-}
-
-fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, o: &mut Out<Dtm0>) {
-    let old = std::mem::replace(&mut s.view, table);
-    s.seq = seq;
-    for r in (0..c.n).filter(|&r| r != me) {
-        let (ni, ns) = s.view.get(r);
-        if old.get(r) == (ni, ns) {
-            continue;
-        }
-        if s.eol[r] != 0 && s.eol[r] < ni && !c.mutants().stale_eol_counts() {
-            s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
-        }
-        match ns {
-            HaSt::Recovering => {
-                if s.rounds[r].inc != ni {
-                    start_round(c, s, r, ni, o);
-                }
-            }
-            // A new TRANSIENT/RECOVERING event abandons the round; an
-            // ONLINE peer needs none.
-            HaSt::Online | HaSt::Transient | HaSt::Failed => s.rounds[r] = Round::default(),
-        }
-    }
-    for slot in 0..c.m() {
-        let (ni, _) = s.view.get(c.n + slot);
-        if ni > old.get(c.n + slot).0 && ni > 1 && !c.mutants().never_evicts() {
-            evict(c, me, s, slot, ni, o);
-        }
-    }
-    if s.view.get(me) == (s.inc, HaSt::Transient) {
-        let (was_inc, was) = old.get(me);
-        let moved_back = was_inc == s.inc && was != HaSt::Transient;
-        if moved_back || c.mutants().forgets_eol_on_any_transient_view() {
-            // HA moved this very incarnation back to TRANSIENT: the live
-            // failure detector reported it down (the model's HA never
-            // does). Recover again from scratch. Only on that move: views
-            // still showing the restart's TRANSIENT may arrive after the
-            // first EOLs, which must not be forgotten.
-            s.declared = false;
-            s.eol = vec![0; c.n];
-        }
-        o.send(c.ha_id(), Msg::Ready { inc: s.inc });
-    }
-    check_stop(c, me, s, o);
 }
 
 /// Eviction: the originator slot's incarnations before `alive` are dead;
@@ -538,6 +640,8 @@ fn redo_where_not_p<'a>(
     }
 }
 
+/// Opens a restore round for incarnation `inc` of peer `r`: every record
+/// logged so far is redone, one at a time.
 fn start_round(c: &Cluster, s: &mut PartState, r: usize, inc: Inc, o: &mut Out<Dtm0>) {
     s.rounds[r] = Round {
         inc,
@@ -548,11 +652,11 @@ fn start_round(c: &Cluster, s: &mut PartState, r: usize, inc: Inc, o: &mut Out<D
         acked: 0,
         eol: false,
     };
-    advance(c, s, r, o);
+    advance_round(c, s, r, o);
 }
 
 /// Sends the next REDO of the round for `r`, or EOL when none is left.
-fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
+fn advance_round(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
     let (base, me_inc) = (s.base, s.inc);
     let rd = &s.rounds[r];
     if rd.inc == 0 || rd.eol || rd.awaiting.is_some() {
@@ -592,7 +696,7 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
 }
 
 /// The stop condition: recovered when an EOL is held from every peer that
-/// is ONLINE or RECOVERING.
+/// is ONLINE or RECOVERING. Then tell HA, and push our own records.
 fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     if s.declared || s.view.get(me) != (s.inc, HaSt::Recovering) {
         return;
@@ -622,7 +726,8 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
 /// incarnation, were lost; a peer that pruned the record will never redo
 /// it. So once recovered (every peer that sent EOL knows this incarnation)
 /// push each record not known all-P to the peers not known P: they answer
-/// with their state (`receive`), or with a P notice if they pruned it.
+/// with their state (`execute_record`), or with a P notice if they pruned
+/// it.
 fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
     redo_where_not_p(c, me, s, s.log.iter(), o);
 }
@@ -693,7 +798,7 @@ mod tests {
             .any(|c| matches!(c, Command::SetTimer(Timer::Commit, _))));
         assert!(saved(&o).is_none(), "execution alone saves nothing");
         let mut o = Out::new();
-        on_timeout(&c, 0, &mut s, &mut o);
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         store = saved(&o).unwrap_or(store);
         assert_eq!(store.log.len(), 1);
         assert_eq!(store.log[0].sv.get(0), St::P);
@@ -851,7 +956,7 @@ mod tests {
         assert_eq!(s.find(tx(101)), None);
         // commit, then p2 says P for the first 90: they are pruned
         let mut o = Out::new();
-        on_timeout(&c, 0, &mut s, &mut o);
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         for ts in 1..=90 {
             let mut sv = StateVec::default();
             sv.raise(1, St::P);
@@ -870,7 +975,7 @@ mod tests {
             );
         }
         let mut o = Out::new();
-        on_timeout(&c, 0, &mut s, &mut o);
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         assert_eq!((s.base, s.log.len()), (90, 10));
         assert!(
             s.index.0.is_none(),
