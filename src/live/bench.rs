@@ -265,7 +265,7 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
         kv: Kv::new(),
         log: Vec::new(),
         base: 0,
-        pruned: Vec::new(),
+        ghost: Default::default(),
     };
     let mut sv = StateVec::default();
     sv.raise(0, crate::protocol::types::St::P);

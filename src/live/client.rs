@@ -86,7 +86,7 @@ pub fn run(
             // client always comes up as a restart, so HA hears of it.
             let st = OrigStore {
                 inc: 1,
-                stable: Vec::new(),
+                ghost: Default::default(),
             };
             super::disk::write_atomic(&f, &postcard::to_allocvec(&st).expect("encode"))
                 .map_err(|e| format!("{}: {e}", f.display()))?;

@@ -115,10 +115,11 @@ fn diff(old: &PartStore, new: &PartStore) -> Option<Delta> {
     }
     d.append = new.log[old_end.max(new_base) - new_base..].to_vec();
     // The ghost list only grows.
-    if new.pruned.len() < old.pruned.len() || new.pruned[..old.pruned.len()] != old.pruned[..] {
+    let (old_pruned, new_pruned) = (&old.ghost.pruned, &new.ghost.pruned);
+    if new_pruned.len() < old_pruned.len() || new_pruned[..old_pruned.len()] != old_pruned[..] {
         return None;
     }
-    d.pruned = new.pruned[old.pruned.len()..].to_vec();
+    d.pruned = new_pruned[old_pruned.len()..].to_vec();
     // Catalogue: merge walk of the two sorted maps.
     let mut olds = old.kv.iter().peekable();
     for (k, r) in &new.kv {
@@ -164,7 +165,7 @@ fn apply(st: &mut PartStore, d: Delta) -> Result<(), String> {
     }
     st.log.extend(d.append);
     st.kv.extend(d.kv);
-    st.pruned.extend(d.pruned);
+    st.ghost.pruned.extend(d.pruned);
     Ok(())
 }
 
@@ -557,7 +558,7 @@ mod tests {
                     kv: Kv::new(),
                     log: Vec::new(),
                     base: 0,
-                    pruned: Vec::new(),
+                    ghost: Default::default(),
                 },
                 ts: 0,
                 n,
@@ -592,7 +593,7 @@ mod tests {
             while self.st.log.first().is_some_and(|r| r.sv.all(self.n, St::P)) {
                 let r = self.st.log.remove(0);
                 self.st.base += 1;
-                self.st.pruned.push((r.id, r.op.key(), r.version()));
+                self.st.ghost.pruned.push((r.id, r.op.key(), r.version()));
             }
         }
     }
@@ -839,7 +840,7 @@ mod tests {
         let mut shorter = replaced.clone();
         shorter.log.pop();
         let mut ghosts = shorter.clone();
-        ghosts.pruned.remove(0);
+        ghosts.ghost.pruned.remove(0);
         for st in [
             &removed_key,
             &lower_base,

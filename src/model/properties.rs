@@ -304,7 +304,7 @@ fn durable_txs(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
             st.log
                 .iter()
                 .map(|r| r.id)
-                .chain(st.pruned.iter().map(|x| x.0))
+                .chain(st.ghost.pruned.iter().map(|x| x.0))
         })
         .collect();
     v.sort();
@@ -358,7 +358,7 @@ pub fn s3_no_resurrection(m: &Dtm0Model, s: &SysState) -> bool {
                 .filter(|r| r.op.key() == key)
                 .map(|r| r.version())
                 .chain(st.kv.get(&key).map(|r| r.ver))
-                .chain(st.pruned.iter().filter(|x| x.1 == key).map(|x| x.2));
+                .chain(st.ghost.pruned.iter().filter(|x| x.1 == key).map(|x| x.2));
             for v in vers {
                 highest = highest.max(Some(v));
             }
@@ -418,7 +418,7 @@ fn stable_ghost(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
                 .as_ref()
                 .and_then(|x| x.originator())
         })
-        .flat_map(|o| o.stable.iter().copied())
+        .flat_map(|o| o.ghost.stable.iter().copied())
         .collect()
 }
 
@@ -454,6 +454,7 @@ pub fn s7_safe_pruning(m: &Dtm0Model, s: &SysState) -> bool {
     let n = m.cfg().cluster.n;
     (0..n).all(|p| {
         store(s, p)
+            .ghost
             .pruned
             .iter()
             .all(|&(tx, key, ver)| (0..n).all(|q| durable(store(s, q), tx, key, ver)))
@@ -476,7 +477,7 @@ pub fn s8_sound_recovery(m: &Dtm0Model, s: &SysState) -> bool {
             // A peer the stop condition had to hear from (ONLINE or
             // RECOVERING in p's view when p declared), still that same
             // incarnation, is still redoing to p: p declared too early.
-            let counted = ps.declared_peers.get(q).copied().unwrap_or(0);
+            let counted = ps.ghost.declared_peers.get(q).copied().unwrap_or(0);
             if counted != 0 && counted == qs.inc && rd.inc == ps.inc && !rd.eol {
                 return false;
             }
@@ -582,7 +583,7 @@ fn w6_quiescent_after_crash(m: &Dtm0Model, s: &SysState) -> bool {
 }
 
 fn w7_pruned(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).any(|p| !store(s, p).pruned.is_empty())
+    (0..m.cfg().cluster.n).any(|p| !store(s, p).ghost.pruned.is_empty())
 }
 
 fn w8_declared_after_redo(m: &Dtm0Model, s: &SysState) -> bool {

@@ -80,8 +80,8 @@ impl Perm {
                 p.view = self.table(&p.view);
                 p.rounds = self.reindex(&p.rounds);
                 p.eol = self.reindex(&p.eol);
-                if !p.declared_peers.is_empty() {
-                    p.declared_peers = self.reindex(&p.declared_peers);
+                if !p.ghost.declared_peers.is_empty() {
+                    p.ghost.declared_peers = self.reindex(&p.ghost.declared_peers);
                 }
                 Dtm0State::Participant(p)
             }

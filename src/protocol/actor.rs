@@ -8,9 +8,11 @@ use crate::protocol::msg::{Msg, Timer};
 use crate::protocol::originator::{self, OrigState, OrigStore};
 use crate::protocol::participant::{self, PartState, PartStore};
 use serde::{Deserialize, Serialize};
-use stateright::actor::{Actor, Id, Out};
+use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Dtm0 {
@@ -68,6 +70,20 @@ impl Dtm0Store {
             _ => None,
         }
     }
+}
+
+/// Asks the driver for the commit (`Timer::Commit`). The protocol only asks
+/// for the timer; when it fires is the driver's business: the live runtime
+/// fires it `commit_delay_ms` after it is first set, whatever the range,
+/// and the model checker fires a set timer at any point of any path.
+pub fn set_commit_timer(o: &mut Out<Dtm0>) {
+    o.set_timer(Timer::Commit, commit_timeout());
+}
+
+/// The one place the model's timeout is chosen: stateright's
+/// `model_timeout`, an arbitrary range that the model checker ignores.
+fn commit_timeout() -> Range<Duration> {
+    model_timeout()
 }
 
 /// Runs a handler on the inner state of one kind, writing back only if it
@@ -151,11 +167,11 @@ impl Actor for Dtm0 {
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<Dtm0State>, timer: &Timer, o: &mut Out<Self>) {
         let c = &self.cluster;
-        let (Proc::Participant(p), Timer::Commit) = (self.proc, timer) else {
+        let Proc::Participant(p) = self.proc else {
             return;
         };
         with_inner!(state, Participant, |s| participant::on_timeout(
-            c, p, &mut s, o
+            c, p, &mut s, timer, o
         ))
     }
 

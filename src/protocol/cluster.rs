@@ -2,6 +2,7 @@
 //! what each originator incarnation will issue, and which protocol variant
 //! runs. Built from a model file (see `config`), never changed at run time.
 
+pub use crate::protocol::mutant::{Mutant, Mutants, MUTANTS};
 use crate::protocol::types::{Inc, Op, Ts, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
@@ -33,88 +34,8 @@ pub struct Variants {
     /// its log can never be pruned past them (L2).
     pub own_redo: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
-    pub mutants: u16,
+    pub mutants: Mutants,
 }
-
-/// Deliberately broken protocol variants: each must be caught by the
-/// checker with a named property and a counterexample (issue 5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u16)]
-pub enum Mutant {
-    /// Participants never evict a dead originator's dtxs.
-    NoEviction = 1,
-    /// A participant prunes a record once it is P locally, not all-P.
-    PruneOnLocalP = 2,
-    /// PERSISTENT is sent when a dtx is executed, before the commit.
-    PBeforeCommit = 4,
-    /// A restore round sends all its REDOs and the EOL at once, without
-    /// waiting for the acks.
-    EolBeforeAcks = 8,
-    /// An EOL from an earlier round (an earlier incarnation of the
-    /// recovering participant) counts in a later one.
-    StaleEol = 16,
-    /// The stop condition is met by the first EOL received.
-    StopOnFirstEol = 32,
-    /// Dtxs a serving peer logs after its cutoff are left to the writer,
-    /// which does not resend to the restarted participant: never redone.
-    RedoAfterCutoffSkipped = 64,
-    /// A writer skips a participant its view shows TRANSIENT (it does not
-    /// yet know that participant is RECOVERING).
-    SkipRecoveringWriter = 128,
-    /// Every view showing this participant TRANSIENT clears its EOL flags,
-    /// even one still describing its restart that arrives after the first
-    /// EOLs (a bug of ours, caught by the live tests, kept as a mutant).
-    ForgetEolOnTransientView = 256,
-}
-
-/// Each mutant's name and what it breaks.
-pub const MUTANTS: &[(&str, Mutant, &str)] = &[
-    (
-        "no-eviction",
-        Mutant::NoEviction,
-        "MUTANT: participants never evict a dead originator's dtxs",
-    ),
-    (
-        "prune-on-local-p",
-        Mutant::PruneOnLocalP,
-        "MUTANT: prune a record once P locally (not all-P)",
-    ),
-    (
-        "p-before-commit",
-        Mutant::PBeforeCommit,
-        "MUTANT: send PERSISTENT at execution, before the commit",
-    ),
-    (
-        "eol-before-acks",
-        Mutant::EolBeforeAcks,
-        "MUTANT: send every REDO and the EOL without waiting for acks",
-    ),
-    (
-        "stale-eol",
-        Mutant::StaleEol,
-        "MUTANT: an EOL from an earlier round counts in a later one",
-    ),
-    (
-        "stop-on-first-eol",
-        Mutant::StopOnFirstEol,
-        "MUTANT: recovered at the first EOL",
-    ),
-    (
-        "redo-after-cutoff-skipped",
-        Mutant::RedoAfterCutoffSkipped,
-        "MUTANT: dtxs logged after the cutoff are never resent to the restarted participant",
-    ),
-    (
-        "forget-eol-on-transient-view",
-        Mutant::ForgetEolOnTransientView,
-        "MUTANT: a late view of the restart's TRANSIENT clears the EOLs already received",
-    ),
-    (
-        "skip-recovering-writer",
-        Mutant::SkipRecoveringWriter,
-        "MUTANT: a writer skips participants its view shows TRANSIENT",
-    ),
-];
 
 impl Default for Variants {
     fn default() -> Self {
@@ -124,7 +45,7 @@ impl Default for Variants {
             stable: StableRule::FirstP,
             pruning: false,
             own_redo: true,
-            mutants: 0,
+            mutants: Mutants::default(),
         }
     }
 }
@@ -170,7 +91,7 @@ impl Variants {
             "no-own-redo" => self.own_redo = false,
             other => {
                 if let Some((_, m, _)) = MUTANTS.iter().find(|(n, _, _)| *n == other) {
-                    self.mutants |= *m as u16;
+                    self.mutants.insert(*m);
                     return Ok(());
                 }
                 let known: Vec<&str> = VARIANT_NAMES
@@ -188,7 +109,7 @@ impl Variants {
     }
 
     pub fn has(&self, m: Mutant) -> bool {
-        self.mutants & m as u16 != 0
+        self.mutants.has(m)
     }
 
     /// The names that describe this set of variants, for reports.
@@ -321,6 +242,11 @@ impl Cluster {
                     op,
                 )
             })
+    }
+    /// The mutants this cluster runs: where the protocol deviates, one
+    /// check per mutant (see `mutant`).
+    pub fn mutants(&self) -> Mutants {
+        self.variants.mutants
     }
     /// Number of P notices that make a dtx STABLE.
     pub fn stable_threshold(&self) -> usize {

@@ -7,10 +7,15 @@
 //! RECOVERING; it says `Recovered`, HA marks it ONLINE. A restarted
 //! originator comes back as a new identity: HA records the new incarnation
 //! ONLINE, which declares every earlier one FAILED.
+//!
+//! The steps, one handler each (`on_msg` dispatches): `handle_starting`,
+//! `handle_ready`, `handle_recovered`, `handle_down` (the last from the
+//! live runtime's failure detector only).
 
 use crate::protocol::actor::Dtm0;
 use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::msg::{HaSt, HaTable, Msg};
+use crate::protocol::types::Inc;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -28,29 +33,80 @@ pub fn on_start(c: &Cluster) -> HaState {
     }
 }
 
+/// HA's messages: one handler each.
 pub fn on_msg(c: &Cluster, s: &mut Cow<HaState>, src: Id, msg: Msg, o: &mut Out<Dtm0>) {
-    let i = match c.proc_of(src) {
-        Proc::Participant(p) => p,
-        Proc::Originator(slot) => c.n + slot,
-        Proc::Ha => return,
+    match msg {
+        Msg::Starting { inc } => handle_starting(c, s, src, inc, o),
+        Msg::Ready { inc } => handle_ready(c, s, src, inc, o),
+        Msg::Recovered { inc } => handle_recovered(c, s, src, inc, o),
+        Msg::Down { inc } => handle_down(c, s, src, inc, o),
+        // Not for HA.
+        Msg::Execute { .. }
+        | Msg::Executed { .. }
+        | Msg::Persistent { .. }
+        | Msg::Redo { .. }
+        | Msg::RedoAck { .. }
+        | Msg::Eol { .. }
+        | Msg::View { .. } => {}
+    }
+}
+
+/// Starting (a process restarted as incarnation `new`): a participant is
+/// TRANSIENT until it says it is ready to recover; an originator, a new
+/// identity, is ONLINE at once (which declares its earlier incarnations
+/// FAILED).
+fn handle_starting(c: &Cluster, s: &mut Cow<HaState>, src: Id, new: Inc, o: &mut Out<Dtm0>) {
+    let Some(i) = row(c, src) else { return };
+    let (inc, _) = s.table.get(i);
+    let next = match c.proc_of(src) {
+        Proc::Participant(_) => HaSt::Transient,
+        Proc::Originator(_) | Proc::Ha => HaSt::Online,
     };
+    if new > inc {
+        decide(c, s, i, (new, next), o);
+    }
+}
+
+/// Ready (a TRANSIENT participant is ready to recover): RECOVERING.
+fn handle_ready(c: &Cluster, s: &mut Cow<HaState>, src: Id, at: Inc, o: &mut Out<Dtm0>) {
+    let Some(i) = row(c, src) else { return };
     let (inc, st) = s.table.get(i);
-    let next = match (msg, c.proc_of(src)) {
-        (Msg::Starting { inc: new }, Proc::Participant(_)) if new > inc => (new, HaSt::Transient),
-        (Msg::Starting { inc: new }, Proc::Originator(_)) if new > inc => (new, HaSt::Online),
-        (Msg::Ready { inc: at }, _) if at == inc && st == HaSt::Transient => {
-            (inc, HaSt::Recovering)
-        }
-        (Msg::Recovered { inc: at }, _) if at == inc && st == HaSt::Recovering => {
-            (inc, HaSt::Online)
-        }
-        (Msg::Down { inc: at }, _)
-            if at == inc && matches!(st, HaSt::Online | HaSt::Recovering) =>
-        {
-            (inc, HaSt::Transient)
-        }
-        _ => return, // stale or repeated: nothing changes
-    };
+    if at == inc && st == HaSt::Transient {
+        decide(c, s, i, (inc, HaSt::Recovering), o);
+    }
+}
+
+/// Recovered (a RECOVERING participant met its stop condition): ONLINE.
+fn handle_recovered(c: &Cluster, s: &mut Cow<HaState>, src: Id, at: Inc, o: &mut Out<Dtm0>) {
+    let Some(i) = row(c, src) else { return };
+    let (inc, st) = s.table.get(i);
+    if at == inc && st == HaSt::Recovering {
+        decide(c, s, i, (inc, HaSt::Online), o);
+    }
+}
+
+/// Down (the live failure detector lost this incarnation's heartbeats):
+/// an ONLINE or RECOVERING incarnation goes back to TRANSIENT.
+fn handle_down(c: &Cluster, s: &mut Cow<HaState>, src: Id, at: Inc, o: &mut Out<Dtm0>) {
+    let Some(i) = row(c, src) else { return };
+    let (inc, st) = s.table.get(i);
+    if at == inc && matches!(st, HaSt::Online | HaSt::Recovering) {
+        decide(c, s, i, (inc, HaSt::Transient), o);
+    }
+}
+
+/// The row of HA's table for the sender (none for HA itself). A message
+/// that changes nothing (stale or repeated) is dropped by its handler.
+fn row(c: &Cluster, src: Id) -> Option<usize> {
+    match c.proc_of(src) {
+        Proc::Participant(p) => Some(p),
+        Proc::Originator(slot) => Some(c.n + slot),
+        Proc::Ha => None,
+    }
+}
+
+/// Records HA's decision for row `i`, and broadcasts the new table.
+fn decide(c: &Cluster, s: &mut Cow<HaState>, i: usize, next: (Inc, HaSt), o: &mut Out<Dtm0>) {
     let s = s.to_mut();
     s.table.0[i] = next;
     s.seq += 1;

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod cluster;
 pub mod ha;
 pub mod msg;
+pub mod mutant;
 pub mod originator;
 pub mod participant;
 pub mod types;

@@ -7,14 +7,20 @@
 //! Persistent part (`PartStore`, written with `save`): catalogue, log,
 //! pruning base, incarnation. Everything else in `PartState` is volatile:
 //! executed-but-uncommitted records, merged state vectors since the last
-//! commit, the HA view, recovery bookkeeping.
+//! commit, the HA view, recovery bookkeeping. What only the properties read
+//! is in `ghost` (`PartGhost`, its durable part `PartStoreGhost`).
+//!
+//! The steps, one handler each (`on_msg` and `on_timeout` dispatch):
+//! `handle_execute`, `handle_redo`, `handle_redo_ack`, `handle_persistent`,
+//! `handle_eol`, `handle_view` for the messages, `handle_commit_timer` for
+//! the commit.
 
-use crate::protocol::actor::{Dtm0, Dtm0Store};
-use crate::protocol::cluster::{Cluster, Mutant};
+use crate::protocol::actor::{set_commit_timer, Dtm0, Dtm0Store};
+use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::types::{apply, Inc, Key, Kv, Pos, Seq, St, StateVec, TxId, Txr, Version};
+use crate::protocol::types::{apply, Inc, Key, Kv, Op, Pos, Seq, St, StateVec, TxId, Txr, Version};
 use serde::{Deserialize, Serialize};
-use stateright::actor::{model_timeout, Id, Out};
+use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 
 /// A restore round this participant serves to one recovering peer.
@@ -43,8 +49,52 @@ pub struct PartStore {
     pub log: Vec<Txr>,
     /// Number of records pruned from the front of the log, ever.
     pub base: Pos,
-    /// Ghost (read by properties only): what was pruned, for S7.
+    /// Read by properties only. Last, as the live log encodes it.
+    pub ghost: PartStoreGhost,
+}
+
+/// The durable part of a participant's ghost: read by properties only,
+/// never by the protocol, and saved with the store (the live log keeps it
+/// too, when the cluster records ghosts).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartStoreGhost {
+    /// Every record pruned from the log, ever (S7).
     pub pruned: Vec<(TxId, Key, Version)>,
+}
+
+/// A participant's ghost: what the protocol writes for the properties and
+/// never reads, so that it changes no step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartGhost {
+    /// The part saved with the store.
+    pub durable: PartStoreGhost,
+    /// When this incarnation declared itself recovered, the incarnation of
+    /// each peer that was ONLINE or RECOVERING in its view (0 for the
+    /// others): the peers the stop condition had to hear from (S8).
+    pub declared_peers: Vec<Inc>,
+}
+
+impl PartGhost {
+    /// `r` was pruned (S7), when the cluster records ghosts.
+    fn note_pruned(&mut self, c: &Cluster, r: &Txr) {
+        if c.ghosts {
+            self.durable.pruned.push((r.id, r.op.key(), r.version()));
+        }
+    }
+
+    /// The participant `me` declares itself recovered with this view (S8).
+    fn note_declared(&mut self, c: &Cluster, me: usize, view: &HaTable) {
+        self.declared_peers = (0..c.n)
+            .map(|r| {
+                let (ri, rs) = view.get(r);
+                if r != me && matches!(rs, HaSt::Online | HaSt::Recovering) {
+                    ri
+                } else {
+                    0
+                }
+            })
+            .collect();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -69,17 +119,13 @@ pub struct PartState {
     pub eol: Vec<Inc>,
     /// This incarnation has told HA it recovered.
     pub declared: bool,
-    /// Ghost: pruned records (persisted with the store), for S7.
-    pub pruned: Vec<(TxId, Key, Version)>,
+    /// Read by properties only (S7, S8).
+    pub ghost: PartGhost,
     /// Where each dtx sits in the log, once the log is long (a live
     /// participant under load); derived from `log`, so it takes no part in
     /// comparisons and hashing.
     #[serde(skip)]
     pub index: LogIndex,
-    /// Ghost (read by S8): when this incarnation declared itself
-    /// recovered, the incarnation of each peer that was ONLINE or
-    /// RECOVERING in its view (0 for the others).
-    pub declared_peers: Vec<Inc>,
 }
 
 /// Absolute log position of each dtx, kept only while the log is longer
@@ -142,7 +188,7 @@ impl PartState {
             kv: self.kv.clone(),
             log: self.log.clone(),
             base: self.base,
-            pruned: self.pruned.clone(),
+            ghost: self.ghost.durable.clone(),
         }
     }
     fn find(&self, tx: TxId) -> Option<usize> {
@@ -153,6 +199,10 @@ impl PartState {
     }
 }
 
+/// Start: the first boot comes up with an empty store, everyone ONLINE; a
+/// restart reloads the durable part as the next incarnation, tells HA it
+/// is starting, and waits for HA's view. Either way the store is saved (a
+/// new incarnation is durable at once).
 pub fn on_start(
     c: &Cluster,
     _me: usize,
@@ -172,9 +222,8 @@ pub fn on_start(
         rounds: vec![Round::default(); n],
         eol: vec![0; n],
         declared: false,
-        pruned: Vec::new(),
+        ghost: PartGhost::default(),
         index: LogIndex::default(),
-        declared_peers: Vec::new(),
     };
     match storage {
         None => {
@@ -187,7 +236,7 @@ pub fn on_start(
             s.log = st.log.clone();
             s.ndur = st.log.len() as Pos;
             s.base = st.base;
-            s.pruned = st.pruned.clone();
+            s.ghost.durable = st.ghost.clone();
             s.index.refresh(&s.log, s.base);
             s.view = HaTable::default();
             o.send(c.ha_id(), Msg::Starting { inc: s.inc });
@@ -197,10 +246,20 @@ pub fn on_start(
     s
 }
 
-pub fn on_timeout(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
-    commit(c, me, s.to_mut(), o);
+/// The participant's timers: only the commit.
+pub fn on_timeout(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    timer: &Timer,
+    o: &mut Out<Dtm0>,
+) {
+    match timer {
+        Timer::Commit => handle_commit_timer(c, me, s, o),
+    }
 }
 
+/// The participant's messages: one handler each.
 pub fn on_msg(
     c: &Cluster,
     me: usize,
@@ -209,64 +268,15 @@ pub fn on_msg(
     msg: Msg,
     o: &mut Out<Dtm0>,
 ) {
-    if let Some(to) = msg.to_inc() {
-        let stale_eol_counts = c.variants.has(Mutant::StaleEol) && matches!(msg, Msg::Eol { .. });
-        // 0: sent by a process that had no view of us yet.
-        if to != 0 && to != s.inc && !stale_eol_counts {
-            return; // meant for an earlier incarnation: lost with it
-        }
-    }
-    let peer = usize::from(src);
     match msg {
-        Msg::Execute { tx, op, .. } => {
-            let (cur, _) = s.view.get(c.n + tx.slot as usize);
-            if cur > tx.inc {
-                return; // from an originator incarnation HA declared FAILED
-            }
-            let txr = Txr {
-                id: tx,
-                op,
-                sv: StateVec::default(),
-            };
-            receive(c, me, s, txr, None, o);
-            o.send(
-                c.originator_id(tx.slot as usize),
-                Msg::Executed { to: tx.inc, tx },
-            );
-        }
-        Msg::Redo { from, txr, .. } => {
-            receive(c, me, s, txr, Some((src, from)), o);
-            o.send(
-                src,
-                Msg::RedoAck {
-                    to: from,
-                    tx: txr.id,
-                },
-            );
-        }
-        Msg::RedoAck { tx, .. } => {
-            if peer < c.n && s.rounds[peer].awaiting == Some(tx) {
-                let s = s.to_mut();
-                let rd = &mut s.rounds[peer];
-                rd.awaiting = None;
-                rd.acked += 1;
-                rd.cursor += 1;
-                advance(c, s, peer, o);
-            }
-        }
-        Msg::Persistent { tx, sv, .. } => merge_notice(c, s, tx, sv, o),
-        Msg::Eol { from, .. } => {
-            if peer < c.n && from > s.eol[peer] {
-                let s = s.to_mut();
-                s.eol[peer] = from;
-                check_stop(c, me, s, o);
-            }
-        }
-        Msg::View { seq, table, .. } => {
-            if seq > s.seq {
-                on_view(c, me, s.to_mut(), seq, table, o);
-            }
-        }
+        _ if lost_with_earlier_incarnation(c, s, &msg) => {}
+        Msg::Execute { tx, op, .. } => handle_execute(c, me, s, tx, op, o),
+        Msg::Redo { from, txr, .. } => handle_redo(c, me, s, src, from, txr, o),
+        Msg::RedoAck { tx, .. } => handle_redo_ack(c, s, src, tx, o),
+        Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, tx, sv, o),
+        Msg::Eol { from, .. } => handle_eol(c, me, s, src, from, o),
+        Msg::View { seq, table, .. } => handle_view(c, me, s, seq, table, o),
+        // Not for a participant.
         Msg::Executed { .. }
         | Msg::Starting { .. }
         | Msg::Ready { .. }
@@ -275,10 +285,239 @@ pub fn on_msg(
     }
 }
 
-/// EXECUTE and REDO: execute the versioned op unless the dtx is already
-/// here, log it with this participant at V. Returns whether a record was
-/// created. `redo_from` is the REDO's sender and its incarnation.
-fn receive(
+/// A message meant for an earlier incarnation of this participant is lost
+/// with it (`to` 0: sent by a process that had no view of us yet, kept).
+fn lost_with_earlier_incarnation(c: &Cluster, s: &PartState, msg: &Msg) -> bool {
+    let Some(to) = msg.to_inc() else {
+        return false;
+    };
+    let stale_eol_counts = c.mutants().stale_eol_counts() && matches!(msg, Msg::Eol { .. });
+    to != 0 && to != s.inc && !stale_eol_counts
+}
+
+/// EXECUTE (from the originator): unless HA declared the originator's
+/// incarnation FAILED, execute the dtx (`execute_record`) and answer
+/// EXECUTED (also to a duplicate: the dtx is V here either way).
+fn handle_execute(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    tx: TxId,
+    op: Op,
+    o: &mut Out<Dtm0>,
+) {
+    let (cur, _) = s.view.get(c.n + tx.slot as usize);
+    if cur > tx.inc {
+        return; // from an originator incarnation HA declared FAILED
+    }
+    let txr = Txr {
+        id: tx,
+        op,
+        sv: StateVec::default(),
+    };
+    execute_record(c, me, s, txr, None, o);
+    o.send(
+        c.originator_id(tx.slot as usize),
+        Msg::Executed { to: tx.inc, tx },
+    );
+}
+
+/// REDO (from a peer serving a restore round, evicting, or pushing its own
+/// records): execute the record (`execute_record`) and ack it to the
+/// sender's incarnation `from`.
+fn handle_redo(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    src: Id,
+    from: Inc,
+    txr: Txr,
+    o: &mut Out<Dtm0>,
+) {
+    execute_record(c, me, s, txr, Some((src, from)), o);
+    o.send(
+        src,
+        Msg::RedoAck {
+            to: from,
+            tx: txr.id,
+        },
+    );
+}
+
+/// REDO ack (from the peer this participant serves a round to): if it acks
+/// the REDO awaited, the round moves on to the next record or its EOL.
+fn handle_redo_ack(c: &Cluster, s: &mut Cow<PartState>, src: Id, tx: TxId, o: &mut Out<Dtm0>) {
+    let peer = usize::from(src);
+    if peer < c.n && s.rounds[peer].awaiting == Some(tx) {
+        let s = s.to_mut();
+        let rd = &mut s.rounds[peer];
+        rd.awaiting = None;
+        rd.acked += 1;
+        rd.cursor += 1;
+        advance_round(c, s, peer, o);
+    }
+}
+
+/// PERSISTENT (from a peer): merge its state vector into the record's, or,
+/// for a dtx not here yet, keep it until the dtx arrives. A record that
+/// becomes all-P may be pruned: ask for a commit.
+fn handle_persistent(
+    c: &Cluster,
+    s: &mut Cow<PartState>,
+    tx: TxId,
+    sv: StateVec,
+    o: &mut Out<Dtm0>,
+) {
+    if let Some(i) = s.find(tx) {
+        let merged = s.log[i].sv.merge(sv);
+        if merged != s.log[i].sv {
+            s.to_mut().log[i].sv = merged;
+            arm_if_prunable(c, s, o);
+        }
+        return;
+    }
+    match s.early.binary_search_by_key(&tx, |e| e.0) {
+        Ok(j) => {
+            let merged = s.early[j].1.merge(sv);
+            if merged != s.early[j].1 {
+                s.to_mut().early[j].1 = merged;
+            }
+        }
+        Err(j) => s.to_mut().early.insert(j, (tx, sv)),
+    }
+}
+
+/// EOL (from a peer that completed its restore round for incarnation
+/// `from` of this participant): hold it, and see whether recovery is done.
+fn handle_eol(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    src: Id,
+    from: Inc,
+    o: &mut Out<Dtm0>,
+) {
+    let peer = usize::from(src);
+    if peer < c.n && from > s.eol[peer] {
+        let s = s.to_mut();
+        s.eol[peer] = from;
+        check_stop(c, me, s, o);
+    }
+}
+
+/// HA's view, if newer than the one held: follow each peer's change
+/// (`follow_peer`: open or abandon restore rounds), evict the dtxs of dead
+/// originator incarnations, say Ready when HA shows this incarnation
+/// TRANSIENT, and see whether recovery is done.
+fn handle_view(
+    c: &Cluster,
+    me: usize,
+    s: &mut Cow<PartState>,
+    seq: Seq,
+    table: HaTable,
+    o: &mut Out<Dtm0>,
+) {
+    if seq <= s.seq {
+        return;
+    }
+    let s = s.to_mut();
+    let old = std::mem::replace(&mut s.view, table);
+    s.seq = seq;
+    for r in (0..c.n).filter(|&r| r != me) {
+        if old.get(r) != s.view.get(r) {
+            follow_peer(c, s, r, o);
+        }
+    }
+    for slot in 0..c.m() {
+        let (ni, _) = s.view.get(c.n + slot);
+        if ni > old.get(c.n + slot).0 && ni > 1 && !c.mutants().never_evicts() {
+            evict(c, me, s, slot, ni, o);
+        }
+    }
+    if s.view.get(me) == (s.inc, HaSt::Transient) {
+        let (was_inc, was) = old.get(me);
+        let moved_back = was_inc == s.inc && was != HaSt::Transient;
+        if moved_back || c.mutants().forgets_eol_on_any_transient_view() {
+            // HA moved this very incarnation back to TRANSIENT: the live
+            // failure detector reported it down (the model's HA never
+            // does). Recover again from scratch. Only on that move: views
+            // still showing the restart's TRANSIENT may arrive after the
+            // first EOLs, which must not be forgotten.
+            s.declared = false;
+            s.eol = vec![0; c.n];
+        }
+        o.send(c.ha_id(), Msg::Ready { inc: s.inc });
+    }
+    check_stop(c, me, s, o);
+}
+
+/// The view changed for peer `r`: an EOL from its earlier incarnation no
+/// longer counts; a RECOVERING peer gets a restore round (unless this
+/// incarnation of it has one), any other state ends the round.
+fn follow_peer(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
+    let (ni, ns) = s.view.get(r);
+    if s.eol[r] != 0 && s.eol[r] < ni && !c.mutants().stale_eol_counts() {
+        s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
+    }
+    match ns {
+        HaSt::Recovering => {
+            if s.rounds[r].inc != ni {
+                start_round(c, s, r, ni, o);
+            }
+        }
+        // A new TRANSIENT/RECOVERING event abandons the round; an
+        // ONLINE peer needs none.
+        HaSt::Online | HaSt::Transient | HaSt::Failed => s.rounds[r] = Round::default(),
+    }
+}
+
+/// The commit timer (the fsync completing): everything executed becomes
+/// durable, with the state vectors merged so far; the all-P prefix is
+/// pruned where pruning is on; the store is saved; then the PERSISTENT
+/// notices go out.
+fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
+    let s = s.to_mut();
+    let first_new = s.ndur as usize;
+    for r in &mut s.log[first_new..] {
+        r.sv.raise(me, St::P);
+    }
+    let newly: Vec<Txr> = s.log[first_new..].to_vec();
+    s.ndur = s.log.len() as Pos;
+    if c.variants.pruning {
+        prune(c, me, s);
+    }
+    o.save(Dtm0Store::Participant(s.store()));
+    for r in newly {
+        notify(c, me, &s.view, r.id, r.sv, o);
+    }
+}
+
+/// Drops the durable all-P prefix of the log.
+fn prune(c: &Cluster, me: usize, s: &mut PartState) {
+    let prunable = |r: &Txr| {
+        if c.mutants().prunes_on_local_p() {
+            r.sv.get(me) == St::P
+        } else {
+            r.sv.all(c.n, St::P)
+        }
+    };
+    let all_p = s.log.iter().take_while(|r| prunable(r)).count();
+    for r in s.log.drain(..all_p) {
+        if let Some(ix) = &mut s.index.0 {
+            ix.remove(&r.id);
+        }
+        s.ghost.note_pruned(c, &r);
+    }
+    s.ndur -= all_p as Pos;
+    s.base += all_p as Pos;
+    s.index.refresh(&s.log, s.base);
+}
+
+/// The step EXECUTE and REDO share: execute the versioned op unless the
+/// dtx is already here, log it with this participant at V, and ask for the
+/// commit. Returns whether a record was created. `redo_from` is the REDO's
+/// sender and its incarnation.
+fn execute_record(
     c: &Cluster,
     me: usize,
     s: &mut Cow<PartState>,
@@ -320,7 +559,7 @@ fn receive(
         sv = sv.merge(s.early.remove(j).1);
     }
     sv.raise(me, St::V);
-    if c.variants.has(Mutant::PBeforeCommit) {
+    if c.mutants().notifies_p_before_commit() {
         notify(c, me, &s.view, txr.id, sv.with(me, St::P), o);
     }
     apply(&mut s.kv, &txr.op, txr.id.ts, c.variants.del_rule);
@@ -333,7 +572,7 @@ fn receive(
         ix.insert(txr.id, s.base + s.log.len() as Pos - 1);
     }
     s.index.refresh(&s.log, s.base);
-    o.set_timer(Timer::Commit, model_timeout());
+    set_commit_timer(o);
     true
 }
 
@@ -346,29 +585,11 @@ fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
     s.kv.get(&key).is_some_and(|r| r.ver >= txr.version())
 }
 
-fn merge_notice(c: &Cluster, s: &mut Cow<PartState>, tx: TxId, sv: StateVec, o: &mut Out<Dtm0>) {
-    if let Some(i) = s.find(tx) {
-        let merged = s.log[i].sv.merge(sv);
-        if merged != s.log[i].sv {
-            s.to_mut().log[i].sv = merged;
-            arm_if_prunable(c, s, o);
-        }
-        return;
-    }
-    match s.early.binary_search_by_key(&tx, |e| e.0) {
-        Ok(j) => {
-            let merged = s.early[j].1.merge(sv);
-            if merged != s.early[j].1 {
-                s.to_mut().early[j].1 = merged;
-            }
-        }
-        Err(j) => s.to_mut().early.insert(j, (tx, sv)),
-    }
-}
-
+/// Asks for a commit when the log's first durable record is all-P: the
+/// commit prunes.
 fn arm_if_prunable(c: &Cluster, s: &PartState, o: &mut Out<Dtm0>) {
     if c.variants.pruning && s.ndur > 0 && s.log[0].sv.all(c.n, St::P) {
-        o.set_timer(Timer::Commit, model_timeout());
+        set_commit_timer(o);
     }
 }
 
@@ -388,88 +609,6 @@ fn notify(c: &Cluster, me: usize, view: &HaTable, tx: TxId, sv: StateVec, o: &mu
         c.originator_id(tx.slot as usize),
         Msg::Persistent { to: tx.inc, tx, sv },
     );
-}
-
-/// The local commit (the fsync completing): everything executed becomes
-/// durable, with the state vectors merged so far; the all-P prefix is
-/// pruned where pruning is on; then the PERSISTENT notices go out.
-fn commit(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
-    let first_new = s.ndur as usize;
-    for r in &mut s.log[first_new..] {
-        r.sv.raise(me, St::P);
-    }
-    let newly: Vec<Txr> = s.log[first_new..].to_vec();
-    s.ndur = s.log.len() as Pos;
-    if c.variants.pruning {
-        let prunable = |r: &Txr| {
-            if c.variants.has(Mutant::PruneOnLocalP) {
-                r.sv.get(me) == St::P
-            } else {
-                r.sv.all(c.n, St::P)
-            }
-        };
-        let all_p = s.log.iter().take_while(|r| prunable(r)).count();
-        for r in s.log.drain(..all_p) {
-            if let Some(ix) = &mut s.index.0 {
-                ix.remove(&r.id);
-            }
-            if c.ghosts {
-                s.pruned.push((r.id, r.op.key(), r.version()));
-            }
-        }
-        s.ndur -= all_p as Pos;
-        s.base += all_p as Pos;
-        s.index.refresh(&s.log, s.base);
-    }
-    o.save(Dtm0Store::Participant(s.store()));
-    for r in newly {
-        notify(c, me, &s.view, r.id, r.sv, o);
-    }
-}
-
-fn on_view(c: &Cluster, me: usize, s: &mut PartState, seq: Seq, table: HaTable, o: &mut Out<Dtm0>) {
-    let old = std::mem::replace(&mut s.view, table);
-    s.seq = seq;
-    for r in (0..c.n).filter(|&r| r != me) {
-        let (ni, ns) = s.view.get(r);
-        if old.get(r) == (ni, ns) {
-            continue;
-        }
-        if s.eol[r] != 0 && s.eol[r] < ni && !c.variants.has(Mutant::StaleEol) {
-            s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
-        }
-        match ns {
-            HaSt::Recovering => {
-                if s.rounds[r].inc != ni {
-                    start_round(c, s, r, ni, o);
-                }
-            }
-            // A new TRANSIENT/RECOVERING event abandons the round; an
-            // ONLINE peer needs none.
-            HaSt::Online | HaSt::Transient | HaSt::Failed => s.rounds[r] = Round::default(),
-        }
-    }
-    for slot in 0..c.m() {
-        let (ni, _) = s.view.get(c.n + slot);
-        if ni > old.get(c.n + slot).0 && ni > 1 && !c.variants.has(Mutant::NoEviction) {
-            evict(c, me, s, slot, ni, o);
-        }
-    }
-    if s.view.get(me) == (s.inc, HaSt::Transient) {
-        let (was_inc, was) = old.get(me);
-        let moved_back = was_inc == s.inc && was != HaSt::Transient;
-        if moved_back || c.variants.has(Mutant::ForgetEolOnTransientView) {
-            // HA moved this very incarnation back to TRANSIENT: the live
-            // failure detector reported it down (the model's HA never
-            // does). Recover again from scratch. Only on that move: views
-            // still showing the restart's TRANSIENT may arrive after the
-            // first EOLs, which must not be forgotten.
-            s.declared = false;
-            s.eol = vec![0; c.n];
-        }
-        o.send(c.ha_id(), Msg::Ready { inc: s.inc });
-    }
-    check_stop(c, me, s, o);
 }
 
 /// Eviction: the originator slot's incarnations before `alive` are dead;
@@ -501,6 +640,8 @@ fn redo_where_not_p<'a>(
     }
 }
 
+/// Opens a restore round for incarnation `inc` of peer `r`: every record
+/// logged so far is redone, one at a time.
 fn start_round(c: &Cluster, s: &mut PartState, r: usize, inc: Inc, o: &mut Out<Dtm0>) {
     s.rounds[r] = Round {
         inc,
@@ -511,19 +652,17 @@ fn start_round(c: &Cluster, s: &mut PartState, r: usize, inc: Inc, o: &mut Out<D
         acked: 0,
         eol: false,
     };
-    advance(c, s, r, o);
+    advance_round(c, s, r, o);
 }
 
 /// Sends the next REDO of the round for `r`, or EOL when none is left.
-fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
+fn advance_round(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
     let (base, me_inc) = (s.base, s.inc);
     let rd = &s.rounds[r];
     if rd.inc == 0 || rd.eol || rd.awaiting.is_some() {
         return;
     }
-    // The mutant `eol-before-acks` sends every REDO at once, EOL right
-    // behind, acks never awaited.
-    let eager = c.variants.has(Mutant::EolBeforeAcks);
+    let eager = c.mutants().sends_eol_before_acks();
     let cutoff = rd.cutoff;
     let mut pos = rd.cursor.max(base);
     while pos < cutoff {
@@ -557,7 +696,7 @@ fn advance(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
 }
 
 /// The stop condition: recovered when an EOL is held from every peer that
-/// is ONLINE or RECOVERING.
+/// is ONLINE or RECOVERING. Then tell HA, and push our own records.
 fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     if s.declared || s.view.get(me) != (s.inc, HaSt::Recovering) {
         return;
@@ -567,24 +706,14 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
         !matches!(rs, HaSt::Online | HaSt::Recovering) || (s.eol[r] != 0 && s.eol[r] >= ri)
     };
     let mut peers = (0..c.n).filter(|&r| r != me);
-    let done = if c.variants.has(Mutant::StopOnFirstEol) {
+    let done = if c.mutants().stops_on_first_eol() {
         (0..c.n).any(|r| r != me && s.eol[r] != 0) || peers.all(counted)
     } else {
         peers.all(counted)
     };
     if done {
         s.declared = true;
-        // Ghost for S8: the peers the stop condition had to hear from.
-        s.declared_peers = (0..c.n)
-            .map(|r| {
-                let (ri, rs) = s.view.get(r);
-                if r != me && matches!(rs, HaSt::Online | HaSt::Recovering) {
-                    ri
-                } else {
-                    0
-                }
-            })
-            .collect();
+        s.ghost.note_declared(c, me, &s.view);
         o.send(c.ha_id(), Msg::Recovered { inc: s.inc });
         if c.variants.own_redo && c.variants.pruning {
             push_own(c, me, s, o);
@@ -597,7 +726,8 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
 /// incarnation, were lost; a peer that pruned the record will never redo
 /// it. So once recovered (every peer that sent EOL knows this incarnation)
 /// push each record not known all-P to the peers not known P: they answer
-/// with their state (`receive`), or with a P notice if they pruned it.
+/// with their state (`execute_record`), or with a P notice if they pruned
+/// it.
 fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
     redo_where_not_p(c, me, s, s.log.iter(), o);
 }
@@ -668,7 +798,7 @@ mod tests {
             .any(|c| matches!(c, Command::SetTimer(Timer::Commit, _))));
         assert!(saved(&o).is_none(), "execution alone saves nothing");
         let mut o = Out::new();
-        on_timeout(&c, 0, &mut s, &mut o);
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         store = saved(&o).unwrap_or(store);
         assert_eq!(store.log.len(), 1);
         assert_eq!(store.log[0].sv.get(0), St::P);
@@ -826,7 +956,7 @@ mod tests {
         assert_eq!(s.find(tx(101)), None);
         // commit, then p2 says P for the first 90: they are pruned
         let mut o = Out::new();
-        on_timeout(&c, 0, &mut s, &mut o);
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         for ts in 1..=90 {
             let mut sv = StateVec::default();
             sv.raise(1, St::P);
@@ -845,7 +975,7 @@ mod tests {
             );
         }
         let mut o = Out::new();
-        on_timeout(&c, 0, &mut s, &mut o);
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         assert_eq!((s.base, s.log.len()), (90, 10));
         assert!(
             s.index.0.is_none(),
@@ -858,5 +988,34 @@ mod tests {
         let mut t = (*s).clone();
         t.index = LogIndex(Some(Default::default()));
         assert_eq!(t, *s);
+    }
+
+    #[test]
+    fn the_ghost_struct_adds_nothing_to_the_encoded_store() {
+        // The live log encodes `PartStore` with postcard: grouping the
+        // ghost in a struct of its own must keep the bytes of the flat
+        // layout (inc, kv, log, base, pruned).
+        let c = cluster();
+        let mut o = Out::new();
+        let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+        execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
+        let mut st = s.into_owned();
+        st.ndur = st.log.len() as Pos;
+        st.ghost
+            .durable
+            .pruned
+            .push((st.log[0].id, 1, st.log[0].version()));
+        let store = st.store();
+        let flat = (
+            store.inc,
+            &store.kv,
+            &store.log,
+            store.base,
+            &store.ghost.pruned,
+        );
+        assert_eq!(
+            postcard::to_allocvec(&store).unwrap(),
+            postcard::to_allocvec(&flat).unwrap()
+        );
     }
 }
