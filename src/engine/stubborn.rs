@@ -104,6 +104,11 @@ pub struct Desc {
     /// it cannot add to the ghost list of stable dtxs; originator VIEW: it
     /// resends no EXECUTE.
     pub flag: bool,
+    /// Second fact. Participant VIEW: bit 0, it keeps every originator
+    /// slot's incarnation; bit 1, it keeps every other participant's.
+    /// Originator PERSISTENT: the participants its vector shows P;
+    /// originator VIEW: the participants it resends EXECUTE to.
+    pub mask: u16,
 }
 
 impl Desc {
@@ -113,6 +118,7 @@ impl Desc {
             src: usize::MAX,
             tx: None,
             flag: false,
+            mask: 0,
         }
     }
 }
@@ -188,6 +194,13 @@ fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
             // A view that reads no log writes view, seq, rounds and eol,
             // which merge_notice neither reads nor writes.
             (PER, VIEW) => b.flag,
+            // A view that reads no log and keeps the originators'
+            // incarnations (the FAILED test of EXECUTE) and, with pruning,
+            // the participants' (the `to` of a superseded dtx's notices).
+            (EXE, VIEW) => b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0),
+            (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0),
+            // The commit reads the view for the `to` of its notices only.
+            (VIEW, COMMIT) => a.flag && a.mask & 2 != 0,
             // Not PERSISTENT with the commit, even for a durable record: the
             // commit saves the whole log with its state vectors.
             // Acks of rounds served to different peers: each advances its
@@ -215,8 +228,10 @@ fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
             // Notices merge by maximum; only the ghost list of STABLE
             // dtxs keeps an order, so two dtxs may not both become STABLE.
             (PER, PER) => a.flag || b.flag || matches!((a.tx, b.tx), (Some(x), Some(y)) if x == y),
-            // A view that resends nothing reads no vector.
-            (PER, VIEW) => b.flag,
+            // A view resends EXECUTE to participants whose incarnation
+            // grew where the vector is below P: a notice showing none of
+            // them P changes nothing it reads.
+            (PER, VIEW) => b.flag || a.mask & b.mask == 0,
             _ => false,
         },
         // Every change of HA's table is numbered and broadcast.
@@ -267,6 +282,8 @@ pub struct Ctx<'a> {
     /// Per actor: views arriving later cannot read the log (participant)
     /// or resend (originator).
     fut_view_flag: Vec<bool>,
+    /// Per actor: the `mask` of views arriving later (see `Desc`).
+    fut_view_mask: Vec<u16>,
     /// Per originator: every dtx of this incarnation is STABLE (no notice
     /// can add to the ghost list).
     orig_all_stable: Vec<bool>,
@@ -480,6 +497,10 @@ impl<'a> Ctx<'a> {
         // Future views: which table changes they may bring.
         let mut fut_view_flag = vec![false; na];
         let mut orig_all_stable = vec![false; na];
+        let mut fut_view_mask = vec![0u16; na];
+        // No later view changes the incarnation of `i` as `view` shows it.
+        let kept =
+            |i: usize, view: &HaTable| !may_restart[i] && model::incarnation(s, i) == view.get(i).0;
         for x in 0..na {
             if let Some(p) = part(x) {
                 let may_round = (0..n).any(|r| {
@@ -502,9 +523,14 @@ impl<'a> Ctx<'a> {
                             .iter()
                             .any(|t| t.get(x) == (p.inc, HaSt::Recovering)));
                 fut_view_flag[x] = !(may_round || may_evict || may_push);
+                let slots = (n..n + c.m()).all(|i| kept(i, &p.view));
+                let peers = (0..n).all(|r| r == x || kept(r, &p.view));
+                fut_view_mask[x] = u16::from(slots) | (u16::from(peers) << 1);
             } else if let Some(o) = orig(x) {
-                fut_view_flag[x] =
-                    (0..n).all(|p| !may_restart[p] && model::incarnation(s, p) <= o.view.get(p).0);
+                fut_view_mask[x] = (0..n)
+                    .filter(|&p| may_restart[p] || model::incarnation(s, p) > o.view.get(p).0)
+                    .fold(0, |m, p| m | 1 << p);
+                fut_view_flag[x] = fut_view_mask[x] == 0;
                 orig_all_stable[x] = o.issued && o.dtxs.iter().all(|d| d.st >= DtxSt::Stable);
             }
         }
@@ -520,6 +546,7 @@ impl<'a> Ctx<'a> {
             ha_may_send,
             may_send,
             fut_view_flag,
+            fut_view_mask,
             orig_all_stable,
             queued,
             nonempty,
@@ -540,6 +567,7 @@ impl<'a> Ctx<'a> {
             src,
             tx: None,
             flag: false,
+            mask: 0,
         };
         let noop_ok = c.variants.mutants == 0;
         let noop = Desc { kind: NOOP, ..d };
@@ -579,6 +607,12 @@ impl<'a> Ctx<'a> {
                             return noop;
                         }
                         d.flag = self.view_reads_no_log(x, p, table);
+                        let n = c.n;
+                        let slots = (0..c.m()).all(|k| table.get(n + k).0 == p.view.get(n + k).0);
+                        let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
+                        if self.view_alone(x) {
+                            d.mask = u16::from(slots) | (u16::from(peers) << 1);
+                        }
                     }
                     Msg::RedoAck { .. } | Msg::Eol { .. } => {}
                     _ if noop_ok => return noop,
@@ -614,13 +648,23 @@ impl<'a> Ctx<'a> {
                             return noop;
                         }
                         d.flag = flag || !c.ghosts;
+                        d.mask = (0..c.n)
+                            .filter(|&p| sv.get(p) == St::P)
+                            .fold(0, |m, p| m | 1 << p);
                     }
                     Msg::View { seq, table, .. } => {
                         if noop_ok && *seq <= o.seq {
                             return noop;
                         }
-                        let resends = (0..c.n).any(|p| table.get(p).0 > o.view.get(p).0);
-                        d.flag = !resends && self.view_alone(x);
+                        let resend = (0..c.n)
+                            .filter(|&p| table.get(p).0 > o.view.get(p).0)
+                            .fold(0u16, |m, p| m | 1 << p);
+                        if self.view_alone(x) {
+                            d.flag = resend == 0;
+                            d.mask = resend;
+                        } else {
+                            d.mask = u16::MAX;
+                        }
                     }
                     _ if noop_ok => return noop,
                     _ => {}
@@ -701,8 +745,14 @@ impl<'a> Ctx<'a> {
         let mut d = Desc::of(k);
         d.src = src;
         match (role(self.c, x), k) {
-            (_, VIEW) => d.flag = self.fut_view_flag[x],
-            (Role::Orig, PER) => d.flag = self.orig_all_stable[x] || !self.c.ghosts,
+            (_, VIEW) => {
+                d.flag = self.fut_view_flag[x];
+                d.mask = self.fut_view_mask[x];
+            }
+            (Role::Orig, PER) => {
+                d.flag = self.orig_all_stable[x] || !self.c.ghosts;
+                d.mask = u16::MAX;
+            }
             _ => {}
         }
         d
