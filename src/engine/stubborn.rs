@@ -621,10 +621,8 @@ impl<'a> Ctx<'a> {
                 d
             }
             crate::protocol::actor::Dtm0State::Originator(o) => {
-                if noop_ok {
-                    if msg.to_inc().is_some_and(|to| to != o.inc) {
-                        return noop;
-                    }
+                if noop_ok && msg.to_inc().is_some_and(|to| to != o.inc) {
+                    return noop;
                 }
                 let find = |tx: &TxId| o.dtxs.iter().find(|d| d.id == *tx);
                 match msg {
