@@ -100,7 +100,9 @@ pub struct Desc {
     /// Kind-specific fact, stable along paths that avoid the set:
     /// participant PERSISTENT: the record is durable here and logs are
     /// never pruned; participant VIEW: it reads no log (starts no round,
-    /// evicts nothing, cannot lead to `push_own`); originator PERSISTENT:
+    /// evicts nothing, cannot lead to `push_own`); participant EXECUTE and
+    /// REDO: the dtx is in the log, which is never pruned (it sets no
+    /// timer); originator PERSISTENT:
     /// it cannot add to the ghost list of stable dtxs; originator VIEW: it
     /// resends no EXECUTE.
     pub flag: bool,
@@ -583,11 +585,15 @@ impl<'a> Ctx<'a> {
                 match msg {
                     Msg::Execute { tx, .. } => {
                         d.tx = Some(*tx);
+                        d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == *tx);
                         if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
                             return noop;
                         }
                     }
-                    Msg::Redo { txr, .. } => d.tx = Some(txr.id),
+                    Msg::Redo { txr, .. } => {
+                        d.tx = Some(txr.id);
+                        d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
+                    }
                     Msg::Persistent { tx, sv, .. } => {
                         d.tx = Some(*tx);
                         let durable = if c.variants.pruning {
@@ -1047,7 +1053,11 @@ impl Closure<'_, '_> {
             };
             for k in 0..self.by_actor[x].len() {
                 let j = self.by_actor[x][k];
-                if self.descs[j].kind & arms != 0 {
+                let dj = self.descs[j];
+                // Without pruning, a dtx already logged stays logged and its
+                // EXECUTE or REDO sets no timer.
+                let logged = dj.kind & (EXE | RDO) != 0 && dj.flag;
+                if dj.kind & arms != 0 && !logged {
                     self.add(j);
                 }
             }
