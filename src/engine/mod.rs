@@ -7,4 +7,5 @@ pub mod golden;
 pub mod oracle;
 pub mod por;
 pub mod search;
+pub mod stubborn;
 pub mod suite;

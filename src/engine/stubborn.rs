@@ -1,0 +1,1411 @@
+//! Semantic partial-order reduction (issue 11, items 1, 2 and the
+//! independence checks of item 5): conditional independence of actions of
+//! one actor, decided from their kinds and the receiver's state, and a
+//! stubborn-set closure computed from the current state that uses it.
+//!
+//! Theory (Valmari's stubborn sets, in Godefroid's persistent-set form).
+//! A set `T` of actions (some enabled, some not yet enabled) is closed when
+//! (1) for every enabled action `t` of `T`, every action that may be
+//! dependent with `t` at some state reachable from `s` by actions outside
+//! `T` is in `T`, and (2) for every disabled action of `T`, a necessary
+//! enabling set (actions one of which any path enabling it must take) is
+//! in `T`. The enabled actions of such a `T` are a persistent set at `s`.
+//! Actions are grouped by the actor they belong to (a delivery to its
+//! receiver, a timeout, crash or restart to its actor). Actions of
+//! different actors commute and neither disables the other (each touches
+//! its own actor's state and storage, removes its own message and appends
+//! to its own outgoing channels), except crashes and restarts coupled by
+//! `max_concurrent_crashes`. Actions of one actor are dependent unless the
+//! table below (`indep`) says otherwise, from the two actions' kinds,
+//! messages and facts of the receiver's state that no action outside `T`
+//! can change (the receiver does not crash or restart along those paths:
+//! its crash is in `T` whenever one of its actions is, or it cannot crash).
+//!
+//! Future actions of an actor `X` of `T` are deliveries of messages not
+//! yet deliverable (queued behind a channel's head on an ordered network,
+//! or not yet sent) and its commit timeout once set. A future delivery of a
+//! kind dependent with an action of `T` at `X` must be kept from happening:
+//! on an ordered network by putting the channel's head in `T` (nothing
+//! overtakes it); otherwise, if the sender may send that kind to `X` at all
+//! (the may-send table, an over-approximation of every send along every
+//! path from `s`), by putting in `T` what must happen first for the sender
+//! to send it (the trigger table: the kinds of deliveries that make a
+//! handler send that kind), recursively. An actor whose crash is in `T` is
+//! frozen: all its enabled actions join `T` and every delivery to it is
+//! kept from happening.
+//!
+//! Visibility is ignored here (properties are made local to steps
+//! elsewhere). Sets are never empty at a state with an enabled action, so
+//! terminal states are kept.
+
+use crate::engine::oracle::{is_persistent, Graph};
+use crate::model::{self, visited_fp, Action, Dtm0Model, SysState};
+use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::msg::{HaSt, HaTable, Msg};
+use crate::protocol::originator::{DtxSt, OrigState};
+use crate::protocol::participant::PartState;
+use crate::protocol::types::{Inc, St, TxId};
+use stateright::actor::{ActorModelAction, Id, Network};
+use stateright::Model;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+// Kinds of actions, one bit each. Message kinds name the message
+// delivered; `NOOP` is a delivery that is a no-op at the receiver in every
+// state reachable without the receiver restarting.
+pub const EXE: u16 = 1 << 0;
+pub const RDO: u16 = 1 << 1;
+pub const ACK: u16 = 1 << 2;
+pub const PER: u16 = 1 << 3;
+pub const EOL: u16 = 1 << 4;
+pub const VIEW: u16 = 1 << 5;
+pub const EXD: u16 = 1 << 6;
+pub const START: u16 = 1 << 7;
+pub const READY: u16 = 1 << 8;
+pub const RECOV: u16 = 1 << 9;
+pub const COMMIT: u16 = 1 << 10;
+pub const NOOP: u16 = 1 << 11;
+pub const CRASH: u16 = 1 << 12;
+pub const RECOVER: u16 = 1 << 13;
+pub const DROP: u16 = 1 << 14;
+pub const OTHER: u16 = 1 << 15;
+/// Every kind a message can have.
+pub const MSGS: u16 = EXE | RDO | ACK | PER | EOL | VIEW | EXD | START | READY | RECOV | OTHER;
+
+/// The kind of a message, as sent.
+pub fn msg_kind(m: &Msg) -> u16 {
+    match m {
+        Msg::Execute { .. } => EXE,
+        Msg::Redo { .. } => RDO,
+        Msg::RedoAck { .. } => ACK,
+        Msg::Persistent { .. } => PER,
+        Msg::Eol { .. } => EOL,
+        Msg::View { .. } => VIEW,
+        Msg::Executed { .. } => EXD,
+        Msg::Starting { .. } => START,
+        Msg::Ready { .. } => READY,
+        Msg::Recovered { .. } => RECOV,
+        Msg::Down { .. } => OTHER,
+    }
+}
+
+/// What the table needs to know of one action of an actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Desc {
+    pub kind: u16,
+    /// The sender of a delivery (`usize::MAX` otherwise).
+    pub src: usize,
+    /// The dtx of EXECUTE, REDO, PERSISTENT, EXECUTED, if known.
+    pub tx: Option<TxId>,
+    /// Kind-specific fact, stable along paths that avoid the set:
+    /// participant PERSISTENT: the record is durable here and logs are
+    /// never pruned; participant VIEW: it reads no log (starts no round,
+    /// evicts nothing, cannot lead to `push_own`); participant EXECUTE and
+    /// REDO: the dtx is in the log, which is never pruned (it sets no
+    /// timer); originator PERSISTENT:
+    /// it cannot add to the ghost list of stable dtxs; originator VIEW: it
+    /// resends no EXECUTE.
+    pub flag: bool,
+    /// Second fact. Participant VIEW: bit 0, it keeps every originator
+    /// slot's incarnation; bit 1, it keeps every other participant's.
+    /// Originator PERSISTENT: the participants its vector shows P;
+    /// originator VIEW: the participants it resends EXECUTE to.
+    pub mask: u16,
+}
+
+impl Desc {
+    fn of(kind: u16) -> Desc {
+        Desc {
+            kind,
+            src: usize::MAX,
+            tx: None,
+            flag: false,
+            mask: 0,
+        }
+    }
+}
+
+/// The kind of process an actor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Part,
+    Orig,
+    Ha,
+}
+
+/// The independence table of two actions `a`, `b` of one actor, given as
+/// descriptions (see `Desc`). True means: at every state reachable from the
+/// current one without the actor crashing or restarting, where both are
+/// enabled, neither disables the other and both orders reach the same
+/// state (on an ordered network, this includes the order of what they
+/// append to one channel).
+fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
+    if c.variants.mutants != 0 {
+        return false; // the table is argued for the correct protocol only
+    }
+    // A crash disables every action of its actor; a restart is the only
+    // action of a crashed actor.
+    if (a.kind | b.kind) & (CRASH | RECOVER) != 0 {
+        return false;
+    }
+    // A delivery that changes nothing and sends nothing (a message to an
+    // earlier incarnation, `to != inc`, dropped first thing by every
+    // handler; a view not newer than the receiver's `seq`, which only
+    // grows; a request from an originator the view shows FAILED, whose
+    // incarnation only grows; a notice already merged into a durable
+    // record that is never pruned): it commutes with everything.
+    if (a.kind | b.kind) & NOOP != 0 {
+        return true;
+    }
+    // A loss only removes its message; it conflicts with the delivery or
+    // loss of that message only (compared by the caller), never with a
+    // future action (another copy commutes by counts).
+    if (a.kind | b.kind) & DROP != 0 {
+        return true;
+    }
+    // Arms name the kinds in increasing bit order.
+    let (a, b) = if a.kind <= b.kind { (a, b) } else { (b, a) };
+    let pruning = c.variants.pruning;
+    // `check_stop` pushes the log (`push_own`) when both are on.
+    let push = c.variants.own_redo && pruning;
+    match role {
+        Role::Part => match (a.kind, b.kind) {
+            // merge_notice: state vectors merged by maximum into the record
+            // or the sorted `early` list; sends nothing; arms the commit
+            // timer (a set) when the log's head is all-P, monotone in
+            // the merges.
+            (PER, PER) => true,
+            // receive() of EXECUTE merges `early` (or sends a notice from
+            // the unchanged durable catalogue when superseded) and appends
+            // a record or merges a zero vector; merge_notice writes only
+            // the vector of its dtx, never the log's order or the
+            // catalogue; only EXECUTE sends (EXECUTED to the originator).
+            (EXE, PER) => true,
+            // REDO of another dtx: as EXECUTE. Of the same dtx the REDO
+            // may answer with a notice carrying the merged vector.
+            (RDO, PER) => matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y),
+            // without push_own, EOL writes only `eol`, `declared`,
+            // `declared_peers` and sends RECOVERED to HA; the others neither
+            // read those nor send to HA.
+            (PER, EOL) | (EXE, EOL) | (RDO, EOL) | (ACK, EOL) => !push,
+            (EOL, COMMIT) => !push,
+            // Two EOLs: `eol` entries raised per peer; the stop condition
+            // is met by whichever comes last with the same `view`, so the
+            // same RECOVERED (and push_own from the same log) goes out.
+            (EOL, EOL) => true,
+            // A view that reads no log writes view, seq, rounds and eol,
+            // which merge_notice neither reads nor writes.
+            (PER, VIEW) => b.flag,
+            // A view that reads no log and keeps the originators'
+            // incarnations (the FAILED test of EXECUTE) and, with pruning,
+            // the participants' (the `to` of a superseded dtx's notices).
+            (EXE, VIEW) => b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0),
+            (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0),
+            // The commit reads the view for the `to` of its notices only.
+            (VIEW, COMMIT) => a.flag && a.mask & 2 != 0,
+            // Not PERSISTENT with the commit, even for a durable record: the
+            // commit saves the whole log with its state vectors.
+            // Acks of rounds served to different peers: each advances its
+            // own round and sends to its own peer; neither writes the log.
+            (ACK, ACK) => a.src != b.src,
+            // advance() reads log records before the round's cutoff;
+            // EXECUTE appends after the cutoff or merges a zero vector,
+            // and sends to the originator, not to the peer.
+            (EXE, ACK) => true,
+            _ => false,
+        },
+        Role::Orig => match (a.kind, b.kind) {
+            // EXECUTED raises one V bit; EXECUTED state iff all V.
+            (EXD, EXD) => true,
+            // At FirstP every notice that changes a vector carries its
+            // sender's P and makes the dtx STABLE, after which EXECUTED no
+            // longer changes the dtx's state; the vector is a maximum.
+            (PER, EXD) => {
+                c.stable_threshold() <= 1 || matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y)
+            }
+            // A view resends EXECUTE where the vector is below P, and
+            // issues this incarnation's dtxs (not yet answered); EXECUTED
+            // raises to V only.
+            (VIEW, EXD) => true,
+            // Notices merge by maximum; only the ghost list of STABLE
+            // dtxs keeps an order, so two dtxs may not both become STABLE.
+            (PER, PER) => a.flag || b.flag || matches!((a.tx, b.tx), (Some(x), Some(y)) if x == y),
+            // A view resends EXECUTE to participants whose incarnation
+            // grew where the vector is below P: a notice showing none of
+            // them P changes nothing it reads.
+            (PER, VIEW) => b.flag || a.mask & b.mask == 0,
+            _ => false,
+        },
+        // Every change of HA's table is numbered and broadcast.
+        Role::Ha => false,
+    }
+}
+
+/// Which deliveries (kind, and whether from the destination of the send)
+/// make a handler of `role` send a message of kind `k`: the trigger table.
+/// `COMMIT` stands for the commit timeout; START comes from a restart.
+fn triggers(c: &Cluster, role: Role, k: u16) -> &'static [(u16, bool)] {
+    let push = c.variants.own_redo && c.variants.pruning;
+    match (role, k) {
+        // EXECUTED answers EXECUTE.
+        (Role::Part, EXD) => &[(EXE, true)],
+        // Notices: the commit of pending records, a superseded EXECUTE or
+        // REDO (pruning), the answer to a REDO of a durable record.
+        (Role::Part, PER) => &[(COMMIT | EXE | RDO, false)],
+        // REDO: a view starts a round or evicts, an ack advances the
+        // round to its peer, the stop condition pushes the log.
+        (Role::Part, RDO) if push => &[(VIEW | EOL, false), (ACK, true)],
+        (Role::Part, RDO) => &[(VIEW, false), (ACK, true)],
+        (Role::Part, ACK) => &[(RDO, true)],
+        (Role::Part, EOL) => &[(VIEW, false), (ACK, true)],
+        (Role::Part, READY) => &[(VIEW, false)],
+        (Role::Part, RECOV) => &[(VIEW | EOL, false)],
+        (Role::Orig, EXE) => &[(VIEW, false)],
+        (Role::Ha, VIEW) => &[(START | READY | RECOV, false)],
+        _ => &[],
+    }
+}
+
+/// Everything the closure reads of one state.
+pub struct Ctx<'a> {
+    c: &'a Cluster,
+    s: &'a SysState,
+    na: usize,
+    ordered: bool,
+    crashed: Vec<bool>,
+    /// The actor may crash (crash budget left and within it) or is crashed.
+    may_restart: Vec<bool>,
+    can_crash_ever: Vec<bool>,
+    coupled: bool,
+    ha_may_send: bool,
+    /// `may_send[src * na + dst]`: the kinds `src` may send to `dst` along
+    /// some path from this state.
+    may_send: Vec<u16>,
+    /// Per actor: views arriving later cannot read the log (participant)
+    /// or resend (originator).
+    fut_view_flag: Vec<bool>,
+    /// Per actor: the `mask` of views arriving later (see `Desc`).
+    fut_view_mask: Vec<u16>,
+    /// Per originator: every dtx of this incarnation is STABLE (no notice
+    /// can add to the ghost list).
+    orig_all_stable: Vec<bool>,
+    /// Ordered network: the messages behind the head of each channel.
+    queued: HashMap<(usize, usize), Vec<Msg>>,
+    /// Ordered network: channels holding a message.
+    nonempty: HashSet<(usize, usize)>,
+}
+
+fn role(c: &Cluster, i: usize) -> Role {
+    match c.proc_of(Id::from(i)) {
+        Proc::Participant(_) => Role::Part,
+        Proc::Originator(_) => Role::Orig,
+        Proc::Ha => Role::Ha,
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(m: &'a Dtm0Model, s: &'a SysState) -> Ctx<'a> {
+        let cfg = m.cfg();
+        let c: &Cluster = &cfg.cluster;
+        let na = c.actor_count();
+        let n = c.n;
+        let ha_i = usize::from(c.ha_id());
+        let crashed = s.crashed.clone();
+        let budget = |i: usize| Inc::from(cfg.budgets.get(i).copied().unwrap_or(0));
+        let can_crash_ever: Vec<bool> = (0..na).map(|i| budget(i) > 0).collect();
+        let may_restart: Vec<bool> = (0..na)
+            .map(|i| crashed[i] || (budget(i) > 0 && model::incarnation(s, i) <= budget(i)))
+            .collect();
+        let n_crashable = can_crash_ever.iter().filter(|&&x| x).count();
+        let coupled = cfg.max_crashes < n_crashable;
+        let ordered = matches!(s.network, Network::Ordered(_));
+        let ha = model::ha(s, c);
+        let part = |i: usize| -> Option<&PartState> {
+            if crashed[i] {
+                None
+            } else {
+                s.actor_states[i].participant()
+            }
+        };
+        let orig = |i: usize| -> Option<&OrigState> {
+            if crashed[i] {
+                None
+            } else {
+                s.actor_states[i].originator()
+            }
+        };
+        let seq_of = |i: usize| -> u32 {
+            if let Some(p) = part(i) {
+                p.seq
+            } else if let Some(o) = orig(i) {
+                o.seq
+            } else {
+                0
+            }
+        };
+        // Messages in flight, by channel.
+        let flight = model::in_flight(s);
+        let mut queued: HashMap<(usize, usize), Vec<Msg>> = HashMap::new();
+        let mut nonempty = HashSet::new();
+        if let Network::Ordered(map) = &s.network {
+            for (&(src, dst), q) in map {
+                if q.is_empty() {
+                    continue;
+                }
+                nonempty.insert((usize::from(src), usize::from(dst)));
+                if q.len() > 1 {
+                    queued.insert(
+                        (usize::from(src), usize::from(dst)),
+                        q.iter().skip(1).cloned().collect(),
+                    );
+                }
+            }
+        }
+        // HA changes its table (and broadcasts) only on a restart, or on
+        // READY/RECOVERED of a process it shows TRANSIENT/RECOVERING.
+        let mut ha_may_send = (0..ha_i).any(|i| {
+            may_restart[i]
+                || !matches!(ha.table.get(i).1, HaSt::Online)
+                || model::incarnation(s, i) > ha.table.get(i).0
+        });
+        for &(src, dst, msg) in &flight {
+            if usize::from(dst) == ha_i {
+                if let Msg::Starting { inc } = msg {
+                    if *inc > ha.table.get(usize::from(src)).0 {
+                        ha_may_send = true;
+                    }
+                }
+            }
+        }
+        // A view newer than the receiver's may be in flight to it.
+        let mut views_in: Vec<Vec<&HaTable>> = vec![Vec::new(); na];
+        let mut inflight = vec![0u16; na * na];
+        for &(src, dst, msg) in &flight {
+            let (si, di) = (usize::from(src), usize::from(dst));
+            inflight[si * na + di] |= msg_kind(msg);
+            if let Msg::View { seq, table, .. } = msg {
+                if *seq > seq_of(di) || crashed[di] {
+                    views_in[di].push(table);
+                }
+            }
+        }
+        let view_may_arrive: Vec<bool> = (0..na)
+            .map(|i| ha_may_send || !views_in[i].is_empty())
+            .collect();
+        let pruning = c.variants.pruning;
+        let push = c.variants.own_redo && pruning;
+        let round_open =
+            |q: usize, r: usize| part(q).is_some_and(|p| p.rounds[r].inc != 0 && !p.rounds[r].eol);
+        let eol_out = |q: usize, r: usize| crashed[q] || view_may_arrive[q] || round_open(q, r);
+        let eol_in = |r: usize, q: usize| inflight[q * na + r] & EOL != 0 || eol_out(q, r);
+        let declared = |r: usize| part(r).is_some_and(|p| p.declared);
+        let redo_out = |r: usize, y: usize| {
+            crashed[r]
+                || view_may_arrive[r]
+                || round_open(r, y)
+                || (push && !declared(r) && (0..n).any(|q| q != r && eol_in(r, q)))
+        };
+        let redo_in = |y: usize, r: usize| inflight[r * na + y] & RDO != 0 || redo_out(r, y);
+        let exec_in = |y: usize, o: usize| {
+            inflight[o * na + y] & EXE != 0 || view_may_arrive[o] || crashed[o]
+        };
+        let mut may_send = vec![0u16; na * na];
+        for y in 0..na {
+            let row = &mut may_send[y * na..(y + 1) * na];
+            match role(c, y) {
+                Role::Part if crashed[y] => {
+                    for (d, k) in row.iter_mut().enumerate() {
+                        *k = match role(c, d) {
+                            _ if d == y => 0,
+                            Role::Part => RDO | ACK | PER | EOL,
+                            Role::Orig => EXD | PER,
+                            Role::Ha => START | READY | RECOV,
+                        };
+                    }
+                }
+                Role::Part => {
+                    let p = part(y).expect("a live participant");
+                    let per = p.log.len() > p.ndur as usize
+                        || (n..ha_i).any(|o| exec_in(y, o))
+                        || (0..n).any(|r| r != y && redo_in(y, r));
+                    for (d, k) in row.iter_mut().enumerate() {
+                        *k = match role(c, d) {
+                            _ if d == y => 0,
+                            Role::Part => {
+                                let mut k = 0;
+                                if per {
+                                    k |= PER;
+                                }
+                                if redo_out(y, d) {
+                                    k |= RDO;
+                                }
+                                if redo_in(y, d) {
+                                    k |= ACK;
+                                }
+                                if eol_out(y, d) {
+                                    k |= EOL;
+                                }
+                                k
+                            }
+                            Role::Orig => {
+                                let mut k = 0;
+                                if per {
+                                    k |= PER;
+                                }
+                                if exec_in(y, d) {
+                                    k |= EXD;
+                                }
+                                k
+                            }
+                            Role::Ha => {
+                                let mut k = 0;
+                                if may_restart[y] {
+                                    k |= START;
+                                }
+                                if view_may_arrive[y] {
+                                    k |= READY | RECOV;
+                                }
+                                if !p.declared && (0..n).any(|q| q != y && eol_in(y, q)) {
+                                    k |= RECOV;
+                                }
+                                k
+                            }
+                        };
+                    }
+                }
+                Role::Orig => {
+                    for (d, k) in row.iter_mut().enumerate() {
+                        *k = match role(c, d) {
+                            Role::Part if view_may_arrive[y] || crashed[y] => EXE,
+                            Role::Ha if may_restart[y] => START,
+                            _ => 0,
+                        };
+                    }
+                }
+                Role::Ha => {
+                    if ha_may_send {
+                        for (d, k) in row.iter_mut().enumerate() {
+                            if d != y {
+                                *k = VIEW;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // A process restarted that HA has not heard of yet: HA's table will
+        // show its new incarnation (TRANSIENT, then RECOVERING).
+        let ha_behind = |i: usize| model::incarnation(s, i) > ha.table.get(i).0;
+        // Future views: which table changes they may bring.
+        let mut fut_view_flag = vec![false; na];
+        let mut orig_all_stable = vec![false; na];
+        let mut fut_view_mask = vec![0u16; na];
+        // No later view changes the incarnation of `i` as `view` shows it.
+        let kept =
+            |i: usize, view: &HaTable| !may_restart[i] && model::incarnation(s, i) == view.get(i).0;
+        for x in 0..na {
+            if let Some(p) = part(x) {
+                let may_round = (0..n).any(|r| {
+                    r != x
+                        && (may_restart[r]
+                            || ha_behind(r)
+                            || ha.table.get(r).1 != HaSt::Online
+                            || views_in[x].iter().any(|t| t.get(r).1 == HaSt::Recovering))
+                });
+                let may_evict = (0..c.m()).any(|slot| {
+                    may_restart[n + slot]
+                        || model::incarnation(s, n + slot) > p.view.get(n + slot).0
+                });
+                let may_push = push
+                    && !p.declared
+                    && (may_restart[x]
+                        || ha_behind(x)
+                        || (ha.table.get(x).0 == p.inc && ha.table.get(x).1 != HaSt::Online)
+                        || views_in[x]
+                            .iter()
+                            .any(|t| t.get(x) == (p.inc, HaSt::Recovering)));
+                fut_view_flag[x] = !(may_round || may_evict || may_push);
+                let slots = (n..n + c.m()).all(|i| kept(i, &p.view));
+                let peers = (0..n).all(|r| r == x || kept(r, &p.view));
+                fut_view_mask[x] = u16::from(slots) | (u16::from(peers) << 1);
+            } else if let Some(o) = orig(x) {
+                fut_view_mask[x] = (0..n)
+                    .filter(|&p| may_restart[p] || model::incarnation(s, p) > o.view.get(p).0)
+                    .fold(0, |m, p| m | 1 << p);
+                fut_view_flag[x] = fut_view_mask[x] == 0;
+                orig_all_stable[x] = o.issued && o.dtxs.iter().all(|d| d.st >= DtxSt::Stable);
+            }
+        }
+        Ctx {
+            c,
+            s,
+            na,
+            ordered,
+            crashed,
+            may_restart,
+            can_crash_ever,
+            coupled,
+            ha_may_send,
+            may_send,
+            fut_view_flag,
+            fut_view_mask,
+            orig_all_stable,
+            queued,
+            nonempty,
+        }
+    }
+
+    /// The kinds `src` may send to `dst` along some path from the state.
+    pub fn may_send(&self, src: usize, dst: usize) -> u16 {
+        self.may_send[src * self.na + dst]
+    }
+
+    /// The description of a delivery of `msg` from `src` to `x` at this
+    /// state (`x` not crashed).
+    pub fn deliver_desc(&self, src: usize, x: usize, msg: &Msg) -> Desc {
+        let c = self.c;
+        let mut d = Desc {
+            kind: msg_kind(msg),
+            src,
+            tx: None,
+            flag: false,
+            mask: 0,
+        };
+        let noop_ok = c.variants.mutants == 0;
+        let noop = Desc { kind: NOOP, ..d };
+        match &*self.s.actor_states[x] {
+            crate::protocol::actor::Dtm0State::Participant(p) => {
+                if noop_ok {
+                    if let Some(to) = msg.to_inc() {
+                        if to != 0 && to != p.inc {
+                            return noop;
+                        }
+                    }
+                }
+                match msg {
+                    Msg::Execute { tx, .. } => {
+                        d.tx = Some(*tx);
+                        d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == *tx);
+                        if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
+                            return noop;
+                        }
+                    }
+                    Msg::Redo { txr, .. } => {
+                        d.tx = Some(txr.id);
+                        d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
+                    }
+                    Msg::Persistent { tx, sv, .. } => {
+                        d.tx = Some(*tx);
+                        let durable = if c.variants.pruning {
+                            None
+                        } else {
+                            p.durable_log().iter().find(|r| r.id == *tx).map(|r| r.sv)
+                        };
+                        if let Some(have) = durable {
+                            if noop_ok && have.merge(*sv) == have {
+                                return noop;
+                            }
+                            d.flag = true;
+                        }
+                    }
+                    Msg::View { seq, table, .. } => {
+                        if noop_ok && *seq <= p.seq {
+                            return noop;
+                        }
+                        d.flag = self.view_reads_no_log(x, p, table);
+                        let n = c.n;
+                        let slots = (0..c.m()).all(|k| table.get(n + k).0 == p.view.get(n + k).0);
+                        let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
+                        if self.view_alone(x) {
+                            d.mask = u16::from(slots) | (u16::from(peers) << 1);
+                        }
+                    }
+                    Msg::RedoAck { .. } | Msg::Eol { .. } => {}
+                    _ if noop_ok => return noop,
+                    _ => {}
+                }
+                d
+            }
+            crate::protocol::actor::Dtm0State::Originator(o) => {
+                if noop_ok && msg.to_inc().is_some_and(|to| to != o.inc) {
+                    return noop;
+                }
+                let find = |tx: &TxId| o.dtxs.iter().find(|d| d.id == *tx);
+                match msg {
+                    Msg::Executed { tx, .. } => {
+                        d.tx = Some(*tx);
+                        let done = match find(tx) {
+                            None => o.issued,
+                            Some(dtx) => src < c.n && dtx.sv.get(src) >= St::V,
+                        };
+                        if noop_ok && (done || src >= c.n) {
+                            return noop;
+                        }
+                    }
+                    Msg::Persistent { tx, sv, .. } => {
+                        d.tx = Some(*tx);
+                        let (gone, flag) = match find(tx) {
+                            None => (o.issued, o.issued),
+                            Some(dtx) => (dtx.sv.merge(*sv) == dtx.sv, dtx.st >= DtxSt::Stable),
+                        };
+                        if noop_ok && (gone || src >= c.n) {
+                            return noop;
+                        }
+                        d.flag = flag || !c.ghosts;
+                        d.mask = (0..c.n)
+                            .filter(|&p| sv.get(p) == St::P)
+                            .fold(0, |m, p| m | 1 << p);
+                    }
+                    Msg::View { seq, table, .. } => {
+                        if noop_ok && *seq <= o.seq {
+                            return noop;
+                        }
+                        let resend = (0..c.n)
+                            .filter(|&p| table.get(p).0 > o.view.get(p).0)
+                            .fold(0u16, |m, p| m | 1 << p);
+                        if self.view_alone(x) {
+                            d.flag = resend == 0;
+                            d.mask = resend;
+                        } else {
+                            d.mask = u16::MAX;
+                        }
+                    }
+                    _ if noop_ok => return noop,
+                    _ => {}
+                }
+                d
+            }
+            crate::protocol::actor::Dtm0State::Ha(h) => {
+                if noop_ok {
+                    let i = match c.proc_of(Id::from(src)) {
+                        Proc::Participant(p) => p,
+                        Proc::Originator(slot) => c.n + slot,
+                        Proc::Ha => return noop,
+                    };
+                    let (inc, st) = h.table.get(i);
+                    let stale = match msg {
+                        Msg::Starting { inc: new } => *new <= inc,
+                        Msg::Ready { inc: at } => {
+                            *at < inc || (*at == inc && st != HaSt::Transient)
+                        }
+                        Msg::Recovered { inc: at } => {
+                            *at < inc || (*at == inc && st == HaSt::Online)
+                        }
+                        Msg::Down { .. } => false,
+                        _ => true,
+                    };
+                    if stale {
+                        return noop;
+                    }
+                }
+                d
+            }
+        }
+    }
+
+    /// On an unordered network a view may be overtaken by another: its
+    /// effect is known only when no other view can reach the receiver.
+    fn view_alone(&self, x: usize) -> bool {
+        if self.ordered {
+            return true; // the head of HA's channel: nothing overtakes it
+        }
+        if self.ha_may_send {
+            return false;
+        }
+        let ha_i = usize::from(self.c.ha_id());
+        let views = model::in_flight(self.s)
+            .into_iter()
+            .filter(|&(src, dst, m)| {
+                usize::from(src) == ha_i && usize::from(dst) == x && matches!(m, Msg::View { .. })
+            })
+            .count();
+        views <= 1
+    }
+
+    /// A view with `table` at participant `x` (newer than its own): it
+    /// starts no round, evicts nothing and cannot lead to `push_own`.
+    fn view_reads_no_log(&self, x: usize, p: &PartState, table: &HaTable) -> bool {
+        let c = self.c;
+        let n = c.n;
+        let starts_round = (0..n).any(|r| {
+            r != x
+                && table.get(r) != p.view.get(r)
+                && table.get(r).1 == HaSt::Recovering
+                && p.rounds[r].inc != table.get(r).0
+        });
+        let evicts = (0..c.m()).any(|slot| {
+            let ni = table.get(n + slot).0;
+            ni > p.view.get(n + slot).0 && ni > 1
+        });
+        let push = c.variants.own_redo
+            && c.variants.pruning
+            && !p.declared
+            && table.get(x) == (p.inc, HaSt::Recovering);
+        !(starts_round || evicts || push) && self.view_alone(x)
+    }
+
+    /// The description of a future action of kind `k` at `x` from `src`.
+    fn future_desc(&self, x: usize, k: u16, src: usize) -> Desc {
+        let mut d = Desc::of(k);
+        d.src = src;
+        match (role(self.c, x), k) {
+            (_, VIEW) => {
+                d.flag = self.fut_view_flag[x];
+                d.mask = self.fut_view_mask[x];
+            }
+            (Role::Orig, PER) => {
+                d.flag = self.orig_all_stable[x] || !self.c.ghosts;
+                d.mask = u16::MAX;
+            }
+            _ => {}
+        }
+        d
+    }
+
+    /// The description of an action at this state.
+    pub fn desc(&self, a: &Action) -> Desc {
+        match a {
+            ActorModelAction::Deliver { src, dst, msg } => {
+                self.deliver_desc(usize::from(*src), usize::from(*dst), msg)
+            }
+            ActorModelAction::Timeout(..) => Desc::of(COMMIT),
+            ActorModelAction::Crash(_) => Desc::of(CRASH),
+            ActorModelAction::Recover(_) => Desc::of(RECOVER),
+            ActorModelAction::Drop(e) => Desc {
+                src: usize::from(e.src),
+                ..Desc::of(DROP)
+            },
+            ActorModelAction::SelectRandom { .. } => Desc::of(OTHER),
+        }
+    }
+}
+
+/// The actor an action belongs to.
+pub fn actor_of(a: &Action) -> usize {
+    match a {
+        ActorModelAction::Deliver { dst, .. } => usize::from(*dst),
+        ActorModelAction::Drop(env) => usize::from(env.dst),
+        ActorModelAction::Timeout(id, _)
+        | ActorModelAction::Crash(id)
+        | ActorModelAction::Recover(id) => usize::from(*id),
+        ActorModelAction::SelectRandom { actor, .. } => usize::from(*actor),
+    }
+}
+
+/// Whether `a` leads to a state within the boundary: a delivery to a
+/// crashed actor waits, a crash past the actor's budget leaves the
+/// boundary; everything else the model lists is enabled.
+pub fn enabled(m: &Dtm0Model, s: &SysState, a: &Action) -> bool {
+    match a {
+        ActorModelAction::Deliver { dst, .. } => !s.crashed[usize::from(*dst)],
+        ActorModelAction::Crash(id) => {
+            let i = usize::from(*id);
+            model::incarnation(s, i) <= Inc::from(m.cfg().budgets.get(i).copied().unwrap_or(0))
+        }
+        _ => true,
+    }
+}
+
+/// Two actions of one actor that the table claims independent here.
+pub fn claimed_independent(ctx: &Ctx, a: &Action, b: &Action) -> bool {
+    let x = actor_of(a);
+    if x != actor_of(b) || a == b {
+        return false;
+    }
+    if let (ActorModelAction::Drop(e), other) | (other, ActorModelAction::Drop(e)) = (a, b) {
+        let same = match other {
+            ActorModelAction::Deliver { src, dst, msg } => {
+                *src == e.src && *dst == e.dst && *msg == e.msg
+            }
+            ActorModelAction::Drop(f) => f == e,
+            _ => false,
+        };
+        if same {
+            return false;
+        }
+    }
+    indep(ctx.c, role(ctx.c, x), &ctx.desc(a), &ctx.desc(b))
+}
+
+/// The closure's working state.
+struct Closure<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    acts: &'c [Action],
+    descs: &'c [Desc],
+    /// Enabled action indices per actor.
+    by_actor: &'c [Vec<usize>],
+    /// Per channel (src, dst), the index of the enabled head delivery
+    /// (ordered network).
+    heads: &'c HashMap<(usize, usize), usize>,
+    in_t: Vec<bool>,
+    touched: Vec<bool>,
+    frozen: Vec<bool>,
+    blocked: Vec<u16>,
+    work: Vec<usize>,
+    size: usize,
+    /// Give up once the set is this large (a smaller one is known).
+    limit: usize,
+}
+
+impl Closure<'_, '_> {
+    fn add(&mut self, i: usize) {
+        if !self.in_t[i] {
+            self.in_t[i] = true;
+            self.size += 1;
+            self.work.push(i);
+        }
+    }
+
+    fn find(&self, x: usize, kind: u16) -> Option<usize> {
+        self.by_actor[x]
+            .iter()
+            .copied()
+            .find(|&i| self.descs[i].kind & kind != 0)
+    }
+
+    /// Every enabled crash and restart of an actor that may crash.
+    fn add_coupled(&mut self) {
+        for x in 0..self.ctx.na {
+            if self.ctx.can_crash_ever[x] {
+                for k in 0..self.by_actor[x].len() {
+                    let i = self.by_actor[x][k];
+                    if self.descs[i].kind & (CRASH | RECOVER) != 0 {
+                        self.add(i);
+                    }
+                }
+            }
+        }
+    }
+
+    fn freeze(&mut self, x: usize) {
+        if self.frozen[x] {
+            return;
+        }
+        self.frozen[x] = true;
+        for k in 0..self.by_actor[x].len() {
+            let i = self.by_actor[x][k];
+            self.add(i);
+        }
+        if !self.ctx.crashed[x] {
+            for y in 0..self.ctx.na {
+                if y != x {
+                    self.block(y, x, MSGS);
+                }
+            }
+        }
+    }
+
+    /// Keeps every delivery from `y` to `x` of a kind in `kinds` that is
+    /// not enabled now from happening along paths avoiding the set.
+    fn block(&mut self, y: usize, x: usize, kinds: u16) {
+        let idx = y * self.ctx.na + x;
+        let new = kinds & !self.blocked[idx];
+        if new == 0 {
+            return;
+        }
+        self.blocked[idx] |= new;
+        let ctx = self.ctx;
+        if ctx.ordered && ctx.nonempty.contains(&(y, x)) {
+            // Nothing overtakes the head.
+            self.blocked[idx] = u16::MAX;
+            if ctx.crashed[x] {
+                if let Some(i) = self.find(x, RECOVER) {
+                    self.add(i);
+                }
+            } else if let Some(&h) = ctx_head(self.heads, y, x) {
+                self.add(h);
+            }
+            return;
+        }
+        let fk = ctx.may_send(y, x) & new;
+        if fk == 0 {
+            return;
+        }
+        if ctx.crashed[x] {
+            // Deliveries to x wait for its restart.
+            if let Some(i) = self.find(x, RECOVER) {
+                self.add(i);
+            }
+            return;
+        }
+        self.sender_nes(y, x, fk);
+    }
+
+    /// A necessary enabling set for `y` sending a message of a kind in
+    /// `kinds` to `x`.
+    fn sender_nes(&mut self, y: usize, x: usize, kinds: u16) {
+        let ctx = self.ctx;
+        if ctx.crashed[y] {
+            if let Some(i) = self.find(y, RECOVER) {
+                self.add(i);
+            }
+            return;
+        }
+        let ry = role(ctx.c, y);
+        let mut k = kinds;
+        while k != 0 {
+            let bit = k & k.wrapping_neg();
+            k &= !bit;
+            if bit == START {
+                match self.find(y, CRASH) {
+                    Some(i) => self.add(i),
+                    None if ctx.coupled => self.add_coupled(),
+                    None => {}
+                }
+                continue;
+            }
+            let trig = triggers(ctx.c, ry, bit);
+            if trig.is_empty() {
+                // No trigger known: keep the sender from acting at all.
+                self.freeze(y);
+                return;
+            }
+            for &(tk, from_dst) in trig {
+                // The enabled deliveries (and commit) that may trigger it.
+                for j in 0..self.by_actor[y].len() {
+                    let i = self.by_actor[y][j];
+                    let d = self.descs[i];
+                    if d.kind & tk != 0 && (!from_dst || d.src == x) {
+                        self.add(i);
+                    }
+                }
+                let msgs = tk & MSGS;
+                if msgs != 0 {
+                    for z in 0..ctx.na {
+                        if z != y && (!from_dst || z == x) {
+                            self.block(z, y, msgs);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the dependencies of set action `i`.
+    fn process(&mut self, i: usize) {
+        let ctx = self.ctx;
+        let x = actor_of(&self.acts[i]);
+        let d = self.descs[i];
+        if !self.touched[x] {
+            self.touched[x] = true;
+            if ctx.crashed[x] {
+                self.frozen[x] = true; // stays crashed: its restart is in the set
+            } else if let Some(c) = self.find(x, CRASH) {
+                self.add(c);
+            }
+            if ctx.coupled && ctx.can_crash_ever[x] && ctx.may_restart[x] && !ctx.crashed[x] {
+                self.add_coupled();
+            }
+        }
+        if d.kind & (CRASH | RECOVER) != 0 && ctx.coupled {
+            self.add_coupled();
+        }
+        if d.kind == CRASH {
+            self.freeze(x);
+        }
+        if self.frozen[x] {
+            return;
+        }
+        let r = role(ctx.c, x);
+        // Enabled actions of x dependent with it.
+        for k in 0..self.by_actor[x].len() {
+            let j = self.by_actor[x][k];
+            if !self.in_t[j] && !claimed_pair(ctx, r, self.acts, self.descs, i, j) {
+                self.add(j);
+            }
+        }
+        // Future deliveries to x dependent with it.
+        for y in 0..ctx.na {
+            if y == x {
+                continue;
+            }
+            if let Some(q) = ctx.queued.get(&(y, x)) {
+                let behind = q
+                    .iter()
+                    .any(|m| !indep(ctx.c, r, &d, &ctx.deliver_desc(y, x, m)));
+                if behind {
+                    self.block(y, x, MSGS);
+                }
+            }
+            let fk = ctx.may_send(y, x);
+            let mut dep = 0;
+            let mut k = fk;
+            while k != 0 {
+                let bit = k & k.wrapping_neg();
+                k &= !bit;
+                if !indep(ctx.c, r, &d, &ctx.future_desc(x, bit, y)) {
+                    dep |= bit;
+                }
+            }
+            if dep != 0 {
+                self.block(y, x, dep);
+            }
+        }
+        // A commit timeout not set yet.
+        if r == Role::Part
+            && self.find(x, COMMIT).is_none()
+            && !indep(ctx.c, r, &d, &Desc::of(COMMIT))
+        {
+            let arms = if ctx.c.variants.pruning {
+                EXE | RDO | PER
+            } else {
+                EXE | RDO
+            };
+            for k in 0..self.by_actor[x].len() {
+                let j = self.by_actor[x][k];
+                let dj = self.descs[j];
+                // Without pruning, a dtx already logged stays logged and its
+                // EXECUTE or REDO sets no timer.
+                let logged = dj.kind & (EXE | RDO) != 0 && dj.flag;
+                if dj.kind & arms != 0 && !logged {
+                    self.add(j);
+                }
+            }
+            for y in 0..ctx.na {
+                if y != x {
+                    self.block(y, x, arms);
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, start: usize) -> bool {
+        self.add(start);
+        while let Some(i) = self.work.pop() {
+            if self.size >= self.limit {
+                return false;
+            }
+            self.process(i);
+        }
+        true
+    }
+}
+
+fn ctx_head(heads: &HashMap<(usize, usize), usize>, y: usize, x: usize) -> Option<&usize> {
+    heads.get(&(y, x))
+}
+
+fn claimed_pair(ctx: &Ctx, r: Role, acts: &[Action], descs: &[Desc], i: usize, j: usize) -> bool {
+    if let ActorModelAction::Drop(e) = &acts[i] {
+        if same_envelope(e, &acts[j]) {
+            return false;
+        }
+    }
+    if let ActorModelAction::Drop(e) = &acts[j] {
+        if same_envelope(e, &acts[i]) {
+            return false;
+        }
+    }
+    indep(ctx.c, r, &descs[i], &descs[j])
+}
+
+fn same_envelope(e: &stateright::actor::Envelope<Msg>, a: &Action) -> bool {
+    match a {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            *src == e.src && *dst == e.dst && *msg == e.msg
+        }
+        ActorModelAction::Drop(f) => f == e,
+        _ => false,
+    }
+}
+
+/// The stubborn set at `s`: indices into `acts` of enabled actions
+/// (`enabled` marks them), never empty when one is enabled. Every enabled
+/// non-crash action, and every restart, is tried as the start; the
+/// smallest closure wins.
+pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[bool]) -> Vec<u8> {
+    let all: Vec<u8> = (0..acts.len())
+        .filter(|&i| enabled[i])
+        .map(|i| i as u8)
+        .collect();
+    if all.len() <= 1 || matches!(s.network, Network::UnorderedDuplicating(..)) {
+        return all;
+    }
+    let ctx = Ctx::new(m, s);
+    let descs: Vec<Desc> = acts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
+        .collect();
+    let mut by_actor = vec![Vec::new(); ctx.na];
+    let mut heads = HashMap::new();
+    for &i in &all {
+        let i = i as usize;
+        let a = &acts[i];
+        by_actor[actor_of(a)].push(i);
+        if let ActorModelAction::Deliver { src, dst, .. } = a {
+            heads.insert((usize::from(*src), usize::from(*dst)), i);
+        }
+    }
+    let mut best: Option<Vec<bool>> = None;
+    let mut best_size = all.len();
+    for &start in &all {
+        let start = start as usize;
+        if matches!(acts[start], ActorModelAction::Crash(_)) {
+            continue;
+        }
+        let mut cl = Closure {
+            ctx: &ctx,
+            acts,
+            descs: &descs,
+            by_actor: &by_actor,
+            heads: &heads,
+            in_t: vec![false; acts.len()],
+            touched: vec![false; ctx.na],
+            frozen: vec![false; ctx.na],
+            blocked: vec![0; ctx.na * ctx.na],
+            work: Vec::new(),
+            size: 0,
+            limit: best_size,
+        };
+        let ok = cl.run(start);
+        if ok && cl.size < best_size {
+            best_size = cl.size;
+            best = Some(cl.in_t);
+            if best_size == 1 {
+                break;
+            }
+        }
+    }
+    match best {
+        Some(t) => (0..acts.len())
+            .filter(|&i| t[i] && enabled[i])
+            .map(|i| i as u8)
+            .collect(),
+        None => all,
+    }
+}
+
+/// The model's actions at `s` and which are enabled.
+pub fn actions(m: &Dtm0Model, s: &SysState) -> (Vec<Action>, Vec<bool>) {
+    let mut acts = Vec::new();
+    m.actions(s, &mut acts);
+    let en = acts.iter().map(|a| enabled(m, s, a)).collect();
+    (acts, en)
+}
+
+fn step(m: &Dtm0Model, s: &SysState, a: &Action) -> Option<SysState> {
+    m.next_state(s, a.clone()).filter(|n| m.within_boundary(n))
+}
+
+/// At `s`, where the table claims `a` and `b` (both enabled, one actor)
+/// independent: both orders are enabled and reach the same state.
+pub fn check_independence(
+    m: &Dtm0Model,
+    s: &SysState,
+    a: &Action,
+    b: &Action,
+) -> Result<(), String> {
+    let name = |x: &Action| m.format_action(x);
+    let sa = step(m, s, a).ok_or_else(|| format!("{} is not enabled", name(a)))?;
+    let sb = step(m, s, b).ok_or_else(|| format!("{} is not enabled", name(b)))?;
+    let sab = step(m, &sa, b).ok_or_else(|| format!("{} disables {}", name(a), name(b)))?;
+    let sba = step(m, &sb, a).ok_or_else(|| format!("{} disables {}", name(b), name(a)))?;
+    if sab != sba {
+        return Err(format!(
+            "{} and {} end apart:\n{}\nvs\n{}",
+            name(a),
+            name(b),
+            crate::model::render::state(m.cfg(), &sab),
+            crate::model::render::state(m.cfg(), &sba)
+        ));
+    }
+    Ok(())
+}
+
+/// The messages `a` sends from `s` (to `next`): what is in flight after it
+/// and was not before, with the delivered one put back.
+fn sent(s: &SysState, next: &SysState, a: &Action) -> Vec<(usize, usize, Msg)> {
+    let mut count: HashMap<(usize, usize, &Msg), i64> = HashMap::new();
+    for (src, dst, m) in model::in_flight(next) {
+        *count
+            .entry((usize::from(src), usize::from(dst), m))
+            .or_default() += 1;
+    }
+    for (src, dst, m) in model::in_flight(s) {
+        *count
+            .entry((usize::from(src), usize::from(dst), m))
+            .or_default() -= 1;
+    }
+    let removed = match a {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            Some((usize::from(*src), usize::from(*dst), msg))
+        }
+        ActorModelAction::Drop(e) => Some((usize::from(e.src), usize::from(e.dst), &e.msg)),
+        _ => None,
+    };
+    if let Some(k) = removed {
+        *count.entry(k).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for ((src, dst, m), n) in count {
+        for _ in 0..n.max(0) {
+            out.push((src, dst, m.clone()));
+        }
+    }
+    out
+}
+
+/// Every message `a` sends at `s` is allowed by the may-send table of its
+/// sender at `s`, and by the trigger table for the kind of `a`; and the
+/// may-send table at the successor is within the one at `s` (so that it
+/// bounds every send along every path).
+pub fn check_sends(m: &Dtm0Model, s: &SysState, a: &Action) -> Result<(), String> {
+    let Some(next) = step(m, s, a) else {
+        return Ok(());
+    };
+    let ctx = Ctx::new(m, s);
+    let c: &Cluster = &m.cfg().cluster;
+    let y = actor_of(a);
+    let d = ctx.desc(a);
+    for (src, dst, msg) in sent(s, &next, a) {
+        let k = msg_kind(&msg);
+        if src != y {
+            return Err(format!(
+                "{} sent {msg:?} from another actor",
+                m.format_action(a)
+            ));
+        }
+        if ctx.may_send(src, dst) & k == 0 {
+            return Err(format!(
+                "{} sends {msg:?} to {dst}, not in the may-send table of {src} ({:#x})",
+                m.format_action(a),
+                ctx.may_send(src, dst)
+            ));
+        }
+        let ok = if k == START {
+            d.kind == RECOVER
+        } else {
+            triggers(c, role(c, y), k)
+                .iter()
+                .any(|&(tk, from_dst)| d.kind & tk != 0 && (!from_dst || d.src == dst))
+        };
+        if !ok {
+            return Err(format!(
+                "{} (kind {:#x}) sends {msg:?} to {dst}: not a trigger of that kind",
+                m.format_action(a),
+                d.kind
+            ));
+        }
+    }
+    let after = Ctx::new(m, &next);
+    for (i, (&x, &y)) in after.may_send.iter().zip(&ctx.may_send).enumerate() {
+        if x & !y != 0 {
+            return Err(format!(
+                "after {} the may-send table of {} to {} grows from {y:#x} to {x:#x}",
+                m.format_action(a),
+                i / ctx.na,
+                i % ctx.na
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a reduced search did.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    pub unique: usize,
+    pub transitions: usize,
+    /// Fingerprints of the terminal states reached, sorted.
+    pub terminals: Vec<u64>,
+    /// States where the set was smaller than the enabled set.
+    pub reduced_states: usize,
+    /// Sets checked exactly on the graph.
+    pub checked: usize,
+    pub secs: f64,
+}
+
+/// A depth-first search following the stubborn sets; with a graph, each
+/// set is checked with `oracle::is_persistent` on it.
+pub fn reduced_dfs(m: &Dtm0Model, graph: Option<&Graph>) -> Result<Run, String> {
+    let t0 = Instant::now();
+    let mut run = Run::default();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut stack: Vec<SysState> = Vec::new();
+    for init in m.init_states() {
+        if m.within_boundary(&init) && seen.insert(visited_fp(&init)) {
+            stack.push(init);
+        }
+    }
+    while let Some(s) = stack.pop() {
+        run.unique += 1;
+        let (acts, en) = actions(m, &s);
+        let n_en = en.iter().filter(|&&e| e).count();
+        let set = stubborn_set(m, &s, &acts, &en);
+        if set.len() < n_en {
+            run.reduced_states += 1;
+        }
+        if let Some(g) = graph {
+            let i = g
+                .index_of(&s)
+                .ok_or("a state of the reduced search is not in the graph")?;
+            let chosen: Vec<Action> = set.iter().map(|&k| acts[k as usize].clone()).collect();
+            is_persistent(g, i, &chosen).map_err(|w| {
+                format!(
+                    "the set of {} action(s) (of {n_en} enabled) at state {i} is not persistent: {}\nstate:\n{}",
+                    chosen.len(),
+                    w.describe(m),
+                    crate::model::render::state(m.cfg(), &s)
+                )
+            })?;
+            run.checked += 1;
+        }
+        let mut any = false;
+        for &k in &set {
+            let Some(next) = step(m, &s, &acts[k as usize]) else {
+                continue;
+            };
+            any = true;
+            run.transitions += 1;
+            if seen.insert(visited_fp(&next)) {
+                stack.push(next);
+            }
+        }
+        if !any {
+            run.terminals.push(visited_fp(&s));
+        }
+    }
+    run.terminals.sort_unstable();
+    run.secs = t0.elapsed().as_secs_f64();
+    Ok(run)
+}
+
+/// Every pair of enabled actions of one actor at `s` that the table claims
+/// independent, as now known or as a future action of its kind would be
+/// described, passes `check_independence`; every enabled action passes
+/// `check_sends`. The number of claims checked.
+pub fn check_state(m: &Dtm0Model, s: &SysState) -> Result<usize, String> {
+    let (acts, en) = actions(m, s);
+    let ctx = Ctx::new(m, s);
+    let c: &Cluster = &m.cfg().cluster;
+    let mut claims = 0;
+    for i in 0..acts.len() {
+        if !en[i] {
+            continue;
+        }
+        check_sends(m, s, &acts[i])?;
+        for j in i + 1..acts.len() {
+            if !en[j] || actor_of(&acts[i]) != actor_of(&acts[j]) {
+                continue;
+            }
+            let x = actor_of(&acts[i]);
+            let now = claimed_independent(&ctx, &acts[i], &acts[j]);
+            // The claim made about j before it was known, from its kind.
+            let dj = ctx.desc(&acts[j]);
+            let future = dj.kind & MSGS != 0
+                && indep(
+                    c,
+                    role(c, x),
+                    &ctx.desc(&acts[i]),
+                    &ctx.future_desc(x, dj.kind, dj.src),
+                );
+            if now || future {
+                claims += 1;
+                check_independence(m, s, &acts[i], &acts[j])
+                    .map_err(|e| format!("claimed independent ({now}, {future}): {e}"))?;
+            }
+        }
+    }
+    Ok(claims)
+}
