@@ -140,7 +140,7 @@ enum Role {
 /// state (on an ordered network, this includes the order of what they
 /// append to one channel).
 fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
-    if c.variants.mutants != 0 {
+    if !c.variants.mutants.is_empty() {
         return false; // the table is argued for the correct protocol only
     }
     // A crash disables every action of its actor; a restart is the only
@@ -571,7 +571,7 @@ impl<'a> Ctx<'a> {
             flag: false,
             mask: 0,
         };
-        let noop_ok = c.variants.mutants == 0;
+        let noop_ok = c.variants.mutants.is_empty();
         let noop = Desc { kind: NOOP, ..d };
         match &*self.s.actor_states[x] {
             crate::protocol::actor::Dtm0State::Participant(p) => {

@@ -99,6 +99,10 @@ impl Mutants {
     pub fn insert(&mut self, m: Mutant) {
         self.0 |= m as u16;
     }
+    /// No mutant: the protocol as specified.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
 
     // Where the protocol deviates: one check per mutant, in the order of
     // `Mutant`, each naming the step it changes.
