@@ -730,7 +730,7 @@ fn scenario_seed(
             .map(|v| format!(" --variant {v}"))
             .collect::<String>()
     );
-    let path = scenario::explorer_path(&m, &r);
+    let path = dtm0::model::explorer_path(&m, &r.states[0], &r.actions);
     let fin = scenario::final_kvs(&m, &r);
     if json {
         let out = serde_json::json!({

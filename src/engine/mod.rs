@@ -5,5 +5,6 @@
 pub mod check;
 pub mod golden;
 pub mod por;
+pub mod progress;
 pub mod search;
 pub mod suite;

@@ -16,7 +16,7 @@ use crate::protocol::msg::{HaSt, Msg};
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Key, Op, St, TxId, Version};
 use stateright::actor::ActorModelAction;
-use stateright::{Expectation, Model};
+use stateright::{Model, Property};
 
 /// Every property id, in report order.
 pub const PROPERTY_IDS: &[&str] = &[
@@ -163,11 +163,12 @@ pub const PROPS: &[Prop] = &[
     },
 ];
 
-/// A property as stateright takes it.
+/// A property registered with the model: stateright's `Property`, and the
+/// spec property it checks (`always`) or witnesses (`sometimes`).
+#[derive(Clone)]
 pub struct Registered {
-    pub expectation: Expectation,
-    pub name: &'static str,
-    pub condition: Cond,
+    pub spec: &'static Prop,
+    pub property: Property<Dtm0Model>,
 }
 
 /// Why a property or its witness does not apply to a model, if it does not.
@@ -200,16 +201,14 @@ pub fn registered(spec: &ModelSpec) -> Vec<Registered> {
         let liveness_off = p.liveness && spec.network == NetworkKind::Lossy;
         if !liveness_off {
             v.push(Registered {
-                expectation: Expectation::Always,
-                name: p.name,
-                condition: p.check,
+                spec: p,
+                property: Property::always(p.name, p.check),
             });
         }
         if not_applicable(p, spec).is_none() {
             v.push(Registered {
-                expectation: Expectation::Sometimes,
-                name: p.witness_name,
-                condition: p.witness,
+                spec: p,
+                property: Property::sometimes(p.witness_name, p.witness),
             });
         }
     }
