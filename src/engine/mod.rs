@@ -6,5 +6,6 @@ pub mod check;
 pub mod golden;
 pub mod por;
 pub mod progress;
+pub mod report;
 pub mod search;
 pub mod suite;
