@@ -94,7 +94,7 @@ pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), R
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Reduction {
-    /// Our reduced DFS (`src/por.rs`): persistent sets, and sleep sets
+    /// Our reduced DFS (`engine::por`): persistent sets, and sleep sets
     /// when on one thread without symmetry.
     #[default]
     Por,

@@ -1,6 +1,7 @@
-//! The checker's engine: one run of a model (`check`), our own searches
-//! (`search`: shortest paths, cycles; `por`: the reduced search), the
-//! golden state counts and the suite of every model and mutant.
+//! The checker's engine: one run of a model (`check`) and its report
+//! (`report`), our own searches (`search`: shortest paths, cycles; `por`:
+//! the reduced search), the progress line, the golden state counts and the
+//! suite of every model and mutant.
 
 pub mod check;
 pub mod golden;
