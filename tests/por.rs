@@ -1,4 +1,4 @@
-//! The reduced search (src/por.rs) against the plain one: on every small
+//! The reduced search (src/engine/por/) against the plain one: on every small
 //! model the same unique states, the same terminal states (fingerprints),
 //! the same discoveries; the plain engine against stateright's checker;
 //! the cheap enabledness test against the model; and a persistent set

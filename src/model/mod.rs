@@ -56,7 +56,8 @@ pub type Action = ActorModelAction<Msg, Timer, ()>;
 /// network a message may be delivered any number of times, so it stays.)
 pub struct Dtm0Model {
     pub actors: ActorModel<Dtm0, ModelCfg, ()>,
-    pub props: Vec<Property<Dtm0Model>>,
+    /// The properties, each with the spec property it belongs to.
+    pub registered: Vec<properties::Registered>,
 }
 
 impl Dtm0Model {
@@ -133,7 +134,7 @@ impl Model for Dtm0Model {
         self.actors.as_svg(path)
     }
     fn properties(&self) -> Vec<Property<Self>> {
-        self.props.clone()
+        self.registered.iter().map(|r| r.property.clone()).collect()
     }
     fn within_boundary(&self, state: &SysState) -> bool {
         within_boundary(self.cfg(), state)
@@ -178,15 +179,8 @@ pub fn build_with(spec: &ModelSpec, shuffle: Option<u64>) -> Dtm0Model {
         })
         .max_crashes(spec.max_concurrent_crashes)
         .within_boundary(within_boundary);
-    let props = properties::registered(spec)
-        .into_iter()
-        .map(|p| Property {
-            expectation: p.expectation,
-            name: p.name,
-            condition: p.condition,
-        })
-        .collect();
-    Dtm0Model { actors, props }
+    let registered = properties::registered(spec);
+    Dtm0Model { actors, registered }
 }
 
 /// The crash budget bounds every path: an actor may crash only while its
@@ -280,6 +274,14 @@ pub fn order_hash(s: &SysState) -> u64 {
     let mut h = DefaultHasher::new();
     s.hash(&mut h);
     h.finish()
+}
+
+/// The explorer's path (`#/steps/<path>`) of `actions` from `init`; empty
+/// when they do not replay.
+pub fn explorer_path(m: &Dtm0Model, init: &SysState, actions: &[Action]) -> String {
+    Path::from_actions(m, init.clone(), actions.iter())
+        .map(|p| p.encode(m))
+        .unwrap_or_default()
 }
 
 /// Replays actions from the initial state; `None` if one is not enabled.

@@ -16,7 +16,7 @@ use crate::protocol::msg::{HaSt, Msg};
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Key, Op, St, TxId, Version};
 use stateright::actor::ActorModelAction;
-use stateright::{Expectation, Model};
+use stateright::{Model, Property};
 
 /// Every property id, in report order.
 pub const PROPERTY_IDS: &[&str] = &[
@@ -163,18 +163,56 @@ pub const PROPS: &[Prop] = &[
     },
 ];
 
-/// A property as stateright takes it.
+/// A property registered with the model: stateright's `Property`, and the
+/// spec property it checks (`always`) or witnesses (`sometimes`).
+#[derive(Clone)]
 pub struct Registered {
-    pub expectation: Expectation,
-    pub name: &'static str,
-    pub condition: Cond,
+    pub spec: &'static Prop,
+    pub property: Property<Dtm0Model>,
+}
+
+/// Why a property or its witness does not apply to a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotApplicable {
+    /// Liveness on a lossy network (loss is a failure that never stops).
+    LossyNetwork,
+    NoParticipantCrash,
+    NoCrash,
+    NoDel,
+    NoPruning,
+}
+
+impl NotApplicable {
+    /// The reason in words, as reports print it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NotApplicable::LossyNetwork => "liveness needs a reliable network",
+            NotApplicable::NoParticipantCrash => "no participant may crash",
+            NotApplicable::NoCrash => "no process may crash",
+            NotApplicable::NoDel => "no DEL in any script",
+            NotApplicable::NoPruning => "pruning is off",
+        }
+    }
+}
+
+impl std::fmt::Display for NotApplicable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Reports carry the reason in words.
+impl serde::Serialize for NotApplicable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.describe())
+    }
 }
 
 /// Why a property or its witness does not apply to a model, if it does not.
-pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<&'static str> {
+pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<NotApplicable> {
     let c = &spec.cluster;
     if p.liveness && spec.network == NetworkKind::Lossy {
-        return Some("liveness needs a reliable network");
+        return Some(NotApplicable::LossyNetwork);
     }
     let participant_crash = spec.budgets[..c.n].iter().any(|&b| b > 0);
     let has_del = c
@@ -184,10 +222,10 @@ pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<&'static str> {
         .any(|(_, op)| op.is_del());
     match p.needs {
         Needs::Nothing => None,
-        Needs::ParticipantCrash if !participant_crash => Some("no participant may crash"),
-        Needs::AnyCrash if spec.total_crashes() == 0 => Some("no process may crash"),
-        Needs::Del if !has_del => Some("no DEL in any script"),
-        Needs::Pruning if !c.variants.pruning => Some("pruning is off"),
+        Needs::ParticipantCrash if !participant_crash => Some(NotApplicable::NoParticipantCrash),
+        Needs::AnyCrash if spec.total_crashes() == 0 => Some(NotApplicable::NoCrash),
+        Needs::Del if !has_del => Some(NotApplicable::NoDel),
+        Needs::Pruning if !c.variants.pruning => Some(NotApplicable::NoPruning),
         _ => None,
     }
 }
@@ -200,16 +238,14 @@ pub fn registered(spec: &ModelSpec) -> Vec<Registered> {
         let liveness_off = p.liveness && spec.network == NetworkKind::Lossy;
         if !liveness_off {
             v.push(Registered {
-                expectation: Expectation::Always,
-                name: p.name,
-                condition: p.check,
+                spec: p,
+                property: Property::always(p.name, p.check),
             });
         }
         if not_applicable(p, spec).is_none() {
             v.push(Registered {
-                expectation: Expectation::Sometimes,
-                name: p.witness_name,
-                condition: p.witness,
+                spec: p,
+                property: Property::sometimes(p.witness_name, p.witness),
             });
         }
     }

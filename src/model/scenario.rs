@@ -13,7 +13,7 @@ use crate::model::table::{self, Block, FinalKv};
 use crate::model::{Action, Dtm0Model, SysState};
 use serde::Serialize;
 use stateright::actor::ActorModelAction;
-use stateright::{Model, Path};
+use stateright::Model;
 use std::collections::BTreeMap;
 
 /// One time step of a scenario: its label, the seed's comments, and the
@@ -364,13 +364,6 @@ pub fn verdicts(m: &Dtm0Model, states: &[SysState]) -> Vec<PropVerdict> {
             }
         })
         .collect()
-}
-
-/// The explorer path (`#/steps/<path>`) of a replay.
-pub fn explorer_path(m: &Dtm0Model, r: &Replay) -> String {
-    Path::from_actions(m, r.states[0].clone(), r.actions.iter())
-        .map(|p| p.encode(m))
-        .unwrap_or_default()
 }
 
 /// The final catalogues.

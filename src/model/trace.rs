@@ -8,9 +8,9 @@
 
 use crate::model::file::{ModelSpec, NetworkKind};
 use crate::model::table;
-use crate::model::{build, Action, Dtm0Model, SysState};
+use crate::model::{build, explorer_path, Action, Dtm0Model, SysState};
 use serde::{Deserialize, Serialize};
-use stateright::{Model, Path};
+use stateright::Model;
 
 pub const FORMAT: &str = "dtm0-trace/1";
 
@@ -43,12 +43,6 @@ pub fn events_of(m: &Dtm0Model, actions: &[Action]) -> Result<Vec<String>, Strin
         .zip(&states)
         .map(|(a, s)| table::event(m.cfg(), s, a))
         .collect())
-}
-
-pub fn explorer_path(m: &Dtm0Model, init: &SysState, actions: &[Action]) -> String {
-    Path::from_actions(m, init.clone(), actions.iter())
-        .map(|p| p.encode(m))
-        .unwrap_or_default()
 }
 
 impl TraceFile {

@@ -1,0 +1,465 @@
+//! The command line: clap's definitions of every subcommand and flag, and
+//! the one mapping from the CLI's value enums to the library's (clap stays
+//! out of the library).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dtm0::engine::check::Reduction;
+use dtm0::live::client::Wait;
+use dtm0::model::file::{NetworkKind, Strategy};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "dtm0",
+    version,
+    about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr",
+    long_about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr.\n\n\
+Models are TOML files (see models/). `dtm0 check` explores a model's state space and reports every \
+property of PROTOCOL.md (S1-S9, L1-L3) with its reachability witness; `dtm0 explore` serves \
+stateright's web explorer to browse states and counterexamples step by step.\n\n\
+Exit codes: 0 every property holds and every witness was reached; 1 a property is violated or a \
+witness was not reached; 2 bad input (model file, flag, address)."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ReductionArg {
+    /// Our reduced DFS: persistent sets over independent actions (different
+    /// actors), plus sleep sets with --threads 1; same verdicts as `none`
+    Por,
+    /// stateright's own checker, no reduction (uses every --threads)
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum StrategyArg {
+    /// Breadth-first (keeps whole states in its queue: memory-hungry)
+    Bfs,
+    /// Depth-first (small memory; finds deep bugs fast)
+    Dfs,
+    /// Random walks: a sample, never a proof
+    Sim,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum NetworkArg {
+    /// Per pair, messages arrive in send order (Motr's RPC)
+    Ordered,
+    /// Any order, each message delivered at most once
+    Unordered,
+    /// Any order, and a message may be delivered again
+    Duplicating,
+    /// Any order, and a message may be lost
+    Lossy,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// Verdicts, then each counterexample as a list of steps
+    Text,
+    /// Verdicts, then each counterexample as the seed's events-and-states table
+    Table,
+    /// The whole report as JSON
+    Json,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ClusterCmd {
+    /// Start HA and every participant of the cluster file as local processes
+    #[command(
+        long_about = "Start HA and every participant of the cluster file as local processes on \
+the file's loopback addresses, print where each listens, and stop them all on Ctrl-C. Each \
+participant keeps its durable log in DATA/<name>."
+    )]
+    Up {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Data directory (one subdirectory per participant)
+        #[arg(long, default_value = "dtm0-data")]
+        data: PathBuf,
+        /// Start every node with the fault layer on
+        #[arg(long)]
+        faults: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BenchCmd {
+    /// Throughput, time-to-STABLE and restart time of a live 3-participant cluster
+    #[command(
+        long_about = "Measure the live prototype on loopback: a 3-participant cluster of \
+processes with real fsync. Throughput: CLIENTS originator slots in parallel, each running \
+incarnations of BATCH puts and waiting for STABLE. Time-to-STABLE unloaded: one dtx at a time, \
+from its issue to the first PERSISTENT notice. Restart time: a participant log of N records \
+replayed by a real node start. Prints the figures and writes them as JSON with --out."
+    )]
+    Live {
+        /// Length of the throughput run
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Parallel originator slots
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Dtxs per client incarnation
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Distinct keys written
+        #[arg(long, default_value_t = 1024)]
+        keys: u32,
+        /// Unloaded time-to-STABLE samples
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Log lengths for the restart measure (comma-separated)
+        #[arg(long, default_value = "1000,10000,100000", value_delimiter = ',')]
+        logs: Vec<usize>,
+        /// Group-commit delay of the participants
+        #[arg(long, default_value_t = 1)]
+        commit_delay_ms: u64,
+        /// Where the cluster keeps its logs during the run
+        #[arg(long, default_value = "dtm0-data")]
+        data: PathBuf,
+        /// Write the figures as JSON here
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum WaitArg {
+    /// One participant executed it
+    Executed,
+    /// One participant made it persistent
+    Stable,
+    /// Every participant made it persistent
+    Done,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ClientOp {
+    /// Write KEY (k1, k2, ...) = VALUE (an unsigned integer)
+    Put { key: String, value: u64 },
+    /// Delete KEY (writes a tombstone)
+    Del { key: String },
+    /// Read KEY from the ONLINE participants
+    Get { key: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ScenarioName {
+    /// 3pa-and-originator-failure: PUTs, reboots of p1, p3 and o1, DELs, REDOs
+    Seed,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Cmd {
+    /// Check every property of a model and print the verdicts
+    #[command(
+        long_about = "Check every property of a model and print the verdicts.\n\n\
+Prints progress lines on standard error during long runs, then one line per property: its \
+verdict and whether its reachability witness was found. A run is EXHAUSTIVE when it explored \
+every state within the model's crash budgets; otherwise it says BOUNDED and why (time or depth \
+limit, simulation). A violation comes with a shortest counterexample in protocol terms and the \
+explorer path that opens it.\n\n\
+DFS runs use our reduced search by default (--reduction por: persistent sets, plus sleep sets \
+with --threads 1); --reduction none runs stateright's checker; --compare runs both and prints \
+the reduction factor. --all runs every model of models/ and every mutant and rewrites results/."
+    )]
+    Check(CheckArgs),
+    /// Serve stateright's web explorer for a model
+    #[command(long_about = "Serve stateright's web explorer for a model.\n\n\
+Open the printed URL in a browser; a counterexample printed by `dtm0 check` opens at \
+URL#/steps/<path>. The explorer's JSON API is GET /.states/<path>.")]
+    Explore {
+        /// Model file (default: models/seed.toml)
+        model: Option<PathBuf>,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+        /// Protocol variant to apply on top of the model's (repeatable)
+        #[arg(long = "variant", value_name = "NAME")]
+        variants: Vec<String>,
+        /// Override the model's network
+        #[arg(long, value_enum)]
+        network: Option<NetworkArg>,
+    },
+    /// Show a counterexample saved by `dtm0 check --save-trace` as the seed's table
+    #[command(
+        long_about = "Show a counterexample saved by `dtm0 check --save-trace FILE` as the \
+seed's events-and-states table.\n\n\
+The trace file holds the model's text, its variants and network, and each path as events; the \
+path is replayed through the model's actors and must give the same path as when it was saved \
+(a trace from another version of the protocol is refused). Prints the table, the final \
+catalogues, every property's verdict on the path, and the explorer command and path.\n\n\
+Exit codes: 0 shown; 2 unreadable trace, or it no longer replays."
+    )]
+    Trace {
+        /// Trace file written by `dtm0 check --save-trace`
+        file: PathBuf,
+        /// Show only the path violating this property (S1..S9, L1..L3)
+        #[arg(long)]
+        property: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay a scenario (the seed) through the model's actors, as the seed's table
+    #[command(
+        long_about = "Replay a scenario through the model's own actors and print it as the \
+seed's events-and-states table.\n\n\
+`seed` is the story of 3pa-and-originator-failure.txt (PROTOCOL.md section 8) on models/seed.toml \
+over an unordered network: o1's PUTs, p2's stuck requests, p3's reordering, the three \
+committed(R1), the reboots of p1, p3 and o1, HA's notices, o2's DELs, the REDOs, their execution. \
+Every step is an action of the stateright model, so the path also opens in the explorer (the \
+command and path are printed). With --finish the replay goes on past the seed's end (PERSISTENT \
+notices, EOLs, recovery) until nothing is left to deliver, and checks every property there.\n\n\
+Exit codes: 0 every property holds on the path; 1 a property is violated; 2 bad input."
+    )]
+    Scenario {
+        /// The scenario to replay (only `seed`)
+        #[arg(value_enum)]
+        name: ScenarioName,
+        /// Model file the scenario runs on (default: models/seed.toml)
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Protocol variant to apply on top of the model's (repeatable); see `dtm0 variants`
+        #[arg(long = "variant", value_name = "NAME")]
+        variants: Vec<String>,
+        /// Go on past the seed's end until nothing is left to deliver
+        #[arg(long)]
+        finish: bool,
+        /// Print the steps, the final state and the verdicts as JSON
+        #[arg(long)]
+        json: bool,
+        /// Run the story on a real local cluster of processes (kill -9, restarts, UDP) instead of the model
+        #[arg(long)]
+        live: bool,
+        /// With --live: show the driver's steps and the nodes' logs on stderr
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Run a live cluster (HA and every participant) as local processes
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+    /// Run one participant (or originator slot) of a live cluster
+    #[command(
+        long_about = "Run one participant of a live cluster as this process, on the address the \
+cluster file gives it, with its durable log in DIR (replayed at start; a torn tail is cut). \
+Runs until Ctrl-C or SIGTERM; kill -9 is a crash, and the next start is a restart (a new \
+incarnation that recovers through REDO/EOL). Logs through RUST_LOG (default info)."
+    )]
+    Node {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Which process: p1, p2, ...
+        #[arg(long)]
+        id: String,
+        /// Data directory (the durable log)
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Accept fault-layer commands (hold/drop/release messages, hold commits): for tests and drivers
+        #[arg(long)]
+        faults: bool,
+    },
+    /// Run the HA service of a live cluster
+    #[command(
+        long_about = "Run the HA service of a live cluster: it turns restarts (by incarnation \
+number) and heartbeat timeouts into TRANSIENT/RECOVERING/ONLINE and broadcasts every change to \
+every process. It keeps no storage (the spec's HA never fails)."
+    )]
+    Ha {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Accept fault-layer commands
+        #[arg(long)]
+        faults: bool,
+    },
+    /// One originator incarnation of a live cluster: put, del, get
+    #[command(
+        long_about = "One originator incarnation of a live cluster. `put` and `del` come up as \
+the next incarnation of the originator slot (its counter lives in --data), issue one dtx to every \
+participant, print its txid and version, and return when it is EXECUTED (or STABLE with --wait \
+stable). `get` reads every ONLINE participant and prints the highest version (a tombstone reads as \
+deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in time."
+    )]
+    Client {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long, global = true)]
+        cluster: Option<PathBuf>,
+        /// Originator slot to use (default: the first in the cluster file)
+        #[arg(long, global = true)]
+        slot: Option<String>,
+        /// Where the slot's incarnation counter is kept
+        #[arg(long, global = true, default_value = "dtm0-data/clients")]
+        data: PathBuf,
+        /// Wait until the dtx is EXECUTED (default) or STABLE
+        #[arg(long, global = true, value_enum, default_value = "executed")]
+        wait: WaitArg,
+        /// Give up after this many seconds
+        #[arg(long, global = true, default_value_t = 10)]
+        timeout: u64,
+        /// Print JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        op: ClientOp,
+    },
+    /// Dump a live node's catalogue, log (with I/V/P) and HA view
+    Inspect {
+        /// Cluster file (default: models/cluster.toml)
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Which process: p1, p2, ..., ha
+        #[arg(long)]
+        id: Option<String>,
+        /// Every participant and HA
+        #[arg(long)]
+        all: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks (`bench live`: the live prototype on loopback)
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// List the protocol variants a model or --variant can name
+    #[command(
+        long_about = "List the protocol variants a model file (`variants = [...]`) or \
+`dtm0 check --variant NAME` can name, with what each one changes. The defaults are the \
+correct protocol: the tombstone rule, no skipping in restore rounds, STABLE at the first P \
+notice, and the own-redo fix when pruning is on."
+    )]
+    Variants,
+    /// Measure or check the golden state counts (tests/golden-counts.toml)
+    #[command(
+        long_about = "Run the plain and the reduced search to the end on every exhaustive model \
+of models/ and print their unique-state and terminal-state counts next to the golden file's \
+(tests/golden-counts.toml; `cargo test` checks the same). A refactor must not move them. With \
+--write, rewrite the file: only for a change meant to move the counts, whose commit says which \
+moved and why.\n\nExit codes: 0 every count as in the file (or written); 1 a count moved; 2 bad input."
+    )]
+    Golden {
+        /// Rewrite the golden file with the counts measured now
+        #[arg(long)]
+        write: bool,
+        /// Models directory (default: models/ beside the golden file)
+        #[arg(long)]
+        models: Option<PathBuf>,
+    },
+}
+
+/// The flags of `dtm0 check`.
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// Model file (default: models/seed.toml)
+    pub(crate) model: Option<PathBuf>,
+    /// Search strategy (default: the model's [check] strategy, else dfs)
+    #[arg(long, value_enum)]
+    pub(crate) strategy: Option<StrategyArg>,
+    /// Worker threads (default: the model's, else 2)
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Stop exploring below this depth (makes the run bounded)
+    #[arg(long)]
+    pub(crate) max_depth: Option<usize>,
+    /// Stop after this many seconds (makes the run bounded if reached)
+    #[arg(long)]
+    pub(crate) timeout: Option<u64>,
+    /// Explore up to renaming of interchangeable participants (dfs, sim)
+    #[arg(long)]
+    pub(crate) symmetry: bool,
+    /// Partial-order reduction for dfs runs: por (default) or none; see README, "Partial-order reduction"
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(crate) reduction: Option<ReductionArg>,
+    /// Run again without reduction and print the reduction factor
+    #[arg(long)]
+    pub(crate) compare: bool,
+    /// Protocol variant to apply on top of the model's (repeatable); see `dtm0 variants`
+    #[arg(long = "variant", value_name = "NAME")]
+    pub(crate) variants: Vec<String>,
+    /// Print the report as JSON on standard output (same as --format json)
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Output format: text, table (counterexamples as the seed's table), json
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
+    /// Save the counterexamples to FILE (JSON), to show later with `dtm0 trace FILE`
+    #[arg(long, value_name = "FILE")]
+    pub(crate) save_trace: Option<PathBuf>,
+    /// Override the model's network
+    #[arg(long, value_enum)]
+    pub(crate) network: Option<NetworkArg>,
+    /// Explore actions in a seeded random order (dfs): better at finding
+    /// bugs in bounded runs; verdicts of exhaustive runs do not change
+    #[arg(long)]
+    pub(crate) random_order: bool,
+    /// Seed of the random walks (sim) and of --random-order
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Run every model of models/ against its expected verdict and every mutant of
+    /// models/mutants.toml (must be caught); write results/results.json, RESULTS.md, states.svg
+    #[arg(long, conflicts_with_all = ["model", "strategy", "variants", "symmetry", "save_trace", "max_depth", "network", "format", "random_order"])]
+    pub(crate) all: bool,
+    /// With --all: where to write the results (default: results/ beside models/)
+    #[arg(long)]
+    pub(crate) results: Option<PathBuf>,
+}
+
+// ---------------------------------------------------------------------
+// The mapping from the CLI's value enums to the library's.
+
+impl From<ReductionArg> for Reduction {
+    fn from(r: ReductionArg) -> Reduction {
+        match r {
+            ReductionArg::Por => Reduction::Por,
+            ReductionArg::None => Reduction::None,
+        }
+    }
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Strategy {
+        match s {
+            StrategyArg::Bfs => Strategy::Bfs,
+            StrategyArg::Dfs => Strategy::Dfs,
+            StrategyArg::Sim => Strategy::Sim,
+        }
+    }
+}
+
+impl From<NetworkArg> for NetworkKind {
+    fn from(n: NetworkArg) -> NetworkKind {
+        match n {
+            NetworkArg::Ordered => NetworkKind::Ordered,
+            NetworkArg::Unordered => NetworkKind::Unordered,
+            NetworkArg::Duplicating => NetworkKind::Duplicating,
+            NetworkArg::Lossy => NetworkKind::Lossy,
+        }
+    }
+}
+
+impl From<WaitArg> for Wait {
+    fn from(w: WaitArg) -> Wait {
+        match w {
+            WaitArg::Executed => Wait::Executed,
+            WaitArg::Stable => Wait::Stable,
+            WaitArg::Done => Wait::Done,
+        }
+    }
+}
+
+impl From<ClientOp> for crate::live_cmd::ClientCmd {
+    fn from(op: ClientOp) -> crate::live_cmd::ClientCmd {
+        use crate::live_cmd::ClientCmd;
+        match op {
+            ClientOp::Put { key, value } => ClientCmd::Put { key, value },
+            ClientOp::Del { key } => ClientCmd::Del { key },
+            ClientOp::Get { key } => ClientCmd::Get { key },
+        }
+    }
+}
