@@ -27,11 +27,13 @@ const PLAIN: Reduce = Reduce {
     persistent: false,
     sleep: false,
     symmetry: false,
+    semantic: false,
 };
 const PERSISTENT: Reduce = Reduce {
     persistent: true,
     sleep: false,
     symmetry: false,
+    semantic: false,
 };
 
 fn search(m: &Dtm0Model, r: Reduce) -> Outcome {

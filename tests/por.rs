@@ -24,11 +24,13 @@ const PLAIN: Reduce = Reduce {
     persistent: false,
     sleep: false,
     symmetry: false,
+    semantic: false,
 };
 const POR: Reduce = Reduce {
     persistent: true,
     sleep: true,
     symmetry: false,
+    semantic: false,
 };
 
 fn search(m: &Dtm0Model, r: Reduce) -> Outcome {
@@ -158,6 +160,7 @@ fn symmetric_reduced_search_keeps_the_verdicts_and_terminal_classes() {
                 persistent: true,
                 sleep: false,
                 symmetry: true,
+                semantic: false,
             },
         );
         assert!(sym.complete);

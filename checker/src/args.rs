@@ -32,6 +32,11 @@ pub(crate) enum ReductionArg {
     Por,
     /// stateright's own checker, no reduction (uses every --threads)
     None,
+    /// Our reduced DFS with semantic stubborn sets (same-actor independence by
+    /// message kind and receiver state): far fewer states; keeps every terminal
+    /// and settled state, so S2, S3, S6, L1-L3 are judged exhaustively; S1, S4,
+    /// S5, S7, S8, S9 only on the states visited (not a proof for them)
+    Stubborn,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -418,6 +423,7 @@ impl From<ReductionArg> for Reduction {
         match r {
             ReductionArg::Por => Reduction::Por,
             ReductionArg::None => Reduction::None,
+            ReductionArg::Stubborn => Reduction::Stubborn,
         }
     }
 }

@@ -43,6 +43,9 @@ pub(crate) fn refusal(r: Refusal) -> String {
         Refusal::SymmetryWithBfs => {
             "--symmetry: stateright applies symmetry only with dfs and sim, not bfs".into()
         }
+        Refusal::SymmetryWithStubborn => {
+            "--symmetry: not combined with --reduction stubborn yet".into()
+        }
     }
 }
 

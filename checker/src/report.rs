@@ -1,7 +1,7 @@
 //! The report of `dtm0 check` as text: a header, one line per property,
 //! the counterexamples, the verdict.
 
-use dtm0::engine::check::{Report, Status, WitnessStatus};
+use dtm0::engine::check::{Reduction, Report, Status, WitnessStatus};
 use std::fmt::Write;
 
 /// The report as text: a header, one line per property, counterexamples.
@@ -36,7 +36,12 @@ fn header(o: &mut String, r: &Report) {
         r.network,
         r.variants.join(", ")
     );
-    let kind = if r.exhaustive {
+    let kind = if r.exhaustive && r.reduction == Reduction::Stubborn {
+        "EXHAUSTIVE for the properties judged at rest: every terminal and settled state within \
+the model's crash budgets was explored (semantic reduction); properties read on intermediate \
+states were judged on the states visited only: not a proof for them"
+            .to_string()
+    } else if r.exhaustive {
         "EXHAUSTIVE: the whole state space within the model's crash budgets was explored"
             .to_string()
     } else {
@@ -62,7 +67,8 @@ fn reduction(o: &mut String, r: &Report) {
     if let (Some(red), Some(slept)) = (r.reduced_states, r.slept_transitions) {
         let _ = writeln!(
             o,
-            "reduction: por (our DFS, {} thread(s)): persistent sets smaller than the enabled set at {} states; sleep sets skipped {} transitions; {:.1} bytes per unique state",
+            "reduction: {} (our DFS, {} thread(s)): persistent sets smaller than the enabled set at {} states; sleep sets skipped {} transitions; {:.1} bytes per unique state",
+            if r.reduction == Reduction::Stubborn { "stubborn (semantic)" } else { "por" },
             r.threads,
             red,
             slept,
@@ -84,6 +90,16 @@ fn reduction(o: &mut String, r: &Report) {
                     c.plain_unique_states,
                     c.plain_seconds,
                     if c.same_verdicts { "yes" } else { "NO" }
+                );
+                let _ = writeln!(
+                    o,
+                    "unique states: plain {}, reduced {}, oracle {}",
+                    c.plain_unique_states,
+                    r.unique_states,
+                    c.oracle_unique_states.map_or_else(
+                        || "not built (plain space too large)".to_string(),
+                        |n| n.to_string()
+                    )
                 );
             }
             _ => {
@@ -155,7 +171,13 @@ fn verdict(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "\nverdict: {}",
-        if r.ok {
+        if r.ok
+            && r.properties
+                .iter()
+                .any(|p| p.status == Status::HoldsWithinBounds)
+        {
+            "no violation found; not a proof for the properties marked bounded".to_string()
+        } else if r.ok {
             "every property holds".to_string()
         } else if !r.violated.is_empty() {
             format!("violated: {}", r.violated.join(", "))

@@ -6,7 +6,7 @@ use crate::engine::progress::Progress;
 use crate::engine::report::{self, Comparison, Raw, RunFacts};
 use crate::model::file::{ModelSpec, Order, Strategy};
 use crate::model::properties::PROPS;
-use crate::model::{build_with, Dtm0Model};
+use crate::model::{build, build_with, Dtm0Model};
 use serde::Serialize;
 use stateright::{Checker, Model};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,6 +67,8 @@ pub enum Refusal {
     /// Symmetry asked for with breadth-first search (stateright applies it
     /// only with dfs and sim).
     SymmetryWithBfs,
+    /// Symmetry asked for with the semantic reduction (not combined yet).
+    SymmetryWithStubborn,
 }
 
 /// Runs `spec` again without reduction and sets `r.comparison`.
@@ -86,6 +88,7 @@ pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), R
         unique_factor: f(p.unique_states as f64, r.unique_states as f64),
         time_factor: f(p.seconds, r.seconds),
         same_verdicts: p.violated == r.violated,
+        oracle_unique_states: oracle_unique(spec, &p),
     });
     Ok(())
 }
@@ -100,6 +103,10 @@ pub enum Reduction {
     Por,
     /// stateright's own checker, no reduction.
     None,
+    /// Our reduced DFS with semantic stubborn sets (`engine::stubborn`).
+    /// Terminal and settled states are preserved; properties read on
+    /// intermediate states are judged only on the states visited.
+    Stubborn,
 }
 
 /// Checks a model with the given options.
@@ -109,9 +116,9 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, Refusal> {
     let stop = model.cfg().stop.clone();
     let timed_out = start_timer(opts.timeout, &stop);
     let start = Instant::now();
-    let por = opts.reduction == Reduction::Por && opts.strategy == Strategy::Dfs;
+    let por = opts.reduction != Reduction::None && opts.strategy == Strategy::Dfs;
     let mut reduction_note = None;
-    if opts.reduction == Reduction::Por && !por {
+    if opts.reduction != Reduction::None && !por {
         reduction_note = Some(format!(
             "partial-order reduction applies to dfs only; {} ran on stateright's checker",
             report::strategy_name(opts.strategy)
@@ -138,9 +145,25 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, Refusal> {
     Ok(report::judge(spec, opts, raw, facts))
 }
 
+/// The oracle's unique count, where the plain run was exhaustive and its
+/// graph fits in memory (at most `ORACLE_CAP` states).
+fn oracle_unique(spec: &ModelSpec, plain: &Report) -> Option<usize> {
+    const ORACLE_CAP: usize = 2_000_000;
+    if !plain.exhaustive || plain.unique_states > ORACLE_CAP {
+        return None;
+    }
+    let m = build(spec);
+    crate::engine::oracle::plain_and_oracle_unique(&m, ORACLE_CAP)
+        .ok()
+        .map(|(_, o)| o)
+}
+
 /// Symmetry needs interchangeable participants, and a strategy that
 /// applies it.
 fn refuse(spec: &ModelSpec, opts: &RunOpts) -> Result<(), Refusal> {
+    if opts.symmetry && opts.reduction == Reduction::Stubborn {
+        return Err(Refusal::SymmetryWithStubborn);
+    }
     if !opts.symmetry {
         return Ok(());
     }
@@ -193,6 +216,7 @@ fn collect_por(model: &Dtm0Model, opts: &RunOpts) -> (Raw, Option<String>) {
             persistent: true,
             sleep: true,
             symmetry: opts.symmetry,
+            semantic: opts.reduction == Reduction::Stubborn,
         },
         opts.threads,
     );

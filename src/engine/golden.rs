@@ -58,11 +58,13 @@ pub fn measure(spec: &ModelSpec) -> Result<Counts, String> {
         persistent: false,
         sleep: false,
         symmetry: false,
+        semantic: false,
     };
     let reduced = Reduce {
         persistent: true,
         sleep: false,
         symmetry,
+        semantic: false,
     };
     let (pu, pt) = run(plain, 2)?;
     let (ru, rt) = run(reduced, if symmetry { 1 } else { 2 })?;

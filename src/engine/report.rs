@@ -105,6 +105,11 @@ pub struct Comparison {
     pub time_factor: Option<f64>,
     /// Both runs found the same properties violated.
     pub same_verdicts: bool,
+    /// The exact oracle's unique states (`engine::oracle`: persistent sets
+    /// checked on the full state graph, visibility ignored), when the plain
+    /// space is small enough to build as a graph.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle_unique_states: Option<usize>,
 }
 
 /// What a search found, before it is judged.
@@ -140,7 +145,8 @@ pub(crate) fn judge(spec: &ModelSpec, opts: &RunOpts, raw: Raw, run: RunFacts) -
         .iter()
         .any(|(n, _)| PROPS.iter().any(|p| p.name == *n));
     let exhaustive = run.bounded_by.is_empty() && !done_early;
-    let properties = prop_reports(&model, spec, &raw.found, exhaustive);
+    let semantic = run.por && opts.reduction == Reduction::Stubborn;
+    let properties = prop_reports(&model, spec, &raw.found, exhaustive, semantic);
     let violated: Vec<&'static str> = properties
         .iter()
         .filter(|p| p.status == Status::Violated)
@@ -167,7 +173,7 @@ pub(crate) fn judge(spec: &ModelSpec, opts: &RunOpts, raw: Raw, run: RunFacts) -
         threads: opts.threads.max(1),
         symmetry: opts.symmetry,
         reduction: if run.por {
-            Reduction::Por
+            opts.reduction
         } else {
             Reduction::None
         },
@@ -206,6 +212,7 @@ fn prop_reports(
     spec: &ModelSpec,
     found: &[(&'static str, Vec<Action>)],
     exhaustive: bool,
+    semantic: bool,
 ) -> Vec<PropReport> {
     let shortened = shorten(model, found);
     let mut properties = Vec::new();
@@ -216,7 +223,7 @@ fn prop_reports(
         // Liveness is not checked on lossy networks: never "holds" there.
         let status = if cx.is_some() {
             Status::Violated
-        } else if exhaustive && !liveness_off {
+        } else if exhaustive && !liveness_off && (p.at_rest || !semantic) {
             Status::Holds
         } else {
             Status::HoldsWithinBounds

@@ -168,6 +168,7 @@ fn entry(
         reduction: match r.reduction {
             check::Reduction::Por => "por",
             check::Reduction::None => "none",
+            check::Reduction::Stubborn => "stubborn",
         },
         threads: r.threads,
         symmetry: r.symmetry,

@@ -50,6 +50,10 @@ pub struct Prop {
     /// Liveness: not checked on lossy networks (loss is a failure that
     /// never stops there).
     pub liveness: bool,
+    /// Judged only at quiescent or settled states, which every reduction
+    /// keeps; the others are read on intermediate states, which the
+    /// semantic reduction may skip.
+    pub at_rest: bool,
 }
 
 pub const PROPS: &[Prop] = &[
@@ -61,6 +65,7 @@ pub const PROPS: &[Prop] = &[
         witness: w1_restart_reloaded,
         needs: Needs::ParticipantCrash,
         liveness: false,
+        at_rest: false,
     },
     Prop {
         id: "S2",
@@ -70,6 +75,7 @@ pub const PROPS: &[Prop] = &[
         witness: w2_quiescent_all_hold,
         needs: Needs::Nothing,
         liveness: false,
+        at_rest: true,
     },
     Prop {
         id: "S3",
@@ -79,6 +85,7 @@ pub const PROPS: &[Prop] = &[
         witness: w3_quiescent_tombstone_everywhere,
         needs: Needs::Del,
         liveness: false,
+        at_rest: true,
     },
     Prop {
         id: "S4",
@@ -88,6 +95,7 @@ pub const PROPS: &[Prop] = &[
         witness: w4_p_for_other,
         needs: Needs::Nothing,
         liveness: false,
+        at_rest: false,
     },
     Prop {
         id: "S5",
@@ -97,6 +105,7 @@ pub const PROPS: &[Prop] = &[
         witness: w5_stable_seen,
         needs: Needs::Nothing,
         liveness: false,
+        at_rest: false,
     },
     Prop {
         id: "S6",
@@ -106,6 +115,7 @@ pub const PROPS: &[Prop] = &[
         witness: w6_quiescent_after_crash,
         needs: Needs::AnyCrash,
         liveness: false,
+        at_rest: true,
     },
     Prop {
         id: "S7",
@@ -115,6 +125,7 @@ pub const PROPS: &[Prop] = &[
         witness: w7_pruned,
         needs: Needs::Pruning,
         liveness: false,
+        at_rest: false,
     },
     Prop {
         id: "S8",
@@ -124,6 +135,7 @@ pub const PROPS: &[Prop] = &[
         witness: w8_declared_after_redo,
         needs: Needs::ParticipantCrash,
         liveness: false,
+        at_rest: false,
     },
     Prop {
         id: "S9",
@@ -133,6 +145,7 @@ pub const PROPS: &[Prop] = &[
         witness: w9_eol_after_acks,
         needs: Needs::ParticipantCrash,
         liveness: false,
+        at_rest: false,
     },
     Prop {
         id: "L1",
@@ -142,6 +155,7 @@ pub const PROPS: &[Prop] = &[
         witness: wl1_restarted_online,
         needs: Needs::ParticipantCrash,
         liveness: true,
+        at_rest: true,
     },
     Prop {
         id: "L2",
@@ -151,6 +165,7 @@ pub const PROPS: &[Prop] = &[
         witness: wl2_durable_everywhere,
         needs: Needs::Nothing,
         liveness: true,
+        at_rest: true,
     },
     Prop {
         id: "L3",
@@ -160,6 +175,7 @@ pub const PROPS: &[Prop] = &[
         witness: wl3_stable_settled,
         needs: Needs::Nothing,
         liveness: true,
+        at_rest: true,
     },
 ];
 

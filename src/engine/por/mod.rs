@@ -35,6 +35,11 @@ pub struct Reduce {
     pub persistent: bool,
     pub sleep: bool,
     pub symmetry: bool,
+    /// Persistent sets from the semantic stubborn-set closure
+    /// (`engine::stubborn`: same-actor independence by message kind and
+    /// receiver state) instead of the actor-level closure. Sleep sets are
+    /// off with it: their argument assumes unconditional independence.
+    pub semantic: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -122,6 +127,12 @@ impl<'a> Engine<'a> {
             reduce.persistent = false;
             reduce.sleep = false;
             note = Some("no partial-order reduction on a duplicating network (every delivery writes the network's last message)");
+        }
+        if reduce.semantic && reduce.sleep {
+            reduce.sleep = false;
+            note = Some(
+                "sleep sets are off with the semantic reduction (its independence is conditional)",
+            );
         }
         if threads > 1 && reduce.sleep {
             reduce.sleep = false;

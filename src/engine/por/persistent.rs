@@ -43,6 +43,9 @@ impl<'a> Engine<'a> {
         if !self.reduce.persistent || all.len() <= 1 {
             return all;
         }
+        if self.reduce.semantic {
+            return crate::engine::stubborn::stubborn_set(self.m, s, acts, en);
+        }
         // A set holding a visible action is no use (the state would be
         // expanded fully), so only invisible actors with an enabled action
         // that is not a crash can seed one. Most states have none: return
