@@ -24,18 +24,25 @@ pub(crate) fn run(write: bool, models: Option<PathBuf>) -> Result<ExitCode, Stri
         let same = was == Some(&c);
         moved |= !same;
         println!(
-            "{:<16} plain {:>9} unique {:>6} terminal  reduced {:>9} unique {:>6} terminal  {}",
+            "{:<16} plain {:>9} unique {:>6} terminal  reduced {:>9} unique {:>6} terminal  semantic {:>8} unique {:>6} terminal  {}",
             c.model,
             c.plain_unique,
             c.plain_terminal,
             c.reduced_unique,
             c.reduced_terminal,
+            c.semantic_unique,
+            c.semantic_terminal,
             match was {
                 None => "new".to_string(),
                 Some(_) if same => "as in the file".to_string(),
                 Some(w) => format!(
-                    "MOVED (file: plain {}/{}, reduced {}/{})",
-                    w.plain_unique, w.plain_terminal, w.reduced_unique, w.reduced_terminal
+                    "MOVED (file: plain {}/{}, reduced {}/{}, semantic {}/{})",
+                    w.plain_unique,
+                    w.plain_terminal,
+                    w.reduced_unique,
+                    w.reduced_terminal,
+                    w.semantic_unique,
+                    w.semantic_terminal
                 ),
             }
         );

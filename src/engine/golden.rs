@@ -24,6 +24,10 @@ pub struct Counts {
     /// representatives, and so the counts, do not depend on scheduling).
     pub reduced_unique: u64,
     pub reduced_terminal: u64,
+    /// The semantic stubborn-set search (`--reduction stubborn`), without
+    /// symmetry: it must keep every terminal state of the plain search.
+    pub semantic_unique: u64,
+    pub semantic_terminal: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -66,14 +70,23 @@ pub fn measure(spec: &ModelSpec) -> Result<Counts, String> {
         symmetry,
         semantic: false,
     };
+    let semantic = Reduce {
+        persistent: true,
+        sleep: false,
+        symmetry: false,
+        semantic: true,
+    };
     let (pu, pt) = run(plain, 2)?;
     let (ru, rt) = run(reduced, if symmetry { 1 } else { 2 })?;
+    let (su, st) = run(semantic, 2)?;
     Ok(Counts {
         model: spec.name.clone(),
         plain_unique: pu,
         plain_terminal: pt,
         reduced_unique: ru,
         reduced_terminal: rt,
+        semantic_unique: su,
+        semantic_terminal: st,
     })
 }
 
