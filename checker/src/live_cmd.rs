@@ -6,6 +6,9 @@ use dtm0::live::procs::Children;
 use dtm0::live::spec::LiveSpec;
 use dtm0::live::wire::Wire;
 use dtm0::protocol::actor::Dtm0State;
+use dtm0::protocol::cluster::Cluster;
+use dtm0::protocol::originator::OrigState;
+use dtm0::protocol::participant::PartState;
 use dtm0::protocol::types::Op;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -234,93 +237,120 @@ pub fn inspect_one(
     }
 }
 
+/// One line per node: its state, the HA view it holds and its counters,
+/// in that order.
 fn render(spec: &LiveSpec, v: &serde_json::Value) -> String {
+    let mut out = render_state(spec, v);
+    out += &render_view(&spec.cluster, v);
+    out += &render_counters(v);
+    out
+}
+
+/// The node's own state: a participant's log, an originator's
+/// transactions, the HA's view number, or the summary when the state did
+/// not fit one datagram.
+fn render_state(spec: &LiveSpec, v: &serde_json::Value) -> String {
     let c = &spec.cluster;
     let name = v["id"].as_str().unwrap_or("?").to_string();
-    let mut out = String::new();
     let state: Option<Dtm0State> = serde_json::from_value(v["state"].clone()).ok();
     match state {
-        Some(Dtm0State::Participant(p)) => {
-            let me = usize::from(spec.parse_id(&name).unwrap_or(0.into()));
-            let (inc, st) = p.view.get(me);
-            out += &format!(
-                "{name} (incarnation {}; in its view of HA: {}{})\n",
-                p.inc,
-                st.name(),
-                if inc != p.inc { " (stale)" } else { "" }
-            );
-            out += "{\n";
-            for (i, r) in p.log.iter().enumerate() {
-                let durable = if i < p.ndur as usize {
-                    ""
-                } else {
-                    " (not committed)"
-                };
-                out += &format!(
-                    "  {},{durable}\n",
-                    dtm0::model::table::part_record(c, me, p.base as usize + i + 1, r)
-                );
-            }
-            out += "}\n";
-            out += &format!("{}\n", dtm0::model::render::kv(&p.kv));
-            out += &format!("pruned {} record(s) so far\n", p.base);
-        }
-        Some(Dtm0State::Originator(o)) => {
-            out += &format!(
-                "{}{} (issued: {})\n",
-                c.originators
-                    .get(o.slot as usize)
-                    .map_or("o", |x| x.name.as_str()),
-                o.inc,
-                o.issued
-            );
-            for (i, d) in o.dtxs.iter().enumerate() {
-                out += &format!(
-                    "  R{}[CAS {} st={}] {}\n",
-                    i + 1,
-                    dtm0::protocol::types::render_op(&d.op, d.id.ts),
-                    d.sv.render(c.n),
-                    d.st.name()
-                );
-            }
-        }
-        Some(Dtm0State::Ha(h)) => {
-            out += &format!("ha: view #{}\n", h.seq);
-        }
-        None => {
-            out += &format!(
-                "{name}: (state too large for one datagram: summary)\n{}\n",
-                v["summary"]
-            )
-        }
+        Some(Dtm0State::Participant(p)) => render_participant(spec, &name, &p),
+        Some(Dtm0State::Originator(o)) => render_originator(c, &o),
+        Some(Dtm0State::Ha(h)) => format!("ha: view #{}\n", h.seq),
+        None => format!(
+            "{name}: (state too large for one datagram: summary)\n{}\n",
+            v["summary"]
+        ),
     }
+}
+
+/// A participant: its incarnation and HA state, its log (uncommitted
+/// records marked), its KV and how much it pruned.
+fn render_participant(spec: &LiveSpec, name: &str, p: &PartState) -> String {
+    let c = &spec.cluster;
+    let mut out = String::new();
+    let me = usize::from(spec.parse_id(name).unwrap_or(0.into()));
+    let (inc, st) = p.view.get(me);
+    out += &format!(
+        "{name} (incarnation {}; in its view of HA: {}{})\n",
+        p.inc,
+        st.name(),
+        if inc != p.inc { " (stale)" } else { "" }
+    );
+    out += "{\n";
+    for (i, r) in p.log.iter().enumerate() {
+        let durable = if i < p.ndur as usize {
+            ""
+        } else {
+            " (not committed)"
+        };
+        out += &format!(
+            "  {},{durable}\n",
+            dtm0::model::table::part_record(c, me, p.base as usize + i + 1, r)
+        );
+    }
+    out += "}\n";
+    out += &format!("{}\n", dtm0::model::render::kv(&p.kv));
+    out += &format!("pruned {} record(s) so far\n", p.base);
+    out
+}
+
+/// An originator: its name and incarnation, then one line per transaction.
+fn render_originator(c: &Cluster, o: &OrigState) -> String {
+    let mut out = format!(
+        "{}{} (issued: {})\n",
+        c.originators
+            .get(o.slot as usize)
+            .map_or("o", |x| x.name.as_str()),
+        o.inc,
+        o.issued
+    );
+    for (i, d) in o.dtxs.iter().enumerate() {
+        out += &format!(
+            "  R{}[CAS {} st={}] {}\n",
+            i + 1,
+            dtm0::protocol::types::render_op(&d.op, d.id.ts),
+            d.sv.render(c.n),
+            d.st.name()
+        );
+    }
+    out
+}
+
+/// The HA view the node holds (a participant's or originator's view, or
+/// the HA's table), or nothing when the answer carries none.
+fn render_view(c: &Cluster, v: &serde_json::Value) -> String {
     let view: Option<dtm0::protocol::msg::HaTable> =
         serde_json::from_value(v["state"]["Participant"]["view"].clone())
             .ok()
             .or_else(|| serde_json::from_value(v["state"]["Ha"]["table"].clone()).ok())
             .or_else(|| serde_json::from_value(v["state"]["Originator"]["view"].clone()).ok());
-    if let Some(t) = view {
-        let parts: Vec<String> =
-            t.0.iter()
-                .enumerate()
-                .map(|(i, (inc, st))| {
-                    if i < c.n {
-                        format!("p{}#{inc} {}", i + 1, st.name())
-                    } else {
-                        let name = c.originators.get(i - c.n).map_or("o", |x| x.name.as_str());
-                        format!("{name}{inc} {}", st.name())
-                    }
-                })
-                .collect();
-        out += &format!("HA view: {}\n", parts.join(", "));
-    }
+    let Some(t) = view else {
+        return String::new();
+    };
+    let parts: Vec<String> =
+        t.0.iter()
+            .enumerate()
+            .map(|(i, (inc, st))| {
+                if i < c.n {
+                    format!("p{}#{inc} {}", i + 1, st.name())
+                } else {
+                    let name = c.originators.get(i - c.n).map_or("o", |x| x.name.as_str());
+                    format!("{name}{inc} {}", st.name())
+                }
+            })
+            .collect();
+    format!("HA view: {}\n", parts.join(", "))
+}
+
+/// The node's message, datagram, save and drop counters.
+fn render_counters(v: &serde_json::Value) -> String {
     let k = &v["counters"];
-    out += &format!(
+    format!(
         "counters: in {} msgs / {} datagrams, out {} msgs / {} datagrams, saves {}, commits {}, dropped: malformed {}, foreign {}, by fault {}\n",
         k["msgs_in"], k["datagrams_in"], k["msgs_out"], k["datagrams_out"], k["saves"], k["commits"],
         k["dropped_malformed"], k["dropped_foreign"], k["dropped_by_fault"]
-    );
-    out
+    )
 }
 
 pub fn inspect(

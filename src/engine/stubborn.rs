@@ -41,6 +41,7 @@
 use crate::engine::oracle::{is_persistent, Graph};
 use crate::model::{self, visited_fp, Action, Dtm0Model, SysState};
 use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
 use crate::protocol::originator::{DtxSt, OrigState};
 use crate::protocol::participant::PartState;
@@ -165,79 +166,91 @@ fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
     }
     // Arms name the kinds in increasing bit order.
     let (a, b) = if a.kind <= b.kind { (a, b) } else { (b, a) };
+    match role {
+        Role::Part => indep_part(c, a, b),
+        Role::Orig => indep_orig(c, a, b),
+        // Every change of HA's table is numbered and broadcast.
+        Role::Ha => false,
+    }
+}
+
+/// The table for two actions of a participant, `a.kind <= b.kind`
+/// (neither a crash, restart, no-op or loss; see `indep`).
+fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
     let pruning = c.variants.pruning;
     // `check_stop` pushes the log (`push_own`) when both are on.
     let push = c.variants.own_redo && pruning;
-    match role {
-        Role::Part => match (a.kind, b.kind) {
-            // merge_notice: state vectors merged by maximum into the record
-            // or the sorted `early` list; sends nothing; arms the commit
-            // timer (a set) when the log's head is all-P, monotone in
-            // the merges.
-            (PER, PER) => true,
-            // receive() of EXECUTE merges `early` (or sends a notice from
-            // the unchanged durable catalogue when superseded) and appends
-            // a record or merges a zero vector; merge_notice writes only
-            // the vector of its dtx, never the log's order or the
-            // catalogue; only EXECUTE sends (EXECUTED to the originator).
-            (EXE, PER) => true,
-            // REDO of another dtx: as EXECUTE. Of the same dtx the REDO
-            // may answer with a notice carrying the merged vector.
-            (RDO, PER) => matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y),
-            // without push_own, EOL writes only `eol`, `declared`,
-            // `declared_peers` and sends RECOVERED to HA; the others neither
-            // read those nor send to HA.
-            (PER, EOL) | (EXE, EOL) | (RDO, EOL) | (ACK, EOL) => !push,
-            (EOL, COMMIT) => !push,
-            // Two EOLs: `eol` entries raised per peer; the stop condition
-            // is met by whichever comes last with the same `view`, so the
-            // same RECOVERED (and push_own from the same log) goes out.
-            (EOL, EOL) => true,
-            // A view that reads no log writes view, seq, rounds and eol,
-            // which merge_notice neither reads nor writes.
-            (PER, VIEW) => b.flag,
-            // A view that reads no log and keeps the originators'
-            // incarnations (the FAILED test of EXECUTE) and, with pruning,
-            // the participants' (the `to` of a superseded dtx's notices).
-            (EXE, VIEW) => b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0),
-            (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0),
-            // The commit reads the view for the `to` of its notices only.
-            (VIEW, COMMIT) => a.flag && a.mask & 2 != 0,
-            // Not PERSISTENT with the commit, even for a durable record: the
-            // commit saves the whole log with its state vectors.
-            // Acks of rounds served to different peers: each advances its
-            // own round and sends to its own peer; neither writes the log.
-            (ACK, ACK) => a.src != b.src,
-            // advance() reads log records before the round's cutoff;
-            // EXECUTE appends after the cutoff or merges a zero vector,
-            // and sends to the originator, not to the peer.
-            (EXE, ACK) => true,
-            _ => false,
-        },
-        Role::Orig => match (a.kind, b.kind) {
-            // EXECUTED raises one V bit; EXECUTED state iff all V.
-            (EXD, EXD) => true,
-            // At FirstP every notice that changes a vector carries its
-            // sender's P and makes the dtx STABLE, after which EXECUTED no
-            // longer changes the dtx's state; the vector is a maximum.
-            (PER, EXD) => {
-                c.stable_threshold() <= 1 || matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y)
-            }
-            // A view resends EXECUTE where the vector is below P, and
-            // issues this incarnation's dtxs (not yet answered); EXECUTED
-            // raises to V only.
-            (VIEW, EXD) => true,
-            // Notices merge by maximum; only the ghost list of STABLE
-            // dtxs keeps an order, so two dtxs may not both become STABLE.
-            (PER, PER) => a.flag || b.flag || matches!((a.tx, b.tx), (Some(x), Some(y)) if x == y),
-            // A view resends EXECUTE to participants whose incarnation
-            // grew where the vector is below P: a notice showing none of
-            // them P changes nothing it reads.
-            (PER, VIEW) => b.flag || a.mask & b.mask == 0,
-            _ => false,
-        },
-        // Every change of HA's table is numbered and broadcast.
-        Role::Ha => false,
+    match (a.kind, b.kind) {
+        // merge_notice: state vectors merged by maximum into the record
+        // or the sorted `early` list; sends nothing; arms the commit
+        // timer (a set) when the log's head is all-P, monotone in
+        // the merges.
+        (PER, PER) => true,
+        // receive() of EXECUTE merges `early` (or sends a notice from
+        // the unchanged durable catalogue when superseded) and appends
+        // a record or merges a zero vector; merge_notice writes only
+        // the vector of its dtx, never the log's order or the
+        // catalogue; only EXECUTE sends (EXECUTED to the originator).
+        (EXE, PER) => true,
+        // REDO of another dtx: as EXECUTE. Of the same dtx the REDO
+        // may answer with a notice carrying the merged vector.
+        (RDO, PER) => matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y),
+        // without push_own, EOL writes only `eol`, `declared`,
+        // `declared_peers` and sends RECOVERED to HA; the others neither
+        // read those nor send to HA.
+        (PER, EOL) | (EXE, EOL) | (RDO, EOL) | (ACK, EOL) => !push,
+        (EOL, COMMIT) => !push,
+        // Two EOLs: `eol` entries raised per peer; the stop condition
+        // is met by whichever comes last with the same `view`, so the
+        // same RECOVERED (and push_own from the same log) goes out.
+        (EOL, EOL) => true,
+        // A view that reads no log writes view, seq, rounds and eol,
+        // which merge_notice neither reads nor writes.
+        (PER, VIEW) => b.flag,
+        // A view that reads no log and keeps the originators'
+        // incarnations (the FAILED test of EXECUTE) and, with pruning,
+        // the participants' (the `to` of a superseded dtx's notices).
+        (EXE, VIEW) => b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0),
+        (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0),
+        // The commit reads the view for the `to` of its notices only.
+        (VIEW, COMMIT) => a.flag && a.mask & 2 != 0,
+        // Not PERSISTENT with the commit, even for a durable record: the
+        // commit saves the whole log with its state vectors.
+        // Acks of rounds served to different peers: each advances its
+        // own round and sends to its own peer; neither writes the log.
+        (ACK, ACK) => a.src != b.src,
+        // advance() reads log records before the round's cutoff;
+        // EXECUTE appends after the cutoff or merges a zero vector,
+        // and sends to the originator, not to the peer.
+        (EXE, ACK) => true,
+        _ => false,
+    }
+}
+
+/// The table for two actions of an originator, `a.kind <= b.kind`
+/// (neither a crash, restart, no-op or loss; see `indep`).
+fn indep_orig(c: &Cluster, a: &Desc, b: &Desc) -> bool {
+    match (a.kind, b.kind) {
+        // EXECUTED raises one V bit; EXECUTED state iff all V.
+        (EXD, EXD) => true,
+        // At FirstP every notice that changes a vector carries its
+        // sender's P and makes the dtx STABLE, after which EXECUTED no
+        // longer changes the dtx's state; the vector is a maximum.
+        (PER, EXD) => {
+            c.stable_threshold() <= 1 || matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y)
+        }
+        // A view resends EXECUTE where the vector is below P, and
+        // issues this incarnation's dtxs (not yet answered); EXECUTED
+        // raises to V only.
+        (VIEW, EXD) => true,
+        // Notices merge by maximum; only the ghost list of STABLE
+        // dtxs keeps an order, so two dtxs may not both become STABLE.
+        (PER, PER) => a.flag || b.flag || matches!((a.tx, b.tx), (Some(x), Some(y)) if x == y),
+        // A view resends EXECUTE to participants whose incarnation
+        // grew where the vector is below P: a notice showing none of
+        // them P changes nothing it reads.
+        (PER, VIEW) => b.flag || a.mask & b.mask == 0,
+        _ => false,
     }
 }
 
@@ -303,64 +316,87 @@ fn role(c: &Cluster, i: usize) -> Role {
     }
 }
 
-impl<'a> Ctx<'a> {
-    pub fn new(m: &'a Dtm0Model, s: &'a SysState) -> Ctx<'a> {
-        let cfg = m.cfg();
-        let c: &Cluster = &cfg.cluster;
+/// The live participant state of actor `i` (none when crashed).
+fn live_part<'a>(s: &'a SysState, crashed: &[bool], i: usize) -> Option<&'a PartState> {
+    if crashed[i] {
+        None
+    } else {
+        s.actor_states[i].participant()
+    }
+}
+
+/// The live originator state of actor `i` (none when crashed).
+fn live_orig<'a>(s: &'a SysState, crashed: &[bool], i: usize) -> Option<&'a OrigState> {
+    if crashed[i] {
+        None
+    } else {
+        s.actor_states[i].originator()
+    }
+}
+
+/// The view number actor `i` holds (0 for HA or a crashed actor).
+fn seq_of(s: &SysState, crashed: &[bool], i: usize) -> u32 {
+    if let Some(p) = live_part(s, crashed, i) {
+        p.seq
+    } else if let Some(o) = live_orig(s, crashed, i) {
+        o.seq
+    } else {
+        0
+    }
+}
+
+/// Ordered network: the messages behind the head of each channel, and the
+/// channels holding a message.
+type Channels = (HashMap<(usize, usize), Vec<Msg>>, HashSet<(usize, usize)>);
+
+/// Messages in flight, by channel (ordered network only).
+fn channels(s: &SysState) -> Channels {
+    let mut queued: HashMap<(usize, usize), Vec<Msg>> = HashMap::new();
+    let mut nonempty = HashSet::new();
+    if let Network::Ordered(map) = &s.network {
+        for (&(src, dst), q) in map {
+            if q.is_empty() {
+                continue;
+            }
+            nonempty.insert((usize::from(src), usize::from(dst)));
+            if q.len() > 1 {
+                queued.insert(
+                    (usize::from(src), usize::from(dst)),
+                    q.iter().skip(1).cloned().collect(),
+                );
+            }
+        }
+    }
+    (queued, nonempty)
+}
+
+/// The facts of one state that `Ctx::new` builds the may-send and
+/// future-view tables from.
+struct Facts<'a> {
+    c: &'a Cluster,
+    s: &'a SysState,
+    na: usize,
+    n: usize,
+    ha_i: usize,
+    crashed: Vec<bool>,
+    may_restart: Vec<bool>,
+    ha: &'a HaState,
+    ha_may_send: bool,
+    /// Per actor: the tables of views newer than its own in flight to it.
+    views_in: Vec<Vec<&'a HaTable>>,
+    /// `inflight[src * na + dst]`: the kinds in flight from `src` to `dst`.
+    inflight: Vec<u16>,
+    view_may_arrive: Vec<bool>,
+    push: bool,
+}
+
+impl<'a> Facts<'a> {
+    fn new(c: &'a Cluster, s: &'a SysState, crashed: Vec<bool>, may_restart: Vec<bool>) -> Self {
         let na = c.actor_count();
         let n = c.n;
         let ha_i = usize::from(c.ha_id());
-        let crashed = s.crashed.clone();
-        let budget = |i: usize| Inc::from(cfg.budgets.get(i).copied().unwrap_or(0));
-        let can_crash_ever: Vec<bool> = (0..na).map(|i| budget(i) > 0).collect();
-        let may_restart: Vec<bool> = (0..na)
-            .map(|i| crashed[i] || (budget(i) > 0 && model::incarnation(s, i) <= budget(i)))
-            .collect();
-        let n_crashable = can_crash_ever.iter().filter(|&&x| x).count();
-        let coupled = cfg.max_crashes < n_crashable;
-        let ordered = matches!(s.network, Network::Ordered(_));
         let ha = model::ha(s, c);
-        let part = |i: usize| -> Option<&PartState> {
-            if crashed[i] {
-                None
-            } else {
-                s.actor_states[i].participant()
-            }
-        };
-        let orig = |i: usize| -> Option<&OrigState> {
-            if crashed[i] {
-                None
-            } else {
-                s.actor_states[i].originator()
-            }
-        };
-        let seq_of = |i: usize| -> u32 {
-            if let Some(p) = part(i) {
-                p.seq
-            } else if let Some(o) = orig(i) {
-                o.seq
-            } else {
-                0
-            }
-        };
-        // Messages in flight, by channel.
         let flight = model::in_flight(s);
-        let mut queued: HashMap<(usize, usize), Vec<Msg>> = HashMap::new();
-        let mut nonempty = HashSet::new();
-        if let Network::Ordered(map) = &s.network {
-            for (&(src, dst), q) in map {
-                if q.is_empty() {
-                    continue;
-                }
-                nonempty.insert((usize::from(src), usize::from(dst)));
-                if q.len() > 1 {
-                    queued.insert(
-                        (usize::from(src), usize::from(dst)),
-                        q.iter().skip(1).cloned().collect(),
-                    );
-                }
-            }
-        }
         // HA changes its table (and broadcasts) only on a restart, or on
         // READY/RECOVERED of a process it shows TRANSIENT/RECOVERING.
         let mut ha_may_send = (0..ha_i).any(|i| {
@@ -384,7 +420,7 @@ impl<'a> Ctx<'a> {
             let (si, di) = (usize::from(src), usize::from(dst));
             inflight[si * na + di] |= msg_kind(msg);
             if let Msg::View { seq, table, .. } = msg {
-                if *seq > seq_of(di) || crashed[di] {
+                if *seq > seq_of(s, &crashed, di) || crashed[di] {
                     views_in[di].push(table);
                 }
             }
@@ -394,21 +430,67 @@ impl<'a> Ctx<'a> {
             .collect();
         let pruning = c.variants.pruning;
         let push = c.variants.own_redo && pruning;
-        let round_open =
-            |q: usize, r: usize| part(q).is_some_and(|p| p.rounds[r].inc != 0 && !p.rounds[r].eol);
-        let eol_out = |q: usize, r: usize| crashed[q] || view_may_arrive[q] || round_open(q, r);
-        let eol_in = |r: usize, q: usize| inflight[q * na + r] & EOL != 0 || eol_out(q, r);
-        let declared = |r: usize| part(r).is_some_and(|p| p.declared);
-        let redo_out = |r: usize, y: usize| {
-            crashed[r]
-                || view_may_arrive[r]
-                || round_open(r, y)
-                || (push && !declared(r) && (0..n).any(|q| q != r && eol_in(r, q)))
-        };
-        let redo_in = |y: usize, r: usize| inflight[r * na + y] & RDO != 0 || redo_out(r, y);
-        let exec_in = |y: usize, o: usize| {
-            inflight[o * na + y] & EXE != 0 || view_may_arrive[o] || crashed[o]
-        };
+        Facts {
+            c,
+            s,
+            na,
+            n,
+            ha_i,
+            crashed,
+            may_restart,
+            ha,
+            ha_may_send,
+            views_in,
+            inflight,
+            view_may_arrive,
+            push,
+        }
+    }
+
+    fn part(&self, i: usize) -> Option<&'a PartState> {
+        live_part(self.s, &self.crashed, i)
+    }
+
+    fn orig(&self, i: usize) -> Option<&'a OrigState> {
+        live_orig(self.s, &self.crashed, i)
+    }
+
+    fn round_open(&self, q: usize, r: usize) -> bool {
+        self.part(q)
+            .is_some_and(|p| p.rounds[r].inc != 0 && !p.rounds[r].eol)
+    }
+
+    fn eol_out(&self, q: usize, r: usize) -> bool {
+        self.crashed[q] || self.view_may_arrive[q] || self.round_open(q, r)
+    }
+
+    fn eol_in(&self, r: usize, q: usize) -> bool {
+        self.inflight[q * self.na + r] & EOL != 0 || self.eol_out(q, r)
+    }
+
+    fn declared(&self, r: usize) -> bool {
+        self.part(r).is_some_and(|p| p.declared)
+    }
+
+    fn redo_out(&self, r: usize, y: usize) -> bool {
+        self.crashed[r]
+            || self.view_may_arrive[r]
+            || self.round_open(r, y)
+            || (self.push && !self.declared(r) && (0..self.n).any(|q| q != r && self.eol_in(r, q)))
+    }
+
+    fn redo_in(&self, y: usize, r: usize) -> bool {
+        self.inflight[r * self.na + y] & RDO != 0 || self.redo_out(r, y)
+    }
+
+    fn exec_in(&self, y: usize, o: usize) -> bool {
+        self.inflight[o * self.na + y] & EXE != 0 || self.view_may_arrive[o] || self.crashed[o]
+    }
+
+    /// `may_send[src * na + dst]`: the kinds `src` may send to `dst` along
+    /// some path from this state.
+    fn may_send(&self) -> Vec<u16> {
+        let (c, na, crashed) = (self.c, self.na, &self.crashed);
         let mut may_send = vec![0u16; na * na];
         for y in 0..na {
             let row = &mut may_send[y * na..(y + 1) * na];
@@ -423,67 +505,18 @@ impl<'a> Ctx<'a> {
                         };
                     }
                 }
-                Role::Part => {
-                    let p = part(y).expect("a live participant");
-                    let per = p.log.len() > p.ndur as usize
-                        || (n..ha_i).any(|o| exec_in(y, o))
-                        || (0..n).any(|r| r != y && redo_in(y, r));
-                    for (d, k) in row.iter_mut().enumerate() {
-                        *k = match role(c, d) {
-                            _ if d == y => 0,
-                            Role::Part => {
-                                let mut k = 0;
-                                if per {
-                                    k |= PER;
-                                }
-                                if redo_out(y, d) {
-                                    k |= RDO;
-                                }
-                                if redo_in(y, d) {
-                                    k |= ACK;
-                                }
-                                if eol_out(y, d) {
-                                    k |= EOL;
-                                }
-                                k
-                            }
-                            Role::Orig => {
-                                let mut k = 0;
-                                if per {
-                                    k |= PER;
-                                }
-                                if exec_in(y, d) {
-                                    k |= EXD;
-                                }
-                                k
-                            }
-                            Role::Ha => {
-                                let mut k = 0;
-                                if may_restart[y] {
-                                    k |= START;
-                                }
-                                if view_may_arrive[y] {
-                                    k |= READY | RECOV;
-                                }
-                                if !p.declared && (0..n).any(|q| q != y && eol_in(y, q)) {
-                                    k |= RECOV;
-                                }
-                                k
-                            }
-                        };
-                    }
-                }
+                Role::Part => self.live_part_row(y, row),
                 Role::Orig => {
                     for (d, k) in row.iter_mut().enumerate() {
                         *k = match role(c, d) {
-                            Role::Part if view_may_arrive[y] || crashed[y] => EXE,
-                            Role::Ha if may_restart[y] => START,
+                            Role::Part if self.view_may_arrive[y] || crashed[y] => EXE,
+                            Role::Ha if self.may_restart[y] => START,
                             _ => 0,
                         };
                     }
                 }
                 Role::Ha => {
-                    if ha_may_send {
+                    if self.ha_may_send {
                         for (d, k) in row.iter_mut().enumerate() {
                             if d != y {
                                 *k = VIEW;
@@ -493,49 +526,150 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        // A process restarted that HA has not heard of yet: HA's table will
-        // show its new incarnation (TRANSIENT, then RECOVERING).
-        let ha_behind = |i: usize| model::incarnation(s, i) > ha.table.get(i).0;
-        // Future views: which table changes they may bring.
+        may_send
+    }
+
+    /// The may-send row of live participant `y`.
+    fn live_part_row(&self, y: usize, row: &mut [u16]) {
+        let (c, n, ha_i) = (self.c, self.n, self.ha_i);
+        let p = self.part(y).expect("a live participant");
+        let per = p.log.len() > p.ndur as usize
+            || (n..ha_i).any(|o| self.exec_in(y, o))
+            || (0..n).any(|r| r != y && self.redo_in(y, r));
+        for (d, k) in row.iter_mut().enumerate() {
+            *k = match role(c, d) {
+                _ if d == y => 0,
+                Role::Part => {
+                    let mut k = 0;
+                    if per {
+                        k |= PER;
+                    }
+                    if self.redo_out(y, d) {
+                        k |= RDO;
+                    }
+                    if self.redo_in(y, d) {
+                        k |= ACK;
+                    }
+                    if self.eol_out(y, d) {
+                        k |= EOL;
+                    }
+                    k
+                }
+                Role::Orig => {
+                    let mut k = 0;
+                    if per {
+                        k |= PER;
+                    }
+                    if self.exec_in(y, d) {
+                        k |= EXD;
+                    }
+                    k
+                }
+                Role::Ha => {
+                    let mut k = 0;
+                    if self.may_restart[y] {
+                        k |= START;
+                    }
+                    if self.view_may_arrive[y] {
+                        k |= READY | RECOV;
+                    }
+                    if !p.declared && (0..n).any(|q| q != y && self.eol_in(y, q)) {
+                        k |= RECOV;
+                    }
+                    k
+                }
+            };
+        }
+    }
+
+    /// A process restarted that HA has not heard of yet: HA's table will
+    /// show its new incarnation (TRANSIENT, then RECOVERING).
+    fn ha_behind(&self, i: usize) -> bool {
+        model::incarnation(self.s, i) > self.ha.table.get(i).0
+    }
+
+    /// No later view changes the incarnation of `i` as `view` shows it.
+    fn kept(&self, i: usize, view: &HaTable) -> bool {
+        !self.may_restart[i] && model::incarnation(self.s, i) == view.get(i).0
+    }
+
+    /// Future views: which table changes they may bring. Per actor, the
+    /// `fut_view_flag`, `fut_view_mask` and `orig_all_stable` of `Ctx`.
+    fn future_views(&self) -> (Vec<bool>, Vec<u16>, Vec<bool>) {
+        let (c, s, na, n) = (self.c, self.s, self.na, self.n);
         let mut fut_view_flag = vec![false; na];
         let mut orig_all_stable = vec![false; na];
         let mut fut_view_mask = vec![0u16; na];
-        // No later view changes the incarnation of `i` as `view` shows it.
-        let kept =
-            |i: usize, view: &HaTable| !may_restart[i] && model::incarnation(s, i) == view.get(i).0;
         for x in 0..na {
-            if let Some(p) = part(x) {
-                let may_round = (0..n).any(|r| {
-                    r != x
-                        && (may_restart[r]
-                            || ha_behind(r)
-                            || ha.table.get(r).1 != HaSt::Online
-                            || views_in[x].iter().any(|t| t.get(r).1 == HaSt::Recovering))
-                });
-                let may_evict = (0..c.m()).any(|slot| {
-                    may_restart[n + slot]
-                        || model::incarnation(s, n + slot) > p.view.get(n + slot).0
-                });
-                let may_push = push
-                    && !p.declared
-                    && (may_restart[x]
-                        || ha_behind(x)
-                        || (ha.table.get(x).0 == p.inc && ha.table.get(x).1 != HaSt::Online)
-                        || views_in[x]
-                            .iter()
-                            .any(|t| t.get(x) == (p.inc, HaSt::Recovering)));
-                fut_view_flag[x] = !(may_round || may_evict || may_push);
-                let slots = (n..n + c.m()).all(|i| kept(i, &p.view));
-                let peers = (0..n).all(|r| r == x || kept(r, &p.view));
+            if let Some(p) = self.part(x) {
+                fut_view_flag[x] = !self.part_view_may_read_log(x, p);
+                let slots = (n..n + c.m()).all(|i| self.kept(i, &p.view));
+                let peers = (0..n).all(|r| r == x || self.kept(r, &p.view));
                 fut_view_mask[x] = u16::from(slots) | (u16::from(peers) << 1);
-            } else if let Some(o) = orig(x) {
+            } else if let Some(o) = self.orig(x) {
                 fut_view_mask[x] = (0..n)
-                    .filter(|&p| may_restart[p] || model::incarnation(s, p) > o.view.get(p).0)
+                    .filter(|&p| self.may_restart[p] || model::incarnation(s, p) > o.view.get(p).0)
                     .fold(0, |m, p| m | 1 << p);
                 fut_view_flag[x] = fut_view_mask[x] == 0;
                 orig_all_stable[x] = o.issued && o.dtxs.iter().all(|d| d.st >= DtxSt::Stable);
             }
         }
+        (fut_view_flag, fut_view_mask, orig_all_stable)
+    }
+
+    /// A later view at live participant `x` may start a round, evict an
+    /// originator or lead to `push_own`.
+    fn part_view_may_read_log(&self, x: usize, p: &PartState) -> bool {
+        let (c, n, ha) = (self.c, self.n, self.ha);
+        let may_round = (0..n).any(|r| {
+            r != x
+                && (self.may_restart[r]
+                    || self.ha_behind(r)
+                    || ha.table.get(r).1 != HaSt::Online
+                    || self.views_in[x]
+                        .iter()
+                        .any(|t| t.get(r).1 == HaSt::Recovering))
+        });
+        let may_evict = (0..c.m()).any(|slot| {
+            self.may_restart[n + slot]
+                || model::incarnation(self.s, n + slot) > p.view.get(n + slot).0
+        });
+        let may_push = self.push
+            && !p.declared
+            && (self.may_restart[x]
+                || self.ha_behind(x)
+                || (ha.table.get(x).0 == p.inc && ha.table.get(x).1 != HaSt::Online)
+                || self.views_in[x]
+                    .iter()
+                    .any(|t| t.get(x) == (p.inc, HaSt::Recovering)));
+        may_round || may_evict || may_push
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(m: &'a Dtm0Model, s: &'a SysState) -> Ctx<'a> {
+        let cfg = m.cfg();
+        let c: &Cluster = &cfg.cluster;
+        let na = c.actor_count();
+        let crashed = s.crashed.clone();
+        let budget = |i: usize| Inc::from(cfg.budgets.get(i).copied().unwrap_or(0));
+        let can_crash_ever: Vec<bool> = (0..na).map(|i| budget(i) > 0).collect();
+        let may_restart: Vec<bool> = (0..na)
+            .map(|i| crashed[i] || (budget(i) > 0 && model::incarnation(s, i) <= budget(i)))
+            .collect();
+        let n_crashable = can_crash_ever.iter().filter(|&&x| x).count();
+        let coupled = cfg.max_crashes < n_crashable;
+        let ordered = matches!(s.network, Network::Ordered(_));
+        let (queued, nonempty) = channels(s);
+        let facts = Facts::new(c, s, crashed, may_restart);
+        let may_send = facts.may_send();
+        let (fut_view_flag, fut_view_mask, orig_all_stable) = facts.future_views();
+        let Facts {
+            crashed,
+            may_restart,
+            ha_may_send,
+            ..
+        } = facts;
         Ctx {
             c,
             s,
@@ -563,144 +697,160 @@ impl<'a> Ctx<'a> {
     /// The description of a delivery of `msg` from `src` to `x` at this
     /// state (`x` not crashed).
     pub fn deliver_desc(&self, src: usize, x: usize, msg: &Msg) -> Desc {
-        let c = self.c;
-        let mut d = Desc {
+        let d = Desc {
             kind: msg_kind(msg),
             src,
             tx: None,
             flag: false,
             mask: 0,
         };
+        match &*self.s.actor_states[x] {
+            crate::protocol::actor::Dtm0State::Participant(p) => self.deliver_to_part(x, p, msg, d),
+            crate::protocol::actor::Dtm0State::Originator(o) => self.deliver_to_orig(x, o, msg, d),
+            crate::protocol::actor::Dtm0State::Ha(h) => self.deliver_to_ha(h, msg, d),
+        }
+    }
+
+    /// `deliver_desc` at participant `x` in state `p`; `d` is the plain
+    /// description of the delivery.
+    fn deliver_to_part(&self, x: usize, p: &PartState, msg: &Msg, mut d: Desc) -> Desc {
+        let c = self.c;
         let noop_ok = c.variants.mutants.is_empty();
         let noop = Desc { kind: NOOP, ..d };
-        match &*self.s.actor_states[x] {
-            crate::protocol::actor::Dtm0State::Participant(p) => {
-                if noop_ok {
-                    if let Some(to) = msg.to_inc() {
-                        if to != 0 && to != p.inc {
-                            return noop;
-                        }
-                    }
-                }
-                match msg {
-                    Msg::Execute { tx, .. } => {
-                        d.tx = Some(*tx);
-                        d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == *tx);
-                        if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
-                            return noop;
-                        }
-                    }
-                    Msg::Redo { txr, .. } => {
-                        d.tx = Some(txr.id);
-                        d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
-                    }
-                    Msg::Persistent { tx, sv, .. } => {
-                        d.tx = Some(*tx);
-                        let durable = if c.variants.pruning {
-                            None
-                        } else {
-                            p.durable_log().iter().find(|r| r.id == *tx).map(|r| r.sv)
-                        };
-                        if let Some(have) = durable {
-                            if noop_ok && have.merge(*sv) == have {
-                                return noop;
-                            }
-                            d.flag = true;
-                        }
-                    }
-                    Msg::View { seq, table, .. } => {
-                        if noop_ok && *seq <= p.seq {
-                            return noop;
-                        }
-                        d.flag = self.view_reads_no_log(x, p, table);
-                        let n = c.n;
-                        let slots = (0..c.m()).all(|k| table.get(n + k).0 == p.view.get(n + k).0);
-                        let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
-                        if self.view_alone(x) {
-                            d.mask = u16::from(slots) | (u16::from(peers) << 1);
-                        }
-                    }
-                    Msg::RedoAck { .. } | Msg::Eol { .. } => {}
-                    _ if noop_ok => return noop,
-                    _ => {}
-                }
-                d
-            }
-            crate::protocol::actor::Dtm0State::Originator(o) => {
-                if noop_ok && msg.to_inc().is_some_and(|to| to != o.inc) {
+        if noop_ok {
+            if let Some(to) = msg.to_inc() {
+                if to != 0 && to != p.inc {
                     return noop;
                 }
-                let find = |tx: &TxId| o.dtxs.iter().find(|d| d.id == *tx);
-                match msg {
-                    Msg::Executed { tx, .. } => {
-                        d.tx = Some(*tx);
-                        let done = match find(tx) {
-                            None => o.issued,
-                            Some(dtx) => src < c.n && dtx.sv.get(src) >= St::V,
-                        };
-                        if noop_ok && (done || src >= c.n) {
-                            return noop;
-                        }
-                    }
-                    Msg::Persistent { tx, sv, .. } => {
-                        d.tx = Some(*tx);
-                        let (gone, flag) = match find(tx) {
-                            None => (o.issued, o.issued),
-                            Some(dtx) => (dtx.sv.merge(*sv) == dtx.sv, dtx.st >= DtxSt::Stable),
-                        };
-                        if noop_ok && (gone || src >= c.n) {
-                            return noop;
-                        }
-                        d.flag = flag || !c.ghosts;
-                        d.mask = (0..c.n)
-                            .filter(|&p| sv.get(p) == St::P)
-                            .fold(0, |m, p| m | 1 << p);
-                    }
-                    Msg::View { seq, table, .. } => {
-                        if noop_ok && *seq <= o.seq {
-                            return noop;
-                        }
-                        let resend = (0..c.n)
-                            .filter(|&p| table.get(p).0 > o.view.get(p).0)
-                            .fold(0u16, |m, p| m | 1 << p);
-                        if self.view_alone(x) {
-                            d.flag = resend == 0;
-                            d.mask = resend;
-                        } else {
-                            d.mask = u16::MAX;
-                        }
-                    }
-                    _ if noop_ok => return noop,
-                    _ => {}
-                }
-                d
-            }
-            crate::protocol::actor::Dtm0State::Ha(h) => {
-                if noop_ok {
-                    let i = match c.proc_of(Id::from(src)) {
-                        Proc::Participant(p) => p,
-                        Proc::Originator(slot) => c.n + slot,
-                        Proc::Ha => return noop,
-                    };
-                    let (inc, st) = h.table.get(i);
-                    let stale = match msg {
-                        Msg::Starting { inc: new } => *new <= inc,
-                        Msg::Ready { inc: at } => {
-                            *at < inc || (*at == inc && st != HaSt::Transient)
-                        }
-                        Msg::Recovered { inc: at } => {
-                            *at < inc || (*at == inc && st == HaSt::Online)
-                        }
-                        Msg::Down { .. } => false,
-                        _ => true,
-                    };
-                    if stale {
-                        return noop;
-                    }
-                }
-                d
             }
         }
+        match msg {
+            Msg::Execute { tx, .. } => {
+                d.tx = Some(*tx);
+                d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == *tx);
+                if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
+                    return noop;
+                }
+            }
+            Msg::Redo { txr, .. } => {
+                d.tx = Some(txr.id);
+                d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
+            }
+            Msg::Persistent { tx, sv, .. } => {
+                d.tx = Some(*tx);
+                let durable = if c.variants.pruning {
+                    None
+                } else {
+                    p.durable_log().iter().find(|r| r.id == *tx).map(|r| r.sv)
+                };
+                if let Some(have) = durable {
+                    if noop_ok && have.merge(*sv) == have {
+                        return noop;
+                    }
+                    d.flag = true;
+                }
+            }
+            Msg::View { seq, table, .. } => {
+                if noop_ok && *seq <= p.seq {
+                    return noop;
+                }
+                d.flag = self.view_reads_no_log(x, p, table);
+                let n = c.n;
+                let slots = (0..c.m()).all(|k| table.get(n + k).0 == p.view.get(n + k).0);
+                let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
+                if self.view_alone(x) {
+                    d.mask = u16::from(slots) | (u16::from(peers) << 1);
+                }
+            }
+            Msg::RedoAck { .. } | Msg::Eol { .. } => {}
+            _ if noop_ok => return noop,
+            _ => {}
+        }
+        d
+    }
+
+    /// `deliver_desc` at originator `x` in state `o`; `d` is the plain
+    /// description of the delivery.
+    fn deliver_to_orig(&self, x: usize, o: &OrigState, msg: &Msg, mut d: Desc) -> Desc {
+        let c = self.c;
+        let noop_ok = c.variants.mutants.is_empty();
+        let noop = Desc { kind: NOOP, ..d };
+        let src = d.src;
+        if noop_ok && msg.to_inc().is_some_and(|to| to != o.inc) {
+            return noop;
+        }
+        let find = |tx: &TxId| o.dtxs.iter().find(|d| d.id == *tx);
+        match msg {
+            Msg::Executed { tx, .. } => {
+                d.tx = Some(*tx);
+                let done = match find(tx) {
+                    None => o.issued,
+                    Some(dtx) => src < c.n && dtx.sv.get(src) >= St::V,
+                };
+                if noop_ok && (done || src >= c.n) {
+                    return noop;
+                }
+            }
+            Msg::Persistent { tx, sv, .. } => {
+                d.tx = Some(*tx);
+                let (gone, flag) = match find(tx) {
+                    None => (o.issued, o.issued),
+                    Some(dtx) => (dtx.sv.merge(*sv) == dtx.sv, dtx.st >= DtxSt::Stable),
+                };
+                if noop_ok && (gone || src >= c.n) {
+                    return noop;
+                }
+                d.flag = flag || !c.ghosts;
+                d.mask = (0..c.n)
+                    .filter(|&p| sv.get(p) == St::P)
+                    .fold(0, |m, p| m | 1 << p);
+            }
+            Msg::View { seq, table, .. } => {
+                if noop_ok && *seq <= o.seq {
+                    return noop;
+                }
+                let resend = (0..c.n)
+                    .filter(|&p| table.get(p).0 > o.view.get(p).0)
+                    .fold(0u16, |m, p| m | 1 << p);
+                if self.view_alone(x) {
+                    d.flag = resend == 0;
+                    d.mask = resend;
+                } else {
+                    d.mask = u16::MAX;
+                }
+            }
+            _ if noop_ok => return noop,
+            _ => {}
+        }
+        d
+    }
+
+    /// `deliver_desc` at HA in state `h`; `d` is the plain description of
+    /// the delivery.
+    fn deliver_to_ha(&self, h: &HaState, msg: &Msg, d: Desc) -> Desc {
+        let c = self.c;
+        let noop_ok = c.variants.mutants.is_empty();
+        let noop = Desc { kind: NOOP, ..d };
+        let src = d.src;
+        if noop_ok {
+            let i = match c.proc_of(Id::from(src)) {
+                Proc::Participant(p) => p,
+                Proc::Originator(slot) => c.n + slot,
+                Proc::Ha => return noop,
+            };
+            let (inc, st) = h.table.get(i);
+            let stale = match msg {
+                Msg::Starting { inc: new } => *new <= inc,
+                Msg::Ready { inc: at } => *at < inc || (*at == inc && st != HaSt::Transient),
+                Msg::Recovered { inc: at } => *at < inc || (*at == inc && st == HaSt::Online),
+                Msg::Down { .. } => false,
+                _ => true,
+            };
+            if stale {
+                return noop;
+            }
+        }
+        d
     }
 
     /// On an unordered network a view may be overtaken by another: its
@@ -986,6 +1136,20 @@ impl Closure<'_, '_> {
         let ctx = self.ctx;
         let x = actor_of(&self.acts[i]);
         let d = self.descs[i];
+        self.touch(x, d);
+        if self.frozen[x] {
+            return;
+        }
+        let r = role(ctx.c, x);
+        self.add_dependent_enabled(i, x, r);
+        self.block_dependent_future(x, r, d);
+        self.add_commit_setters(x, r, d);
+    }
+
+    /// The crash (or the crashed state) of `x` on its first set action,
+    /// the coupled crashes and restarts, and the freeze of a crash `d`.
+    fn touch(&mut self, x: usize, d: Desc) {
+        let ctx = self.ctx;
         if !self.touched[x] {
             self.touched[x] = true;
             if ctx.crashed[x] {
@@ -1003,18 +1167,23 @@ impl Closure<'_, '_> {
         if d.kind == CRASH {
             self.freeze(x);
         }
-        if self.frozen[x] {
-            return;
-        }
-        let r = role(ctx.c, x);
-        // Enabled actions of x dependent with it.
+    }
+
+    /// Enabled actions of x dependent with set action `i`.
+    fn add_dependent_enabled(&mut self, i: usize, x: usize, r: Role) {
+        let ctx = self.ctx;
         for k in 0..self.by_actor[x].len() {
             let j = self.by_actor[x][k];
             if !self.in_t[j] && !claimed_pair(ctx, r, self.acts, self.descs, i, j) {
                 self.add(j);
             }
         }
-        // Future deliveries to x dependent with it.
+    }
+
+    /// Future deliveries to x dependent with `d`: those queued behind a
+    /// channel's head, and those of kinds a sender may still send.
+    fn block_dependent_future(&mut self, x: usize, r: Role, d: Desc) {
+        let ctx = self.ctx;
         for y in 0..ctx.na {
             if y == x {
                 continue;
@@ -1041,7 +1210,12 @@ impl Closure<'_, '_> {
                 self.block(y, x, dep);
             }
         }
-        // A commit timeout not set yet.
+    }
+
+    /// A commit timeout not set yet, dependent with `d`: the actions
+    /// that may set it.
+    fn add_commit_setters(&mut self, x: usize, r: Role, d: Desc) {
+        let ctx = self.ctx;
         if r == Role::Part
             && self.find(x, COMMIT).is_none()
             && !indep(ctx.c, r, &d, &Desc::of(COMMIT))
