@@ -15,7 +15,7 @@ use std::path::PathBuf;
     about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr",
     long_about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr.\n\n\
 Models are TOML files (see models/). `dtm0 check` explores a model's state space and reports every \
-property of PROTOCOL.md (S1-S9, L1-L3) with its reachability witness; `dtm0 explore` serves \
+property (S1-S9, L1-L3, defined in the README) with its reachability witness; `dtm0 explore` serves \
 stateright's web explorer to browse states and counterexamples step by step.\n\n\
 Exit codes: 0 every property holds and every witness was reached; 1 a property is violated or a \
 witness was not reached; 2 bad input (model file, flag, address)."
@@ -215,7 +215,7 @@ Exit codes: 0 shown; 2 unreadable trace, or it no longer replays."
     #[command(
         long_about = "Replay a scenario through the model's own actors and print it as the \
 seed's events-and-states table.\n\n\
-`seed` is the story of 3pa-and-originator-failure.txt (PROTOCOL.md section 8) on models/seed.toml \
+`seed` is the story of 3pa-and-originator-failure.txt (the seed scenario) on models/seed.toml \
 over an unordered network: o1's PUTs, p2's stuck requests, p3's reordering, the three \
 committed(R1), the reboots of p1, p3 and o1, HA's notices, o2's DELs, the REDOs, their execution. \
 Every step is an action of the stateright model, so the path also opens in the explorer (the \
@@ -342,7 +342,7 @@ notice, and the own-redo fix when pruning is on."
     Variants,
     /// Measure or check the golden state counts (tests/golden-counts.toml)
     #[command(
-        long_about = "Run the plain and the reduced search to the end on every exhaustive model \
+        long_about = "Run the plain, the reduced and the semantic (stubborn) search to the end on every exhaustive model \
 of models/ and print their unique-state and terminal-state counts next to the golden file's \
 (tests/golden-counts.toml; `cargo test` checks the same). A refactor must not move them. With \
 --write, rewrite the file: only for a change meant to move the counts, whose commit says which \
