@@ -23,18 +23,8 @@ fn model(name: &str) -> Dtm0Model {
     build(&ModelSpec::load(&path).unwrap())
 }
 
-const PLAIN: Reduce = Reduce {
-    persistent: false,
-    sleep: false,
-    symmetry: false,
-    semantic: false,
-};
-const PERSISTENT: Reduce = Reduce {
-    persistent: true,
-    sleep: false,
-    symmetry: false,
-    semantic: false,
-};
+const PLAIN: Reduce = Reduce::PLAIN;
+const PERSISTENT: Reduce = Reduce::PERSISTENT;
 
 fn search(m: &Dtm0Model, r: Reduce) -> Outcome {
     let (mut e, _) = Engine::new(m, r, 1);

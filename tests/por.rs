@@ -20,17 +20,10 @@ fn spec(name: &str) -> ModelSpec {
     ModelSpec::load(&path).unwrap()
 }
 
-const PLAIN: Reduce = Reduce {
-    persistent: false,
-    sleep: false,
-    symmetry: false,
-    semantic: false,
-};
+const PLAIN: Reduce = Reduce::PLAIN;
 const POR: Reduce = Reduce {
-    persistent: true,
     sleep: true,
-    symmetry: false,
-    semantic: false,
+    ..Reduce::PERSISTENT
 };
 
 fn search(m: &Dtm0Model, r: Reduce) -> Outcome {

@@ -58,23 +58,10 @@ pub fn measure(spec: &ModelSpec) -> Result<Counts, String> {
         }
         Ok((o.unique, o.terminals.len() as u64))
     };
-    let plain = Reduce {
-        persistent: false,
-        sleep: false,
-        symmetry: false,
-        semantic: false,
-    };
+    let (plain, semantic) = (Reduce::PLAIN, Reduce::SEMANTIC);
     let reduced = Reduce {
-        persistent: true,
-        sleep: false,
         symmetry,
-        semantic: false,
-    };
-    let semantic = Reduce {
-        persistent: true,
-        sleep: false,
-        symmetry: false,
-        semantic: true,
+        ..Reduce::PERSISTENT
     };
     let (pu, pt) = run(plain, 2)?;
     let (ru, rt) = run(reduced, if symmetry { 1 } else { 2 })?;

@@ -39,6 +39,7 @@
 //! terminal states are kept.
 
 use crate::engine::oracle::{is_persistent, Graph};
+use crate::engine::por::actor_of;
 use crate::model::{self, visited_fp, Action, Dtm0Model, SysState};
 use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
@@ -927,18 +928,6 @@ impl<'a> Ctx<'a> {
             },
             ActorModelAction::SelectRandom { .. } => Desc::of(OTHER),
         }
-    }
-}
-
-/// The actor an action belongs to.
-pub fn actor_of(a: &Action) -> usize {
-    match a {
-        ActorModelAction::Deliver { dst, .. } => usize::from(*dst),
-        ActorModelAction::Drop(env) => usize::from(env.dst),
-        ActorModelAction::Timeout(id, _)
-        | ActorModelAction::Crash(id)
-        | ActorModelAction::Recover(id) => usize::from(*id),
-        ActorModelAction::SelectRandom { actor, .. } => usize::from(*actor),
     }
 }
 

@@ -42,6 +42,26 @@ pub struct Reduce {
     pub semantic: bool,
 }
 
+impl Reduce {
+    /// No reduction: every enabled action at every state.
+    pub const PLAIN: Reduce = Reduce {
+        persistent: false,
+        sleep: false,
+        symmetry: false,
+        semantic: false,
+    };
+    /// Actor-level persistent sets, no sleep sets, no symmetry.
+    pub const PERSISTENT: Reduce = Reduce {
+        persistent: true,
+        ..Reduce::PLAIN
+    };
+    /// The semantic stubborn sets (`engine::stubborn`).
+    pub const SEMANTIC: Reduce = Reduce {
+        semantic: true,
+        ..Reduce::PERSISTENT
+    };
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     /// Transitions taken (successor states generated within the boundary),
