@@ -183,7 +183,11 @@ impl<'a> Engine<'a> {
         (engine, note)
     }
 
-    fn independent(&self, a: &Action, b: &Action) -> bool {
+    /// The actor-level independence claim (sleep sets rely on it): actions
+    /// of different actors commute, except crashes and restarts coupled by
+    /// `max_concurrent_crashes`. Checked by executing both orders in
+    /// tests/por.rs.
+    pub fn independent(&self, a: &Action, b: &Action) -> bool {
         actor_of(a) != actor_of(b)
             && !(self.crash_coupled && is_crash_or_recover(a) && is_crash_or_recover(b))
     }
