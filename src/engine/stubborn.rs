@@ -112,7 +112,19 @@ pub struct Desc {
     /// slot's incarnation; bit 1, it keeps every other participant's.
     /// Originator PERSISTENT: the participants its vector shows P;
     /// originator VIEW: the participants it resends EXECUTE to.
+    /// Participant EOL: bit 0, the receiver has declared or its view shows
+    /// its own incarnation ONLINE (stable: HA never moves an incarnation
+    /// back) and the EOL is from the sender's incarnation in that view or
+    /// later.
     pub mask: u16,
+    /// Participant VIEW: the participants (bit per index) whose
+    /// incarnation it keeps as the receiver's view shows it.
+    pub keep: u16,
+    /// Participant VIEW: the participants whose row (incarnation and
+    /// state) it keeps as the receiver's view shows it.
+    pub same: u16,
+    /// A future action (a kind that may arrive), not one known now.
+    pub future: bool,
 }
 
 impl Desc {
@@ -123,6 +135,9 @@ impl Desc {
             tx: None,
             flag: false,
             mask: 0,
+            keep: 0,
+            same: 0,
+            future: false,
         }
     }
 }
@@ -205,6 +220,22 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // is met by whichever comes last with the same `view`, so the
         // same RECOVERED (and push_own from the same log) goes out.
         (EOL, EOL) => true,
+        // EOL raises `eol[src]` and runs the stop condition; a view
+        // resets `eol[r]` below the incarnation it shows for a peer whose
+        // row changed, and runs the stop condition. With the sender's
+        // incarnation kept by the view and the EOL from it or later, the
+        // reset cannot touch what the EOL wrote. The stop condition is met
+        // by whichever of the two comes last, under the new view, unless
+        // the old view already shows the receiver RECOVERING (then the EOL
+        // first may declare under the old view, recorded in the ghost):
+        // `flag` says it does not, for the view at the channel's head (the
+        // next view to arrive); bit 0 of `mask` says it never will, for
+        // any later view. Only one of READY (the new view shows the
+        // receiver TRANSIENT) and RECOVERED (it shows it RECOVERING) can
+        // go to HA. Without push_own neither reads the log.
+        (EOL, VIEW) => {
+            !push && (b.keep >> a.src) & 1 != 0 && if b.future { a.mask & 1 != 0 } else { a.flag }
+        }
         // A view that reads no log writes view, seq, rounds and eol,
         // which merge_notice neither reads nor writes.
         (PER, VIEW) => b.flag,
@@ -220,6 +251,12 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // Acks of rounds served to different peers: each advances its
         // own round and sends to its own peer; neither writes the log.
         (ACK, ACK) => a.src != b.src,
+        // An ack advances the round served to its sender, reading the log
+        // before the round's cutoff and sending to that peer only. A view
+        // that reads no log and keeps the sender's row leaves that round
+        // alone (`follow_peer` runs for changed rows only) and sends to
+        // other peers and HA.
+        (ACK, VIEW) => b.flag && (b.same >> a.src) & 1 != 0,
         // advance() reads log records before the round's cutoff;
         // EXECUTE appends after the cutoff or merges a zero vector,
         // and sends to the originator, not to the peer.
@@ -300,9 +337,17 @@ pub struct Ctx<'a> {
     fut_view_flag: Vec<bool>,
     /// Per actor: the `mask` of views arriving later (see `Desc`).
     fut_view_mask: Vec<u16>,
+    /// Per participant: the peers whose row every later view keeps as its
+    /// view shows it (see `Desc::same`).
+    fut_view_same: Vec<u16>,
     /// Per originator: every dtx of this incarnation is STABLE (no notice
     /// can add to the ghost list).
     orig_all_stable: Vec<bool>,
+    /// Per originator that has issued its dtxs: the only one not yet
+    /// STABLE, when there is exactly one. A notice about any other dtx
+    /// changes nothing the ghost list keeps an order of (it is about a
+    /// STABLE dtx, or about none of this incarnation: a no-op).
+    orig_open_tx: Vec<Option<TxId>>,
     /// Ordered network: the messages behind the head of each channel.
     queued: HashMap<(usize, usize), Vec<Msg>>,
     /// Ordered network: channels holding a message.
@@ -508,10 +553,26 @@ impl<'a> Facts<'a> {
                 }
                 Role::Part => self.live_part_row(y, row),
                 Role::Orig => {
+                    // EXECUTE goes out when the dtxs are issued (a new
+                    // incarnation, on a view showing it ONLINE) and on a
+                    // view raising a participant's incarnation, for the
+                    // dtxs it does not show P (vectors only grow).
+                    let o = self.orig(y);
                     for (d, k) in row.iter_mut().enumerate() {
-                        *k = match role(c, d) {
-                            Role::Part if self.view_may_arrive[y] || crashed[y] => EXE,
-                            Role::Ha if self.may_restart[y] => START,
+                        *k = match (role(c, d), o) {
+                            (Role::Part, None) => EXE,
+                            (Role::Part, Some(_)) if self.may_restart[y] => EXE,
+                            (Role::Part, Some(o)) if self.view_may_arrive[y] => {
+                                let raised = self.may_restart[d]
+                                    || model::incarnation(self.s, d) > o.view.get(d).0;
+                                let open = o.dtxs.iter().any(|x| x.sv.get(d) < St::P);
+                                if !o.issued || (raised && open) {
+                                    EXE
+                                } else {
+                                    0
+                                }
+                            }
+                            (Role::Ha, _) if self.may_restart[y] => START,
                             _ => 0,
                         };
                     }
@@ -569,12 +630,27 @@ impl<'a> Facts<'a> {
                 Role::Ha => {
                     let mut k = 0;
                     if self.may_restart[y] {
-                        k |= START;
+                        k |= START | READY | RECOV;
                     }
-                    if self.view_may_arrive[y] {
-                        k |= READY | RECOV;
+                    // READY answers a view showing this incarnation
+                    // TRANSIENT; RECOVERED is sent once per incarnation,
+                    // when the view shows it RECOVERING. HA's row of a
+                    // process moves TRANSIENT, RECOVERING, ONLINE for one
+                    // incarnation and never back (the model's HA has no
+                    // failure detector), and every later view carries
+                    // HA's table as it will be.
+                    let own = |st: HaSt| {
+                        self.ha_behind(y)
+                            || self.ha.table.get(y) == (p.inc, st)
+                            || self.views_in[y].iter().any(|t| t.get(y) == (p.inc, st))
+                    };
+                    if own(HaSt::Transient) {
+                        k |= READY;
                     }
-                    if !p.declared && (0..n).any(|q| q != y && self.eol_in(y, q)) {
+                    let may_recover = own(HaSt::Transient)
+                        || own(HaSt::Recovering)
+                        || p.view.get(y) == (p.inc, HaSt::Recovering);
+                    if !p.declared && may_recover {
                         k |= RECOV;
                     }
                     k
@@ -592,6 +668,27 @@ impl<'a> Facts<'a> {
     /// No later view changes the incarnation of `i` as `view` shows it.
     fn kept(&self, i: usize, view: &HaTable) -> bool {
         !self.may_restart[i] && model::incarnation(self.s, i) == view.get(i).0
+    }
+
+    /// The peers of live participant `x` whose row no later view changes
+    /// from what `x`'s view shows: ONLINE there and in HA's table and in
+    /// every view in flight to `x`, at the incarnation the peer has, and
+    /// the peer cannot restart (HA's row of an incarnation never leaves
+    /// ONLINE in the model).
+    fn fut_same(&self, x: usize) -> u16 {
+        let Some(p) = self.part(x) else {
+            return 0;
+        };
+        (0..self.n)
+            .filter(|&r| {
+                let row = p.view.get(r);
+                r != x
+                    && row == (model::incarnation(self.s, r), HaSt::Online)
+                    && !self.may_restart[r]
+                    && self.ha.table.get(r) == row
+                    && self.views_in[x].iter().all(|t| t.get(r) == row)
+            })
+            .fold(0, |m, r| m | 1 << r)
     }
 
     /// Future views: which table changes they may bring. Per actor, the
@@ -622,14 +719,18 @@ impl<'a> Facts<'a> {
     /// originator or lead to `push_own`.
     fn part_view_may_read_log(&self, x: usize, p: &PartState) -> bool {
         let (c, n, ha) = (self.c, self.n, self.ha);
+        // A round starts on a view showing a peer RECOVERING at an
+        // incarnation other than the round's: HA's row of the peer (a
+        // later incarnation if it restarts) or a view in flight.
         let may_round = (0..n).any(|r| {
+            let (ir, st) = ha.table.get(r);
             r != x
                 && (self.may_restart[r]
                     || self.ha_behind(r)
-                    || ha.table.get(r).1 != HaSt::Online
+                    || (st != HaSt::Online && p.rounds[r].inc != ir)
                     || self.views_in[x]
                         .iter()
-                        .any(|t| t.get(r).1 == HaSt::Recovering))
+                        .any(|t| t.get(r).1 == HaSt::Recovering && p.rounds[r].inc != t.get(r).0))
         });
         let may_evict = (0..c.m()).any(|slot| {
             self.may_restart[n + slot]
@@ -665,17 +766,29 @@ impl<'a> Ctx<'a> {
         let facts = Facts::new(c, s, crashed, may_restart);
         let may_send = facts.may_send();
         let (fut_view_flag, fut_view_mask, orig_all_stable) = facts.future_views();
+        let fut_view_same = (0..na).map(|x| facts.fut_same(x)).collect();
         let Facts {
             crashed,
             may_restart,
             ha_may_send,
             ..
         } = facts;
+        let orig_open_tx = (0..na)
+            .map(|x| {
+                let o = live_orig(s, &crashed, x).filter(|o| o.issued)?;
+                let mut open = o.dtxs.iter().filter(|d| d.st < DtxSt::Stable);
+                match (open.next(), open.next()) {
+                    (Some(d), None) => Some(d.id),
+                    _ => None,
+                }
+            })
+            .collect();
         Ctx {
             c,
             s,
             na,
             ordered,
+            orig_open_tx,
             crashed,
             may_restart,
             can_crash_ever,
@@ -684,6 +797,7 @@ impl<'a> Ctx<'a> {
             may_send,
             fut_view_flag,
             fut_view_mask,
+            fut_view_same,
             orig_all_stable,
             queued,
             nonempty,
@@ -699,11 +813,8 @@ impl<'a> Ctx<'a> {
     /// state (`x` not crashed).
     pub fn deliver_desc(&self, src: usize, x: usize, msg: &Msg) -> Desc {
         let d = Desc {
-            kind: msg_kind(msg),
             src,
-            tx: None,
-            flag: false,
-            mask: 0,
+            ..Desc::of(msg_kind(msg))
         };
         match &*self.s.actor_states[x] {
             crate::protocol::actor::Dtm0State::Participant(p) => self.deliver_to_part(x, p, msg, d),
@@ -761,9 +872,21 @@ impl<'a> Ctx<'a> {
                 let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
                 if self.view_alone(x) {
                     d.mask = u16::from(slots) | (u16::from(peers) << 1);
+                    d.keep = (0..n)
+                        .filter(|&r| r != x && table.get(r).0 == p.view.get(r).0)
+                        .fold(0, |m, r| m | 1 << r);
+                    d.same = (0..n)
+                        .filter(|&r| r != x && table.get(r) == p.view.get(r))
+                        .fold(0, |m, r| m | 1 << r);
                 }
             }
-            Msg::RedoAck { .. } | Msg::Eol { .. } => {}
+            Msg::Eol { from, .. } => {
+                let ok = d.src < c.n && *from >= p.view.get(d.src).0;
+                let (flag, stable) = self.eol_facts(x, p);
+                d.flag = ok && flag;
+                d.mask = u16::from(ok && stable);
+            }
+            Msg::RedoAck { .. } => {}
             _ if noop_ok => return noop,
             _ => {}
         }
@@ -895,18 +1018,49 @@ impl<'a> Ctx<'a> {
         !(starts_round || evicts || push) && self.view_alone(x)
     }
 
+    /// At participant `x`: whether an EOL cannot complete the stop
+    /// condition under the current view (it has declared, or the view does
+    /// not show it RECOVERING), and whether no later view can let it
+    /// (declared, or the view shows its incarnation ONLINE).
+    fn eol_facts(&self, x: usize, p: &PartState) -> (bool, bool) {
+        let own = p.view.get(x);
+        (
+            p.declared || own != (p.inc, HaSt::Recovering),
+            p.declared || own == (p.inc, HaSt::Online),
+        )
+    }
+
     /// The description of a future action of kind `k` at `x` from `src`.
     fn future_desc(&self, x: usize, k: u16, src: usize) -> Desc {
         let mut d = Desc::of(k);
         d.src = src;
+        d.future = true;
         match (role(self.c, x), k) {
+            (Role::Part, VIEW) => {
+                d.flag = self.fut_view_flag[x];
+                d.mask = self.fut_view_mask[x];
+                if d.mask & 2 != 0 {
+                    d.keep = u16::MAX;
+                }
+                d.same = self.fut_view_same[x];
+            }
             (_, VIEW) => {
                 d.flag = self.fut_view_flag[x];
                 d.mask = self.fut_view_mask[x];
             }
+            // Not yet sent: from the sender's incarnation then, which is
+            // at least the one the receiver's view shows.
+            (Role::Part, EOL) => {
+                if let Some(p) = live_part(self.s, &self.crashed, x) {
+                    let (flag, stable) = self.eol_facts(x, p);
+                    d.flag = flag;
+                    d.mask = u16::from(stable);
+                }
+            }
             (Role::Orig, PER) => {
                 d.flag = self.orig_all_stable[x] || !self.c.ghosts;
                 d.mask = u16::MAX;
+                d.tx = self.orig_open_tx[x];
             }
             _ => {}
         }
@@ -984,11 +1138,17 @@ struct Closure<'c, 'a> {
     size: usize,
     /// Give up once the set is this large (a smaller one is known).
     limit: usize,
+    /// With `explain`: why each action joined the set.
+    why: Option<Vec<(usize, String)>>,
+    cur: String,
 }
 
 impl Closure<'_, '_> {
     fn add(&mut self, i: usize) {
         if !self.in_t[i] {
+            if let Some(w) = &mut self.why {
+                w.push((i, self.cur.clone()));
+            }
             self.in_t[i] = true;
             self.size += 1;
             self.work.push(i);
@@ -1037,6 +1197,17 @@ impl Closure<'_, '_> {
     /// Keeps every delivery from `y` to `x` of a kind in `kinds` that is
     /// not enabled now from happening along paths avoiding the set.
     fn block(&mut self, y: usize, x: usize, kinds: u16) {
+        if self.why.is_some() {
+            let saved = std::mem::take(&mut self.cur);
+            self.cur = format!("{saved} / block {y}->{x} {kinds:#x}");
+            self.block_inner(y, x, kinds);
+            self.cur = saved;
+        } else {
+            self.block_inner(y, x, kinds);
+        }
+    }
+
+    fn block_inner(&mut self, y: usize, x: usize, kinds: u16) {
         let idx = y * self.ctx.na + x;
         let new = kinds & !self.blocked[idx];
         if new == 0 {
@@ -1045,6 +1216,14 @@ impl Closure<'_, '_> {
         self.blocked[idx] |= new;
         let ctx = self.ctx;
         if ctx.ordered && ctx.nonempty.contains(&(y, x)) {
+            // Only what is queued behind the head or sent later can come.
+            let queued = ctx
+                .queued
+                .get(&(y, x))
+                .map_or(0, |q| q.iter().fold(0, |k, m| k | msg_kind(m)));
+            if (queued | ctx.may_send(y, x)) & new == 0 {
+                return;
+            }
             // Nothing overtakes the head.
             self.blocked[idx] = u16::MAX;
             if ctx.crashed[x] {
@@ -1125,13 +1304,25 @@ impl Closure<'_, '_> {
         let ctx = self.ctx;
         let x = actor_of(&self.acts[i]);
         let d = self.descs[i];
+        if self.why.is_some() {
+            self.cur = format!("deps of #{i}");
+        }
         self.touch(x, d);
         if self.frozen[x] {
             return;
         }
         let r = role(ctx.c, x);
+        if self.why.is_some() {
+            self.cur = format!("dependent with #{i}");
+        }
         self.add_dependent_enabled(i, x, r);
+        if self.why.is_some() {
+            self.cur = format!("future of #{i}");
+        }
         self.block_dependent_future(x, r, d);
+        if self.why.is_some() {
+            self.cur = format!("commit setters for #{i}");
+        }
         self.add_commit_setters(x, r, d);
     }
 
@@ -1141,6 +1332,9 @@ impl Closure<'_, '_> {
         let ctx = self.ctx;
         if !self.touched[x] {
             self.touched[x] = true;
+            if self.why.is_some() {
+                self.cur = format!("touch {x}");
+            }
             if ctx.crashed[x] {
                 self.frozen[x] = true; // stays crashed: its restart is in the set
             } else if let Some(c) = self.find(x, CRASH) {
@@ -1154,6 +1348,9 @@ impl Closure<'_, '_> {
             self.add_coupled();
         }
         if d.kind == CRASH {
+            if self.why.is_some() {
+                self.cur = format!("freeze {x}");
+            }
             self.freeze(x);
         }
     }
@@ -1320,6 +1517,8 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
             work: Vec::new(),
             size: 0,
             limit: best_size,
+            why: None,
+            cur: String::new(),
         };
         let ok = cl.run(start);
         if ok && cl.size < best_size {
@@ -1337,6 +1536,52 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
             .collect(),
         None => all,
     }
+}
+
+/// Debugging: the closure started at `start`, with why each action joined
+/// (index, reason), in order.
+pub fn explain(
+    m: &Dtm0Model,
+    s: &SysState,
+    acts: &[Action],
+    enabled: &[bool],
+    start: usize,
+) -> Vec<(usize, String)> {
+    let ctx = Ctx::new(m, s);
+    let descs: Vec<Desc> = acts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
+        .collect();
+    let mut by_actor = vec![Vec::new(); ctx.na];
+    let mut heads = HashMap::new();
+    for (i, a) in acts.iter().enumerate() {
+        if !enabled[i] {
+            continue;
+        }
+        by_actor[actor_of(a)].push(i);
+        if let ActorModelAction::Deliver { src, dst, .. } = a {
+            heads.insert((usize::from(*src), usize::from(*dst)), i);
+        }
+    }
+    let mut cl = Closure {
+        ctx: &ctx,
+        acts,
+        descs: &descs,
+        by_actor: &by_actor,
+        heads: &heads,
+        in_t: vec![false; acts.len()],
+        touched: vec![false; ctx.na],
+        frozen: vec![false; ctx.na],
+        blocked: vec![0; ctx.na * ctx.na],
+        work: Vec::new(),
+        size: 0,
+        limit: usize::MAX,
+        why: Some(Vec::new()),
+        cur: "start".into(),
+    };
+    cl.run(start);
+    cl.why.unwrap_or_default()
 }
 
 /// The model's actions at `s` and which are enabled.
