@@ -74,7 +74,7 @@ fn main() {
     }
     println!("states {n}, ours bigger than oracle at {worse}");
     let mut v: Vec<_> = hist.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
     for (k, c) in v.iter().take(25) {
         println!("{c:6}  {k}");
     }
