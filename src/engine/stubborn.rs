@@ -45,8 +45,8 @@ use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
 use crate::protocol::originator::{DtxSt, OrigState};
-use crate::protocol::participant::PartState;
-use crate::protocol::types::{Inc, St, TxId};
+use crate::protocol::participant::{superseded_durably, PartState};
+use crate::protocol::types::{Inc, St, TxId, Txr};
 use stateright::actor::{ActorModelAction, Id, Network};
 use stateright::Model;
 use std::collections::{HashMap, HashSet};
@@ -115,7 +115,7 @@ pub struct Desc {
     /// Participant EOL: bit 0, the receiver has declared or its view shows
     /// its own incarnation ONLINE (stable: HA never moves an incarnation
     /// back) and the EOL is from the sender's incarnation in that view or
-    /// later.
+    /// later; bit 1, the receiver has declared (sticky in the model).
     pub mask: u16,
     /// Participant VIEW: the participants (bit per index) whose
     /// incarnation it keeps as the receiver's view shows it.
@@ -214,8 +214,10 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // without push_own, EOL writes only `eol`, `declared`,
         // `declared_peers` and sends RECOVERED to HA; the others neither
         // read those nor send to HA.
-        (PER, EOL) | (EXE, EOL) | (RDO, EOL) | (ACK, EOL) => !push,
-        (EOL, COMMIT) => !push,
+        // Once declared (bit 1 of the EOL's mask, sticky) the stop
+        // condition does nothing, so it cannot push either.
+        (PER, EOL) | (EXE, EOL) | (RDO, EOL) | (ACK, EOL) => !push || b.mask & 2 != 0,
+        (EOL, COMMIT) => !push || a.mask & 2 != 0,
         // Two EOLs: `eol` entries raised per peer; the stop condition
         // is met by whichever comes last with the same `view`, so the
         // same RECOVERED (and push_own from the same log) goes out.
@@ -234,7 +236,9 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // receiver TRANSIENT) and RECOVERED (it shows it RECOVERING) can
         // go to HA. Without push_own neither reads the log.
         (EOL, VIEW) => {
-            !push && (b.keep >> a.src) & 1 != 0 && if b.future { a.mask & 1 != 0 } else { a.flag }
+            (!push || a.mask & 2 != 0)
+                && (b.keep >> a.src) & 1 != 0
+                && if b.future { a.mask & 1 != 0 } else { a.flag }
         }
         // A view that reads no log writes view, seq, rounds and eol,
         // which merge_notice neither reads nor writes.
@@ -242,8 +246,17 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // A view that reads no log and keeps the originators'
         // incarnations (the FAILED test of EXECUTE) and, with pruning,
         // the participants' (the `to` of a superseded dtx's notices).
-        (EXE, VIEW) => b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0),
-        (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0),
+        // The FAILED test compares the slot's incarnation in the view with
+        // the dtx's (at least 1): bit 0 of the view's mask says no slot's
+        // outcome can differ. A superseded dtx is answered with notices
+        // addressed by the view's incarnations: bit 0 of the EXECUTE's or
+        // REDO's mask says it is not superseded (the catalogue changes
+        // only by this participant's EXECUTE, REDO and commit, all
+        // dependent with it).
+        (EXE, VIEW) => {
+            b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
+        }
+        (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0),
         // The commit reads the view for the `to` of its notices only.
         (VIEW, COMMIT) => a.flag && a.mask & 2 != 0,
         // Not PERSISTENT with the commit, even for a durable record: the
@@ -701,7 +714,10 @@ impl<'a> Facts<'a> {
         for x in 0..na {
             if let Some(p) = self.part(x) {
                 fut_view_flag[x] = !self.part_view_may_read_log(x, p);
-                let slots = (n..n + c.m()).all(|i| self.kept(i, &p.view));
+                let slots = (n..n + c.m()).all(|i| {
+                    !self.may_restart[i]
+                        && model::incarnation(s, i).max(1) == p.view.get(i).0.max(1)
+                });
                 let peers = (0..n).all(|r| r == x || self.kept(r, &p.view));
                 fut_view_mask[x] = u16::from(slots) | (u16::from(peers) << 1);
             } else if let Some(o) = self.orig(x) {
@@ -837,9 +853,15 @@ impl<'a> Ctx<'a> {
             }
         }
         match msg {
-            Msg::Execute { tx, .. } => {
+            Msg::Execute { tx, op, .. } => {
                 d.tx = Some(*tx);
                 d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == *tx);
+                let txr = Txr {
+                    id: *tx,
+                    op: *op,
+                    sv: Default::default(),
+                };
+                d.mask = u16::from(!superseded_durably(p, &txr));
                 if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
                     return noop;
                 }
@@ -847,6 +869,7 @@ impl<'a> Ctx<'a> {
             Msg::Redo { txr, .. } => {
                 d.tx = Some(txr.id);
                 d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
+                d.mask = u16::from(!superseded_durably(p, txr));
             }
             Msg::Persistent { tx, sv, .. } => {
                 d.tx = Some(*tx);
@@ -868,7 +891,8 @@ impl<'a> Ctx<'a> {
                 }
                 d.flag = self.view_reads_no_log(x, p, table);
                 let n = c.n;
-                let slots = (0..c.m()).all(|k| table.get(n + k).0 == p.view.get(n + k).0);
+                let slots =
+                    (0..c.m()).all(|k| table.get(n + k).0.max(1) == p.view.get(n + k).0.max(1));
                 let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
                 if self.view_alone(x) {
                     d.mask = u16::from(slots) | (u16::from(peers) << 1);
@@ -884,7 +908,7 @@ impl<'a> Ctx<'a> {
                 let ok = d.src < c.n && *from >= p.view.get(d.src).0;
                 let (flag, stable) = self.eol_facts(x, p);
                 d.flag = ok && flag;
-                d.mask = u16::from(ok && stable);
+                d.mask = u16::from(ok && stable) | (u16::from(p.declared) << 1);
             }
             Msg::RedoAck { .. } => {}
             _ if noop_ok => return noop,
@@ -977,6 +1001,65 @@ impl<'a> Ctx<'a> {
         d
     }
 
+    /// Whether the enabled action `a` of `y` may make `y` send a message
+    /// of kind `k` to `x`. Exact for a view at a participant whose effect
+    /// is known (nothing can overtake it, and what it reads changes only
+    /// with views); true otherwise.
+    fn may_trigger(&self, a: &Action, y: usize, x: usize, k: u16) -> bool {
+        let ActorModelAction::Deliver {
+            msg: Msg::View { seq, table, .. },
+            ..
+        } = a
+        else {
+            return true;
+        };
+        let Some(p) = live_part(self.s, &self.crashed, y) else {
+            return true;
+        };
+        if !self.c.variants.mutants.is_empty() || !self.view_alone(y) {
+            return true;
+        }
+        if *seq <= p.seq {
+            return false;
+        }
+        let c = self.c;
+        let n = c.n;
+        let own = table.get(y);
+        let evicts = (0..c.m()).any(|slot| {
+            let ni = table.get(n + slot).0;
+            ni > p.view.get(n + slot).0 && ni > 1
+        });
+        let push = c.variants.own_redo
+            && c.variants.pruning
+            && !p.declared
+            && own == (p.inc, HaSt::Recovering);
+        let sends = if x == usize::from(c.ha_id()) {
+            let mut s = 0;
+            if own == (p.inc, HaSt::Transient) {
+                s |= READY;
+            }
+            if !p.declared && own == (p.inc, HaSt::Recovering) {
+                s |= RECOV;
+            }
+            s
+        } else if x < n {
+            let round = table.get(x) != p.view.get(x)
+                && table.get(x).1 == HaSt::Recovering
+                && p.rounds[x].inc != table.get(x).0;
+            let mut s = 0;
+            if round {
+                s |= RDO | EOL;
+            }
+            if evicts || push {
+                s |= RDO;
+            }
+            s
+        } else {
+            0 // a participant sends nothing to an originator on a view
+        };
+        sends & k != 0
+    }
+
     /// On an unordered network a view may be overtaken by another: its
     /// effect is known only when no other view can reach the receiver.
     fn view_alone(&self, x: usize) -> bool {
@@ -1054,7 +1137,7 @@ impl<'a> Ctx<'a> {
                 if let Some(p) = live_part(self.s, &self.crashed, x) {
                     let (flag, stable) = self.eol_facts(x, p);
                     d.flag = flag;
-                    d.mask = u16::from(stable);
+                    d.mask = u16::from(stable) | (u16::from(p.declared) << 1);
                 }
             }
             (Role::Orig, PER) => {
@@ -1141,6 +1224,9 @@ struct Closure<'c, 'a> {
     /// With `explain`: why each action joined the set.
     why: Option<Vec<(usize, String)>>,
     cur: String,
+    /// Ordered network: keep back a message not yet sent by the head of
+    /// its channel (true) or by what its sender must do first (false).
+    head_first: bool,
 }
 
 impl Closure<'_, '_> {
@@ -1216,24 +1302,30 @@ impl Closure<'_, '_> {
         self.blocked[idx] |= new;
         let ctx = self.ctx;
         if ctx.ordered && ctx.nonempty.contains(&(y, x)) {
-            // Only what is queued behind the head or sent later can come.
+            // What is queued behind the head comes only after it: nothing
+            // overtakes the head. What is sent later queues behind it too,
+            // but is also kept back by what its sender must do first
+            // (below), which is often less.
             let queued = ctx
                 .queued
                 .get(&(y, x))
                 .map_or(0, |q| q.iter().fold(0, |k, m| k | msg_kind(m)));
-            if (queued | ctx.may_send(y, x)) & new == 0 {
+            let later = if self.head_first {
+                ctx.may_send(y, x)
+            } else {
+                0
+            };
+            if (queued | later) & new != 0 {
+                self.blocked[idx] = u16::MAX;
+                if ctx.crashed[x] {
+                    if let Some(i) = self.find(x, RECOVER) {
+                        self.add(i);
+                    }
+                } else if let Some(&h) = ctx_head(self.heads, y, x) {
+                    self.add(h);
+                }
                 return;
             }
-            // Nothing overtakes the head.
-            self.blocked[idx] = u16::MAX;
-            if ctx.crashed[x] {
-                if let Some(i) = self.find(x, RECOVER) {
-                    self.add(i);
-                }
-            } else if let Some(&h) = ctx_head(self.heads, y, x) {
-                self.add(h);
-            }
-            return;
         }
         let fk = ctx.may_send(y, x) & new;
         if fk == 0 {
@@ -1283,7 +1375,10 @@ impl Closure<'_, '_> {
                 for j in 0..self.by_actor[y].len() {
                     let i = self.by_actor[y][j];
                     let d = self.descs[i];
-                    if d.kind & tk != 0 && (!from_dst || d.src == x) {
+                    if d.kind & tk != 0
+                        && (!from_dst || d.src == x)
+                        && ctx.may_trigger(&self.acts[i], y, x, bit)
+                    {
                         self.add(i);
                     }
                 }
@@ -1406,7 +1501,11 @@ impl Closure<'_, '_> {
             && self.find(x, COMMIT).is_none()
             && !indep(ctx.c, r, &d, &Desc::of(COMMIT))
         {
-            let arms = if ctx.c.variants.pruning {
+            // A notice arms the timer only to prune a durable all-P head
+            // of the log: none while nothing here is durable (only a
+            // commit makes records durable, and none is set).
+            let durable = live_part(ctx.s, &ctx.crashed, x).is_some_and(|p| p.ndur > 0);
+            let arms = if ctx.c.variants.pruning && durable {
                 EXE | RDO | PER
             } else {
                 EXE | RDO
@@ -1499,12 +1598,17 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
     }
     let mut best: Option<Vec<bool>> = None;
     let mut best_size = all.len();
-    for &start in &all {
+    let policies: &[bool] = if ctx.ordered { &[true, false] } else { &[true] };
+    for (&start, &head_first) in all
+        .iter()
+        .flat_map(|s| policies.iter().map(move |p| (s, p)))
+    {
         let start = start as usize;
         if matches!(acts[start], ActorModelAction::Crash(_)) {
             continue;
         }
         let mut cl = Closure {
+            head_first,
             ctx: &ctx,
             acts,
             descs: &descs,
@@ -1579,6 +1683,7 @@ pub fn explain(
         limit: usize::MAX,
         why: Some(Vec::new()),
         cur: "start".into(),
+        head_first: true,
     };
     cl.run(start);
     cl.why.unwrap_or_default()

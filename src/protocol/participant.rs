@@ -577,7 +577,9 @@ fn execute_record(
 }
 
 /// True when the durable catalogue holds a version >= the dtx's for its key.
-fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
+/// (Public for the reduction, which asks whether an EXECUTE or REDO will
+/// answer with notices addressed by the view.)
+pub fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
     let key = txr.op.key();
     if s.pending().iter().any(|r| r.op.key() == key) {
         return false; // the visible record may not be durable yet
