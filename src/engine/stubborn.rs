@@ -353,6 +353,8 @@ pub struct Ctx<'a> {
     /// Per participant: the peers whose row every later view keeps as its
     /// view shows it (see `Desc::same`).
     fut_view_same: Vec<u16>,
+    /// Per participant: the peers a later view may open a round for.
+    fut_rounds: Vec<u16>,
     /// Per originator: every dtx of this incarnation is STABLE (no notice
     /// can add to the ghost list).
     orig_all_stable: Vec<bool>,
@@ -731,23 +733,32 @@ impl<'a> Facts<'a> {
         (fut_view_flag, fut_view_mask, orig_all_stable)
     }
 
+    /// The peers (bit per index) for which a later view at live
+    /// participant `x` may start a restore round: one showing the peer
+    /// RECOVERING at an incarnation other than the round's, from HA's row
+    /// of the peer (a later incarnation if it restarts) or a view in
+    /// flight.
+    fn rounds_may_start(&self, x: usize, p: &PartState) -> u16 {
+        let ha = self.ha;
+        (0..self.n)
+            .filter(|&r| {
+                let (ir, st) = ha.table.get(r);
+                r != x
+                    && (self.may_restart[r]
+                        || self.ha_behind(r)
+                        || (st != HaSt::Online && p.rounds[r].inc != ir)
+                        || self.views_in[x].iter().any(|t| {
+                            t.get(r).1 == HaSt::Recovering && p.rounds[r].inc != t.get(r).0
+                        }))
+            })
+            .fold(0, |m, r| m | 1 << r)
+    }
+
     /// A later view at live participant `x` may start a round, evict an
     /// originator or lead to `push_own`.
     fn part_view_may_read_log(&self, x: usize, p: &PartState) -> bool {
         let (c, n, ha) = (self.c, self.n, self.ha);
-        // A round starts on a view showing a peer RECOVERING at an
-        // incarnation other than the round's: HA's row of the peer (a
-        // later incarnation if it restarts) or a view in flight.
-        let may_round = (0..n).any(|r| {
-            let (ir, st) = ha.table.get(r);
-            r != x
-                && (self.may_restart[r]
-                    || self.ha_behind(r)
-                    || (st != HaSt::Online && p.rounds[r].inc != ir)
-                    || self.views_in[x]
-                        .iter()
-                        .any(|t| t.get(r).1 == HaSt::Recovering && p.rounds[r].inc != t.get(r).0))
-        });
+        let may_round = self.rounds_may_start(x, p) != 0;
         let may_evict = (0..c.m()).any(|slot| {
             self.may_restart[n + slot]
                 || model::incarnation(self.s, n + slot) > p.view.get(n + slot).0
@@ -783,6 +794,13 @@ impl<'a> Ctx<'a> {
         let may_send = facts.may_send();
         let (fut_view_flag, fut_view_mask, orig_all_stable) = facts.future_views();
         let fut_view_same = (0..na).map(|x| facts.fut_same(x)).collect();
+        let fut_rounds = (0..na)
+            .map(|x| {
+                facts
+                    .part(x)
+                    .map_or(u16::MAX, |p| facts.rounds_may_start(x, p))
+            })
+            .collect();
         let Facts {
             crashed,
             may_restart,
@@ -814,6 +832,7 @@ impl<'a> Ctx<'a> {
             fut_view_flag,
             fut_view_mask,
             fut_view_same,
+            fut_rounds,
             orig_all_stable,
             queued,
             nonempty,
@@ -910,7 +929,19 @@ impl<'a> Ctx<'a> {
                 d.flag = ok && flag;
                 d.mask = u16::from(ok && stable) | (u16::from(p.declared) << 1);
             }
-            Msg::RedoAck { .. } => {}
+            // An ack nobody awaits (of an eviction or push_own REDO, or a
+            // stale one) changes nothing, and stays so while the round for
+            // its sender is closed and no view can open one.
+            Msg::RedoAck { tx, .. } => {
+                let r = d.src;
+                let closed = r < c.n
+                    && p.rounds[r].awaiting != Some(*tx)
+                    && (p.rounds[r].inc == 0 || p.rounds[r].eol)
+                    && (self.fut_rounds[x] >> r) & 1 == 0;
+                if noop_ok && closed {
+                    return noop;
+                }
+            }
             _ if noop_ok => return noop,
             _ => {}
         }
@@ -1058,6 +1089,23 @@ impl<'a> Ctx<'a> {
             0 // a participant sends nothing to an originator on a view
         };
         sends & k != 0
+    }
+
+    /// Without pruning: every EXECUTE originator `y` may still send to
+    /// participant `x` is for a dtx `x` has logged (and keeps), so it sets
+    /// no commit timer. True when `y` has issued, cannot restart (a new
+    /// incarnation issues new dtxs) and every dtx it holds is in `x`'s log.
+    fn resends_only_logged(&self, y: usize, x: usize) -> bool {
+        if self.c.variants.pruning || self.may_restart[y] {
+            return false;
+        }
+        let (Some(o), Some(p)) = (
+            live_orig(self.s, &self.crashed, y),
+            live_part(self.s, &self.crashed, x),
+        ) else {
+            return false;
+        };
+        o.issued && o.dtxs.iter().all(|d| p.log.iter().any(|r| r.id == d.id))
     }
 
     /// On an unordered network a view may be overtaken by another: its
@@ -1522,7 +1570,12 @@ impl Closure<'_, '_> {
             }
             for y in 0..ctx.na {
                 if y != x {
-                    self.block(y, x, arms);
+                    let k = if ctx.resends_only_logged(y, x) {
+                        arms & !EXE
+                    } else {
+                        arms
+                    };
+                    self.block(y, x, k);
                 }
             }
         }
