@@ -28,14 +28,15 @@ pub(crate) struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum ReductionArg {
     /// Our reduced DFS: persistent sets over independent actions (different
-    /// actors), plus sleep sets with --threads 1; same verdicts as `none`
+    /// actors), plus sleep sets with --threads 1; same verdicts as `none`;
+    /// the default with --symmetry
     Por,
     /// stateright's own checker, no reduction (uses every --threads)
     None,
-    /// Our reduced DFS with semantic stubborn sets (same-actor independence by
-    /// message kind and receiver state): far fewer states; keeps every terminal
-    /// and settled state, so S2, S3, S6, L1-L3 are judged exhaustively; S1, S4,
-    /// S5, S7, S8, S9 only on the states visited (not a proof for them)
+    /// The default: our reduced DFS with semantic stubborn sets (same-actor
+    /// independence by message kind and receiver state): far fewer states;
+    /// keeps every terminal and settled state (S2, S3, S6, L1-L3); S1, S4,
+    /// S5, S7, S8, S9 are checked on every step taken
     Stubborn,
 }
 
@@ -169,9 +170,12 @@ verdict and whether its reachability witness was found. A run is EXHAUSTIVE when
 every state within the model's crash budgets; otherwise it says BOUNDED and why (time or depth \
 limit, simulation). A violation comes with a shortest counterexample in protocol terms and the \
 explorer path that opens it.\n\n\
-DFS runs use our reduced search by default (--reduction por: persistent sets, plus sleep sets \
-with --threads 1); --reduction none runs stateright's checker; --compare runs both and prints \
-the reduction factor. --all runs every model of models/ and every mutant and rewrites results/."
+DFS runs use the semantic reduction by default (--reduction stubborn: stubborn sets over \
+actions of one actor that commute, checked exactly on small models; README, \"Semantic \
+reduction\"), or, with symmetry, --reduction por (actions of different actors); --reduction \
+none runs stateright's checker; --compare runs none too (and the exact oracle where the plain \
+space is small) and prints the factors. --all runs every model of models/ and every mutant and \
+rewrites results/."
     )]
     Check(CheckArgs),
     /// Serve stateright's web explorer for a model
@@ -378,7 +382,7 @@ pub(crate) struct CheckArgs {
     /// Explore up to renaming of interchangeable participants (dfs, sim)
     #[arg(long)]
     pub(crate) symmetry: bool,
-    /// Partial-order reduction for dfs runs: por (default) or none; see README, "Partial-order reduction"
+    /// Partial-order reduction for dfs runs: stubborn (default; por with --symmetry), por or none; see README, "Semantic reduction"
     #[arg(long, value_enum, value_name = "KIND")]
     pub(crate) reduction: Option<ReductionArg>,
     /// Run again without reduction and print the reduction factor

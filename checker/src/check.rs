@@ -79,7 +79,9 @@ fn run_opts(a: &CheckArgs, spec: &ModelSpec) -> Result<RunOpts, String> {
     opts.progress = true;
     opts.seed = a.seed;
     opts.random_order |= a.random_order;
-    opts.reduction = a.reduction.map_or(check::Reduction::Por, Into::into);
+    opts.reduction = a
+        .reduction
+        .map_or(check::Reduction::default_for(opts.symmetry), Into::into);
     if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none() {
         return Err(
             "--strategy sim: give --timeout or --max-depth (random walks never end by themselves)"

@@ -54,12 +54,35 @@ fn small_model_passes_with_exit_0() {
 
 #[test]
 fn reduction_flag_and_compare_print_the_factor() {
-    // Default: the reduced search; --compare reruns it without reduction.
+    // Default: the semantic reduction; --compare reruns without reduction
+    // and runs the exact oracle, and the text prints the three counts.
+    let o = dtm0(&["check", "models/put-crash.toml", "--compare"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("reduction: stubborn (semantic)"), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("unique states: plain "))
+        .unwrap_or_else(|| panic!("no comparison line in {t}"));
+    let nums: Vec<f64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let (plain, reduced, oracle) = (nums[0], nums[1], nums[2]);
+    assert!(
+        plain >= 30.0 * reduced,
+        "reduced not 30x below plain: {line}"
+    );
+    assert!(oracle > 0.0 && oracle < plain, "{line}");
+    // --reduction por: the actor-level reduction; one thread adds sleep sets.
     let o = dtm0(&[
         "check",
         "models/put-crash.toml",
         "--threads",
         "1",
+        "--reduction",
+        "por",
         "--compare",
         "--json",
     ]);
@@ -74,7 +97,15 @@ fn reduction_flag_and_compare_print_the_factor() {
     assert!(c["transition_factor"].as_f64().unwrap() > 1.5, "{c}");
     assert!(v["slept_transitions"].as_u64().unwrap() > 0);
     // The text says it too.
-    let o = dtm0(&["check", "models/tiny.toml", "--threads", "1", "--compare"]);
+    let o = dtm0(&[
+        "check",
+        "models/tiny.toml",
+        "--threads",
+        "1",
+        "--reduction",
+        "por",
+        "--compare",
+    ]);
     let t = text(&o);
     assert!(t.contains("reduction: por"), "{t}");
     assert!(
@@ -246,11 +277,16 @@ fn seed_model_bounded_run_holds_with_every_witness() {
 
 #[test]
 fn seed_model_with_motr_tombstone_rule_is_caught() {
+    // The actor-level reduction: its random DFS reaches the divergence (S2
+    // or S3) within the limit; the semantic one, bounded on the seed,
+    // finds S1 and S4-S8 first and had not reached S2/S3 after 150 s.
     let o = dtm0(&[
         "check",
         "models/seed.toml",
         "--variant",
         "del-absent-no-tombstone",
+        "--reduction",
+        "por",
         "--timeout",
         "90",
     ]);

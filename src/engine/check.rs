@@ -38,6 +38,19 @@ pub struct RunOpts {
     pub reduction: Reduction,
 }
 
+impl Reduction {
+    /// The reduction a run takes when none is named: the semantic one,
+    /// except with symmetry, which it does not combine with (then the
+    /// actor-level one, which does).
+    pub fn default_for(symmetry: bool) -> Reduction {
+        if symmetry {
+            Reduction::Por
+        } else {
+            Reduction::Stubborn
+        }
+    }
+}
+
 impl RunOpts {
     /// The options a model file asks for (its `[check]` table), with the
     /// defaults for what it leaves out: the run `dtm0 check FILE` makes
@@ -54,7 +67,7 @@ impl RunOpts {
             seed: 1,
             random_order: c.order == Some(Order::Random),
             stop_at: Vec::new(),
-            reduction: Reduction::Por,
+            reduction: Reduction::default_for(c.symmetry.unwrap_or(false)),
         }
     }
 }
@@ -94,12 +107,11 @@ pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), R
 }
 
 /// The search used for DFS runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reduction {
     /// Our reduced DFS (`engine::por`): persistent sets, and sleep sets
     /// when on one thread without symmetry.
-    #[default]
     Por,
     /// stateright's own checker, no reduction.
     None,
