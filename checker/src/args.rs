@@ -356,6 +356,11 @@ moved and why.\n\nExit codes: 0 every count as in the file (or written); 1 a cou
         /// Rewrite the golden file with the counts measured now
         #[arg(long)]
         write: bool,
+        /// Measure the semantic column only and keep the file's plain and
+        /// reduced columns (for a change to the semantic reduction alone;
+        /// the plain searches take minutes)
+        #[arg(long)]
+        semantic_only: bool,
         /// Models directory (default: models/ beside the golden file)
         #[arg(long)]
         models: Option<PathBuf>,

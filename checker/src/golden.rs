@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub(crate) fn run(write: bool, models: Option<PathBuf>) -> Result<ExitCode, String> {
+pub(crate) fn run(
+    write: bool,
+    semantic_only: bool,
+    models: Option<PathBuf>,
+) -> Result<ExitCode, String> {
     let root = crate::default_model()
         .parent()
         .and_then(Path::parent)
@@ -19,8 +23,18 @@ pub(crate) fn run(write: bool, models: Option<PathBuf>) -> Result<ExitCode, Stri
     let mut new = dtm0::engine::golden::GoldenFile::default();
     let mut moved = false;
     for spec in dtm0::engine::golden::pinned_models(&dir)? {
-        let c = dtm0::engine::golden::measure(&spec)?;
-        let was = old.model.iter().find(|o| o.model == c.model);
+        let was = old.model.iter().find(|o| o.model == spec.name);
+        let c = match (semantic_only, was) {
+            (true, Some(w)) => {
+                let (su, st) = dtm0::engine::golden::measure_semantic(&spec)?;
+                dtm0::engine::golden::Counts {
+                    semantic_unique: su,
+                    semantic_terminal: st,
+                    ..w.clone()
+                }
+            }
+            _ => dtm0::engine::golden::measure(&spec)?,
+        };
         let same = was == Some(&c);
         moved |= !same;
         println!(

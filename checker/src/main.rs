@@ -52,7 +52,11 @@ fn main() -> ExitCode {
 /// Each subcommand to its handler.
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
-        Cmd::Golden { write, models } => golden::run(write, models),
+        Cmd::Golden {
+            write,
+            semantic_only,
+            models,
+        } => golden::run(write, semantic_only, models),
         Cmd::Check(a) => check::run(a),
         Cmd::Explore {
             model,

@@ -45,6 +45,20 @@ pub fn pinned(spec: &ModelSpec) -> bool {
         && spec.network != NetworkKind::Lossy
 }
 
+/// Runs only the semantic search to the end on `spec`: its unique and
+/// terminal counts (for a change to the semantic reduction alone, which
+/// moves no other column; the plain columns take minutes).
+pub fn measure_semantic(spec: &ModelSpec) -> Result<(u64, u64), String> {
+    let m = build(spec);
+    let (mut e, _) = Engine::new(&m, Reduce::SEMANTIC, 2);
+    e.collect_terminals = true;
+    let o = e.run();
+    if !o.complete {
+        return Err(format!("{}: the search did not finish", spec.name));
+    }
+    Ok((o.unique, o.terminals.len() as u64))
+}
+
 /// Runs the plain and the reduced search to the end on `spec`.
 pub fn measure(spec: &ModelSpec) -> Result<Counts, String> {
     let m = build(spec);
