@@ -159,7 +159,7 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, Refusal> {
 
 /// The oracle's unique count, where the plain run was exhaustive and its
 /// graph fits in memory (at most `ORACLE_CAP` states).
-fn oracle_unique(spec: &ModelSpec, plain: &Report) -> Option<usize> {
+pub fn oracle_unique(spec: &ModelSpec, plain: &Report) -> Option<usize> {
     const ORACLE_CAP: usize = 2_000_000;
     if !plain.exhaustive || plain.unique_states > ORACLE_CAP {
         return None;
