@@ -37,6 +37,13 @@ pub enum Mutant {
     /// even one still describing its restart that arrives after the first
     /// EOLs (a bug of ours, caught by the live tests, kept as a mutant).
     ForgetEolOnTransientView = 256,
+    /// A participant's commit marks its records P for every peer too, a P
+    /// it never received.
+    InventPeerP = 512,
+    /// The stop condition accepts an EOL of the peer's previous
+    /// incarnation for its current one (an off-by-one: with no EOL held,
+    /// "incarnation 0" counts for a first incarnation).
+    EolWrongIncarnation = 1024,
 }
 
 /// Each mutant's name and what it breaks.
@@ -85,6 +92,16 @@ pub const MUTANTS: &[(&str, Mutant, &str)] = &[
         "skip-recovering-writer",
         Mutant::SkipRecoveringWriter,
         "MUTANT: a writer skips participants its view shows TRANSIENT",
+    ),
+    (
+        "invent-peer-p",
+        Mutant::InventPeerP,
+        "MUTANT: a commit marks the record P for every peer too",
+    ),
+    (
+        "eol-wrong-incarnation",
+        Mutant::EolWrongIncarnation,
+        "MUTANT: an EOL of the peer's previous incarnation counts for its current one",
     ),
 ];
 
@@ -152,5 +169,15 @@ impl Mutants {
     /// view showing this incarnation TRANSIENT clears the EOLs held.
     pub fn forgets_eol_on_any_transient_view(self) -> bool {
         self.has(Mutant::ForgetEolOnTransientView)
+    }
+    /// `invent-peer-p` (participant, `handle_commit_timer`): the commit
+    /// raises every participant's state to P, not only its own.
+    pub fn invents_peer_p(self) -> bool {
+        self.has(Mutant::InventPeerP)
+    }
+    /// `eol-wrong-incarnation` (participant, `check_stop`): a peer counts
+    /// when the EOL held is from its current incarnation or the one before.
+    pub fn counts_previous_incarnation_eol(self) -> bool {
+        self.has(Mutant::EolWrongIncarnation)
     }
 }
