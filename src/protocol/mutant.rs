@@ -44,6 +44,9 @@ pub enum Mutant {
     /// incarnation for its current one (an off-by-one: with no EOL held,
     /// "incarnation 0" counts for a first incarnation).
     EolWrongIncarnation = 1024,
+    /// An originator calls a dtx STABLE once it is executed everywhere,
+    /// before any P notice.
+    StableOnExecuted = 2048,
 }
 
 /// Each mutant's name and what it breaks.
@@ -102,6 +105,11 @@ pub const MUTANTS: &[(&str, Mutant, &str)] = &[
         "eol-wrong-incarnation",
         Mutant::EolWrongIncarnation,
         "MUTANT: an EOL of the peer's previous incarnation counts for its current one",
+    ),
+    (
+        "stable-on-executed",
+        Mutant::StableOnExecuted,
+        "MUTANT: a dtx is STABLE once executed everywhere, before any P notice",
     ),
 ];
 
@@ -179,5 +187,10 @@ impl Mutants {
     /// when the EOL held is from its current incarnation or the one before.
     pub fn counts_previous_incarnation_eol(self) -> bool {
         self.has(Mutant::EolWrongIncarnation)
+    }
+    /// `stable-on-executed` (originator, `handle_executed`): EXECUTED at
+    /// every participant already makes the dtx STABLE.
+    pub fn stable_on_executed(self) -> bool {
+        self.has(Mutant::StableOnExecuted)
     }
 }
