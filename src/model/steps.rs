@@ -2,8 +2,8 @@
 //! made *local to steps*: each is checked on the one transition of the
 //! actor that could break it, reading only that actor's state and storage
 //! before and after, the message the step consumes and the messages it
-//! sends (recomputed from the actor's handler: a function of the actor's
-//! state and the message). The global forms of `properties` are unchanged
+//! sends (what the step added to the network from that actor: a function
+//! of the actor's state and the message). The global forms of `properties` are unchanged
 //! and still evaluated on every visited state; these forms let a search
 //! that skips intermediate local states (the semantic reduction) still
 //! judge every step it takes.
@@ -29,8 +29,7 @@ use crate::model::{live, store, Action, Dtm0Model, SysState};
 use crate::protocol::msg::Msg;
 use crate::protocol::participant::PartState;
 use crate::protocol::types::{St, StateVec, TxId, Version};
-use stateright::actor::{Actor, ActorModelAction, Command, Id, Out};
-use std::borrow::Cow;
+use stateright::actor::{ActorModelAction, Id, Network};
 use std::collections::BTreeSet;
 
 /// The properties with a step-local form, in report order.
@@ -72,7 +71,16 @@ pub fn step_violations(
         // A loss changes no actor; a random choice is not in this model.
         ActorModelAction::Drop(_) | ActorModelAction::SelectRandom { .. } => return vec![],
     };
-    let sent = sends(m, before, action);
+    let sent = sends(before, action, after);
+    if sent.is_empty()
+        && std::sync::Arc::ptr_eq(&before.actor_states[a], &after.actor_states[a])
+        && before.actor_storages[a] == after.actor_storages[a]
+        && before.crashed[a] == after.crashed[a]
+    {
+        // Nothing of the actor changed and nothing was sent (a stale or
+        // repeated message): every form reads the same as before the step.
+        return vec![];
+    }
     let received = match action {
         ActorModelAction::Deliver { msg, .. } => Some(msg),
         _ => None,
@@ -106,35 +114,46 @@ pub fn step_violations(
     v
 }
 
-/// The messages the step sends, with their receivers: the actor's handler
-/// run again on its state before the step (handlers are deterministic and
-/// do no I/O), so they depend on that state and the message only, never on
-/// what else is in flight.
-fn sends(m: &Dtm0Model, before: &SysState, action: &Action) -> Vec<(Id, Msg)> {
-    let mut out = Out::new();
-    match action {
-        ActorModelAction::Deliver { src, dst, msg } => {
-            let i = usize::from(*dst);
-            let mut st = Cow::Borrowed(&*before.actor_states[i]);
-            m.actors.actors[i].on_msg(*dst, &mut st, *src, msg.clone(), &mut out);
+/// The messages the step sends, with their receivers: what the step added
+/// to the network from its actor (on an ordered network, the new tail of
+/// each of the actor's channels; otherwise the added copies). They are
+/// what the actor's handler sent, a function of its state and the message
+/// only. (On a duplicating network a message already in flight and sent
+/// again adds nothing; the copy in flight was checked when it was sent by
+/// the same actor. The reduction is off on such networks.)
+fn sends(before: &SysState, action: &Action, after: &SysState) -> Vec<(Id, Msg)> {
+    let a = match action {
+        ActorModelAction::Deliver { dst, .. } => *dst,
+        ActorModelAction::Timeout(id, _) | ActorModelAction::Recover(id) => *id,
+        _ => return vec![],
+    };
+    let mut out = Vec::new();
+    match (&before.network, &after.network) {
+        (Network::Ordered(b), Network::Ordered(x)) => {
+            for (&(src, dst), q) in x.range((a, Id::from(0))..) {
+                if src != a {
+                    break;
+                }
+                let had = b.get(&(src, dst)).map_or(0, |q| q.len());
+                out.extend(q.iter().skip(had).map(|m| (dst, m.clone())));
+            }
         }
-        ActorModelAction::Timeout(id, timer) => {
-            let i = usize::from(*id);
-            let mut st = Cow::Borrowed(&*before.actor_states[i]);
-            m.actors.actors[i].on_timeout(*id, &mut st, timer, &mut out);
+        (Network::UnorderedNonDuplicating(b), Network::UnorderedNonDuplicating(x)) => {
+            for (e, &count) in x.iter().filter(|(e, _)| e.src == a) {
+                let had = b.get(e).copied().unwrap_or(0);
+                for _ in had..count {
+                    out.push((e.dst, e.msg.clone()));
+                }
+            }
         }
-        ActorModelAction::Recover(id) => {
-            let i = usize::from(*id);
-            m.actors.actors[i].on_start(*id, &before.actor_storages[i], &mut out);
+        (Network::UnorderedDuplicating(b, _), Network::UnorderedDuplicating(x, _)) => {
+            for e in x.iter().filter(|e| e.src == a && !b.contains(e)) {
+                out.push((e.dst, e.msg.clone()));
+            }
         }
         _ => {}
     }
-    out.into_iter()
-        .filter_map(|c| match c {
-            Command::Send(dst, msg) => Some((dst, msg)),
-            _ => None,
-        })
-        .collect()
+    out
 }
 
 /// Every dtx of the scripts (the only ids a record can carry).
