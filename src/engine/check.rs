@@ -115,9 +115,10 @@ pub enum Reduction {
     Por,
     /// stateright's own checker, no reduction.
     None,
-    /// Our reduced DFS with semantic stubborn sets (`engine::stubborn`).
-    /// Terminal and settled states are preserved; properties read on
-    /// intermediate states are judged only on the states visited.
+    /// Our reduced DFS with semantic stubborn sets (`engine::stubborn`),
+    /// the default. Terminal and settled states are preserved; properties
+    /// read on intermediate states are judged by their step-local forms on
+    /// every transition taken (`model::steps`).
     Stubborn,
 }
 

@@ -5,6 +5,7 @@ pub mod file;
 pub mod properties;
 pub mod render;
 pub mod scenario;
+pub mod steps;
 pub mod symmetry;
 pub mod table;
 pub mod trace;

@@ -37,6 +37,16 @@ pub enum Mutant {
     /// even one still describing its restart that arrives after the first
     /// EOLs (a bug of ours, caught by the live tests, kept as a mutant).
     ForgetEolOnTransientView = 256,
+    /// A participant's commit marks its records P for every peer too, a P
+    /// it never received.
+    InventPeerP = 512,
+    /// The stop condition accepts an EOL of the peer's previous
+    /// incarnation for its current one (an off-by-one: with no EOL held,
+    /// "incarnation 0" counts for a first incarnation).
+    EolWrongIncarnation = 1024,
+    /// An originator calls a dtx STABLE once it is executed everywhere,
+    /// before any P notice.
+    StableOnExecuted = 2048,
 }
 
 /// Each mutant's name and what it breaks.
@@ -85,6 +95,21 @@ pub const MUTANTS: &[(&str, Mutant, &str)] = &[
         "skip-recovering-writer",
         Mutant::SkipRecoveringWriter,
         "MUTANT: a writer skips participants its view shows TRANSIENT",
+    ),
+    (
+        "invent-peer-p",
+        Mutant::InventPeerP,
+        "MUTANT: a commit marks the record P for every peer too",
+    ),
+    (
+        "eol-wrong-incarnation",
+        Mutant::EolWrongIncarnation,
+        "MUTANT: an EOL of the peer's previous incarnation counts for its current one",
+    ),
+    (
+        "stable-on-executed",
+        Mutant::StableOnExecuted,
+        "MUTANT: a dtx is STABLE once executed everywhere, before any P notice",
     ),
 ];
 
@@ -152,5 +177,20 @@ impl Mutants {
     /// view showing this incarnation TRANSIENT clears the EOLs held.
     pub fn forgets_eol_on_any_transient_view(self) -> bool {
         self.has(Mutant::ForgetEolOnTransientView)
+    }
+    /// `invent-peer-p` (participant, `handle_commit_timer`): the commit
+    /// raises every participant's state to P, not only its own.
+    pub fn invents_peer_p(self) -> bool {
+        self.has(Mutant::InventPeerP)
+    }
+    /// `eol-wrong-incarnation` (participant, `check_stop`): a peer counts
+    /// when the EOL held is from its current incarnation or the one before.
+    pub fn counts_previous_incarnation_eol(self) -> bool {
+        self.has(Mutant::EolWrongIncarnation)
+    }
+    /// `stable-on-executed` (originator, `handle_executed`): EXECUTED at
+    /// every participant already makes the dtx STABLE.
+    pub fn stable_on_executed(self) -> bool {
+        self.has(Mutant::StableOnExecuted)
     }
 }

@@ -156,7 +156,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
     match msg {
         // A reply to an earlier incarnation: lost with it.
         _ if msg.to_inc().is_some_and(|to| to != s.inc) => {}
-        Msg::Executed { tx, .. } => handle_executed(c, s, src, tx),
+        Msg::Executed { tx, .. } => handle_executed(c, s, src, tx, o),
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
         Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),
         // Not for an originator.
@@ -173,7 +173,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
 
 /// EXECUTED (from a participant): the dtx is V there; EXECUTED once V at
 /// every participant.
-fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId) {
+fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId, o: &mut Out<Dtm0>) {
     let p = usize::from(src);
     if p >= c.n {
         return; // only participants reply
@@ -188,6 +188,14 @@ fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId) {
     d.sv.raise(p, St::V);
     if d.st == DtxSt::InProgress && d.sv.all(c.n, St::V) {
         d.st = DtxSt::Executed;
+        if c.mutants().stable_on_executed() {
+            d.st = DtxSt::Stable;
+            if c.ghosts {
+                let s = s.to_mut();
+                s.ghost.stable.push(tx);
+                o.save(Dtm0Store::Originator(s.store()));
+            }
+        }
     }
 }
 

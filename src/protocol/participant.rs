@@ -480,6 +480,9 @@ fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut O
     let first_new = s.ndur as usize;
     for r in &mut s.log[first_new..] {
         r.sv.raise(me, St::P);
+        if c.mutants().invents_peer_p() {
+            (0..c.n).for_each(|q| r.sv.raise(q, St::P));
+        }
     }
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
     s.ndur = s.log.len() as Pos;
@@ -705,7 +708,12 @@ fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     }
     let counted = |r: usize| {
         let (ri, rs) = s.view.get(r);
-        !matches!(rs, HaSt::Online | HaSt::Recovering) || (s.eol[r] != 0 && s.eol[r] >= ri)
+        let held = if c.mutants().counts_previous_incarnation_eol() {
+            s.eol[r] + 1 >= ri
+        } else {
+            s.eol[r] != 0 && s.eol[r] >= ri
+        };
+        !matches!(rs, HaSt::Online | HaSt::Recovering) || held
     };
     let mut peers = (0..c.n).filter(|&r| r != me);
     let done = if c.mutants().stops_on_first_eol() {

@@ -29,6 +29,21 @@ use stateright::{Expectation, Model};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// Whether the search checks the step-local forms of the properties read
+/// on intermediate states (`model::steps`) on every transition it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepChecks {
+    Off,
+    /// A violated local form is a discovery of the registered property
+    /// (its `always` check), with the path to the step's end state: a
+    /// normal counterexample of that property. The default.
+    Merged,
+    /// Local forms are recorded apart (`Outcome::step_found`), so that a
+    /// test can compare them with the global forms, which then keep their
+    /// own discoveries.
+    Apart,
+}
+
 /// What to reduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reduce {
@@ -77,6 +92,10 @@ pub struct Outcome {
     pub terminals: Vec<u64>,
     /// States where the explored set was smaller than the enabled set.
     pub reduced_states: u64,
+    /// With `StepChecks::Apart`: the step-local forms violated (property
+    /// ids, in `model::steps::STEP_IDS` order), each with the path to the
+    /// end state of a violating step.
+    pub step_found: Vec<(&'static str, Vec<Action>)>,
     /// Transitions not taken because they were asleep.
     pub slept: u64,
     /// Bytes held by the table of visited states at the end.
@@ -119,6 +138,9 @@ pub struct Engine<'a> {
     /// Property ids (`S2`) whose counterexample ends the run.
     pub stop_at: Vec<&'static str>,
     pub progress: bool,
+    /// Step-local property checks on every transition taken (default
+    /// `Merged`); they add no state.
+    pub steps: StepChecks,
     /// Threads; sleep sets need one (their stored masks assume one
     /// depth-first order), so with more the reduction is persistent sets
     /// only.
@@ -178,6 +200,7 @@ impl<'a> Engine<'a> {
             collect_terminals: false,
             stop_at: vec![],
             progress: false,
+            steps: StepChecks::Merged,
             threads: threads.max(1),
         };
         (engine, note)
@@ -222,7 +245,17 @@ impl<'a> Engine<'a> {
                     && self.stop_at.contains(&r.spec.id)
             })
             .collect();
-        let sh = Shared::new(self.reduce.sleep, stops);
+        // Per step-local form: the registered `always` property it belongs
+        // to (its discovery, when merged).
+        let step_index = crate::model::steps::STEP_IDS
+            .iter()
+            .map(|id| {
+                m.registered.iter().position(|r| {
+                    r.spec.id == *id && matches!(r.property.expectation, Expectation::Always)
+                })
+            })
+            .collect();
+        let sh = Shared::new(self.reduce.sleep, stops, self.steps, step_index);
         for init in m.init_states() {
             sh.states.fetch_add(1, Ordering::Relaxed);
             let fp = self.fp(&init);
@@ -265,15 +298,60 @@ impl<'a> Engine<'a> {
                 Expectation::Sometimes => holds,
                 Expectation::Eventually => false,
             };
-            if discovered && sh.pending[i].swap(false, Ordering::Relaxed) {
-                sh.found.lock().unwrap().push((i, path.to_vec()));
-                let all = sh.pending.iter().all(|x| !x.load(Ordering::Relaxed));
-                let named = sh.stops[i];
-                if all || named {
-                    if named {
-                        self.m.cfg().stop.store(true, Ordering::Relaxed);
+            if discovered {
+                self.discover(sh, i, path);
+            }
+        }
+    }
+
+    /// Records the discovery of registered property `i` at the end of
+    /// `path`, unless it has one; ends the run when that was the last
+    /// pending one or a property named in `stop_at`.
+    fn discover(&self, sh: &Shared, i: usize, path: &[Action]) {
+        if sh.pending[i].swap(false, Ordering::Relaxed) {
+            sh.found.lock().unwrap().push((i, path.to_vec()));
+            let named = sh.stops[i];
+            if sh.all_found() || named {
+                if named {
+                    self.m.cfg().stop.store(true, Ordering::Relaxed);
+                }
+                sh.end_early();
+            }
+        }
+    }
+
+    /// The step-local checks of one transition `before` --`action`-->
+    /// `after`, `path` leading to `after`: each violated form is a
+    /// discovery (of its registered property, or apart). Called only while
+    /// one of them is still pending.
+    fn check_step(
+        &self,
+        sh: &Shared,
+        before: &SysState,
+        action: &Action,
+        after: &SysState,
+        path: &[Action],
+    ) {
+        let violated = crate::model::steps::step_violations(self.m, before, action, after);
+        for id in violated {
+            let k = crate::model::steps::STEP_IDS
+                .iter()
+                .position(|x| *x == id)
+                .expect("a step id");
+            match self.steps {
+                StepChecks::Off => {}
+                StepChecks::Merged => {
+                    if let Some(i) = sh.step_index[k] {
+                        self.discover(sh, i, path);
                     }
-                    sh.end_early();
+                }
+                StepChecks::Apart => {
+                    if sh.step_pending[k].swap(false, Ordering::Relaxed) {
+                        sh.step_found.lock().unwrap().push((k, path.to_vec()));
+                        if sh.all_found() {
+                            sh.end_early();
+                        }
+                    }
                 }
             }
         }

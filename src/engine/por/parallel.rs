@@ -8,7 +8,7 @@
 //! subtrees); persistent sets do not depend on the order of exploration.
 
 use super::table::Table;
-use super::{Engine, Outcome};
+use super::{Engine, Outcome, StepChecks};
 use crate::engine::progress::Progress;
 use crate::model::{Action, Dtm0Model, SysState};
 use stateright::Model;
@@ -56,12 +56,26 @@ pub(super) struct Shared {
     pub(super) stops: Vec<bool>,
     /// Discoveries: the registered property's index and the path.
     pub(super) found: Mutex<Vec<(usize, Vec<Action>)>>,
+    /// How step-local forms are recorded.
+    steps: StepChecks,
+    /// Per step-local form (`model::steps::STEP_IDS`): the registered
+    /// property it belongs to, if registered.
+    pub(super) step_index: Vec<Option<usize>>,
+    /// Per step-local form, with `StepChecks::Apart`: not violated yet.
+    pub(super) step_pending: Vec<AtomicBool>,
+    /// With `StepChecks::Apart`: the forms violated, by index, with paths.
+    pub(super) step_found: Mutex<Vec<(usize, Vec<Action>)>>,
     pub(super) terminals: Mutex<Vec<u64>>,
     pub(super) start: Instant,
 }
 
 impl Shared {
-    pub(super) fn new(with_masks: bool, stops: Vec<bool>) -> Shared {
+    pub(super) fn new(
+        with_masks: bool,
+        stops: Vec<bool>,
+        steps: StepChecks,
+        step_index: Vec<Option<usize>>,
+    ) -> Shared {
         Shared {
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(Table::new(with_masks)))
@@ -78,6 +92,13 @@ impl Shared {
             pending: stops.iter().map(|_| AtomicBool::new(true)).collect(),
             stops,
             found: Mutex::new(Vec::new()),
+            steps,
+            step_pending: step_index
+                .iter()
+                .map(|_| AtomicBool::new(steps == StepChecks::Apart))
+                .collect(),
+            step_index,
+            step_found: Mutex::new(Vec::new()),
             terminals: Mutex::new(Vec::new()),
             start: Instant::now(),
         }
@@ -92,6 +113,12 @@ impl Shared {
             .into_iter()
             .map(|(i, path)| (props[i].name, path))
             .collect();
+        let mut step_found = self.step_found.into_inner().unwrap();
+        step_found.sort_by_key(|(k, _)| *k);
+        let step_found = step_found
+            .into_iter()
+            .map(|(k, path)| (crate::model::steps::STEP_IDS[k], path))
+            .collect();
         let mut terminals = self.terminals.into_inner().unwrap();
         terminals.sort_unstable();
         terminals.dedup();
@@ -101,11 +128,31 @@ impl Shared {
             unique: self.unique.into_inner(),
             max_depth: self.max_depth.into_inner(),
             found,
+            step_found,
             terminals,
             reduced_states: self.reduced.into_inner(),
             slept: self.slept.into_inner(),
             table_bytes,
             complete: !self.ended_early.into_inner(),
+        }
+    }
+
+    /// Every discovery made: nothing left to look for.
+    pub(super) fn all_found(&self) -> bool {
+        self.pending.iter().all(|x| !x.load(Ordering::Relaxed))
+            && self.step_pending.iter().all(|x| !x.load(Ordering::Relaxed))
+    }
+
+    /// Some step-local form is still worth checking.
+    pub(super) fn steps_pending(&self) -> bool {
+        match self.steps {
+            StepChecks::Off => false,
+            StepChecks::Merged => self
+                .step_index
+                .iter()
+                .flatten()
+                .any(|&i| self.pending[i].load(Ordering::Relaxed)),
+            StepChecks::Apart => self.step_pending.iter().any(|x| x.load(Ordering::Relaxed)),
         }
     }
 
@@ -312,6 +359,15 @@ impl Worker<'_, '_> {
         else {
             return;
         };
+        if self.sh.steps_pending() {
+            // The path to `next`: the path to the top frame, then `action`.
+            let at = self.base + self.stack.len() - 1;
+            let mut path = self.path[..at.min(self.path.len())].to_vec();
+            path.push(action.clone());
+            let top = self.stack.last().expect("not empty");
+            e.check_step(self.sh, &top.state, &action, &next, &path);
+        }
+        let top = self.stack.last_mut().expect("not empty");
         let child_sleep = e.child_sleep(top, &action);
         let depth = top.depth + 1;
         self.states += 1;
