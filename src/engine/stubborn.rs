@@ -40,7 +40,7 @@
 
 use crate::engine::oracle::{is_persistent, Graph};
 use crate::engine::por::actor_of;
-use crate::model::{self, visited_fp, Action, Dtm0Model, SysState};
+use crate::model::{self, steps, visited_fp, Action, Dtm0Model, SysState};
 use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
@@ -1774,6 +1774,24 @@ pub fn check_independence(
             name(b),
             crate::model::render::state(m.cfg(), &sab),
             crate::model::render::state(m.cfg(), &sba)
+        ));
+    }
+    // The step-local properties violated along each order must agree too
+    // (the augmented system of README, "Soundness of the semantic
+    // reduction").
+    let along = |x: &Action, sx: &SysState, y: &Action, sxy: &SysState| {
+        let mut v = steps::step_violations(m, s, x, sx);
+        v.extend(steps::step_violations(m, sx, y, sxy));
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (vab, vba) = (along(a, &sa, b, &sab), along(b, &sb, a, &sba));
+    if vab != vba {
+        return Err(format!(
+            "{} and {} reach the same state but violate different step properties on the way: {vab:?} vs {vba:?}",
+            name(a),
+            name(b)
         ));
     }
     Ok(())
