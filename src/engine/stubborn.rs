@@ -364,9 +364,14 @@ pub struct Ctx<'a> {
     /// STABLE dtx, or about none of this incarnation: a no-op).
     orig_open_tx: Vec<Option<TxId>>,
     /// Ordered network: the messages behind the head of each channel.
-    queued: HashMap<(usize, usize), Vec<Msg>>,
+    queued: Vec<Vec<Msg>>,
+    /// Ordered network: the kinds behind the head of each channel.
+    queued_kinds: Vec<u16>,
+    /// Ordered network: the descriptions of the deliveries behind the
+    /// head of each channel (to a live receiver).
+    queued_descs: Vec<Vec<Desc>>,
     /// Ordered network: channels holding a message.
-    nonempty: HashSet<(usize, usize)>,
+    nonempty: Vec<bool>,
 }
 
 fn role(c: &Cluster, i: usize) -> Role {
@@ -406,29 +411,29 @@ fn seq_of(s: &SysState, crashed: &[bool], i: usize) -> u32 {
     }
 }
 
-/// Ordered network: the messages behind the head of each channel, and the
-/// channels holding a message.
-type Channels = (HashMap<(usize, usize), Vec<Msg>>, HashSet<(usize, usize)>);
+/// Ordered network, per channel `src * na + dst`: the messages behind the
+/// head, their kinds, and whether the channel holds a message.
+type Channels = (Vec<Vec<Msg>>, Vec<u16>, Vec<bool>);
 
 /// Messages in flight, by channel (ordered network only).
-fn channels(s: &SysState) -> Channels {
-    let mut queued: HashMap<(usize, usize), Vec<Msg>> = HashMap::new();
-    let mut nonempty = HashSet::new();
+fn channels(s: &SysState, na: usize) -> Channels {
+    let mut queued: Vec<Vec<Msg>> = vec![Vec::new(); na * na];
+    let mut kinds = vec![0u16; na * na];
+    let mut nonempty = vec![false; na * na];
     if let Network::Ordered(map) = &s.network {
         for (&(src, dst), q) in map {
             if q.is_empty() {
                 continue;
             }
-            nonempty.insert((usize::from(src), usize::from(dst)));
-            if q.len() > 1 {
-                queued.insert(
-                    (usize::from(src), usize::from(dst)),
-                    q.iter().skip(1).cloned().collect(),
-                );
+            let i = usize::from(src) * na + usize::from(dst);
+            nonempty[i] = true;
+            for m in q.iter().skip(1) {
+                kinds[i] |= msg_kind(m);
+                queued[i].push(m.clone());
             }
         }
     }
-    (queued, nonempty)
+    (queued, kinds, nonempty)
 }
 
 /// The facts of one state that `Ctx::new` builds the may-send and
@@ -789,7 +794,7 @@ impl<'a> Ctx<'a> {
         let n_crashable = can_crash_ever.iter().filter(|&&x| x).count();
         let coupled = cfg.max_crashes < n_crashable;
         let ordered = matches!(s.network, Network::Ordered(_));
-        let (queued, nonempty) = channels(s);
+        let (queued, queued_kinds, nonempty) = channels(s, na);
         let facts = Facts::new(c, s, crashed, may_restart);
         let may_send = facts.may_send();
         let (fut_view_flag, fut_view_mask, orig_all_stable) = facts.future_views();
@@ -817,7 +822,7 @@ impl<'a> Ctx<'a> {
                 }
             })
             .collect();
-        Ctx {
+        let mut ctx = Ctx {
             c,
             s,
             na,
@@ -835,8 +840,23 @@ impl<'a> Ctx<'a> {
             fut_rounds,
             orig_all_stable,
             queued,
+            queued_kinds,
+            queued_descs: Vec::new(),
             nonempty,
-        }
+        };
+        ctx.queued_descs = (0..na * na)
+            .map(|i| {
+                let (y, x) = (i / na, i % na);
+                if ctx.queued[i].is_empty() || ctx.crashed[x] {
+                    return Vec::new();
+                }
+                ctx.queued[i]
+                    .iter()
+                    .map(|m| ctx.deliver_desc(y, x, m))
+                    .collect()
+            })
+            .collect();
+        ctx
     }
 
     /// The kinds `src` may send to `dst` along some path from the state.
@@ -1260,7 +1280,7 @@ struct Closure<'c, 'a> {
     by_actor: &'c [Vec<usize>],
     /// Per channel (src, dst), the index of the enabled head delivery
     /// (ordered network).
-    heads: &'c HashMap<(usize, usize), usize>,
+    heads: &'c [usize],
     in_t: Vec<bool>,
     touched: Vec<bool>,
     frozen: Vec<bool>,
@@ -1275,6 +1295,8 @@ struct Closure<'c, 'a> {
     /// Ordered network: keep back a message not yet sent by the head of
     /// its channel (true) or by what its sender must do first (false).
     head_first: bool,
+    /// A head was taken for a message not yet sent (the policy mattered).
+    head_for_later: bool,
 }
 
 impl Closure<'_, '_> {
@@ -1349,28 +1371,28 @@ impl Closure<'_, '_> {
         }
         self.blocked[idx] |= new;
         let ctx = self.ctx;
-        if ctx.ordered && ctx.nonempty.contains(&(y, x)) {
+        if ctx.ordered && ctx.nonempty[idx] {
             // What is queued behind the head comes only after it: nothing
             // overtakes the head. What is sent later queues behind it too,
             // but is also kept back by what its sender must do first
             // (below), which is often less.
-            let queued = ctx
-                .queued
-                .get(&(y, x))
-                .map_or(0, |q| q.iter().fold(0, |k, m| k | msg_kind(m)));
+            let queued = ctx.queued_kinds[idx];
             let later = if self.head_first {
                 ctx.may_send(y, x)
             } else {
                 0
             };
             if (queued | later) & new != 0 {
+                if queued & new == 0 {
+                    self.head_for_later = true;
+                }
                 self.blocked[idx] = u16::MAX;
                 if ctx.crashed[x] {
                     if let Some(i) = self.find(x, RECOVER) {
                         self.add(i);
                     }
-                } else if let Some(&h) = ctx_head(self.heads, y, x) {
-                    self.add(h);
+                } else if self.heads[idx] != usize::MAX {
+                    self.add(self.heads[idx]);
                 }
                 return;
             }
@@ -1517,10 +1539,11 @@ impl Closure<'_, '_> {
             if y == x {
                 continue;
             }
-            if let Some(q) = ctx.queued.get(&(y, x)) {
-                let behind = q
+            let q = &ctx.queued[y * ctx.na + x];
+            if !q.is_empty() {
+                let behind = ctx.queued_descs[y * ctx.na + x]
                     .iter()
-                    .any(|m| !indep(ctx.c, r, &d, &ctx.deliver_desc(y, x, m)));
+                    .any(|b| !indep(ctx.c, r, &d, b));
                 if behind {
                     self.block(y, x, MSGS);
                 }
@@ -1593,10 +1616,6 @@ impl Closure<'_, '_> {
     }
 }
 
-fn ctx_head(heads: &HashMap<(usize, usize), usize>, y: usize, x: usize) -> Option<&usize> {
-    heads.get(&(y, x))
-}
-
 fn claimed_pair(ctx: &Ctx, r: Role, acts: &[Action], descs: &[Desc], i: usize, j: usize) -> bool {
     if let ActorModelAction::Drop(e) = &acts[i] {
         if same_envelope(e, &acts[j]) {
@@ -1640,18 +1659,22 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
         .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
         .collect();
     let mut by_actor = vec![Vec::new(); ctx.na];
-    let mut heads = HashMap::new();
+    let mut heads = vec![usize::MAX; ctx.na * ctx.na];
     for &i in &all {
         let i = i as usize;
         let a = &acts[i];
         by_actor[actor_of(a)].push(i);
         if let ActorModelAction::Deliver { src, dst, .. } = a {
-            heads.insert((usize::from(*src), usize::from(*dst)), i);
+            heads[usize::from(*src) * ctx.na + usize::from(*dst)] = i;
         }
     }
     let mut best: Option<Vec<bool>> = None;
     let mut best_size = all.len();
     let policies: &[bool] = if ctx.ordered { &[true, false] } else { &[true] };
+    // Set when the head-first closure of the current start ran to its end
+    // without taking a head for a message not yet sent: the other policy
+    // would build the same closure.
+    let mut same_either_way = false;
     for (&start, &head_first) in all
         .iter()
         .flat_map(|s| policies.iter().map(move |p| (s, p)))
@@ -1660,7 +1683,11 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
         if matches!(acts[start], ActorModelAction::Crash(_)) {
             continue;
         }
+        if !head_first && same_either_way {
+            continue;
+        }
         let mut cl = Closure {
+            head_for_later: false,
             head_first,
             ctx: &ctx,
             acts,
@@ -1678,6 +1705,7 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
             cur: String::new(),
         };
         let ok = cl.run(start);
+        same_either_way = head_first && ok && !cl.head_for_later;
         if ok && cl.size < best_size {
             best_size = cl.size;
             best = Some(cl.in_t);
@@ -1711,14 +1739,14 @@ pub fn explain(
         .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
         .collect();
     let mut by_actor = vec![Vec::new(); ctx.na];
-    let mut heads = HashMap::new();
+    let mut heads = vec![usize::MAX; ctx.na * ctx.na];
     for (i, a) in acts.iter().enumerate() {
         if !enabled[i] {
             continue;
         }
         by_actor[actor_of(a)].push(i);
         if let ActorModelAction::Deliver { src, dst, .. } = a {
-            heads.insert((usize::from(*src), usize::from(*dst)), i);
+            heads[usize::from(*src) * ctx.na + usize::from(*dst)] = i;
         }
     }
     let mut cl = Closure {
@@ -1737,6 +1765,7 @@ pub fn explain(
         why: Some(Vec::new()),
         cur: "start".into(),
         head_first: true,
+        head_for_later: false,
     };
     cl.run(start);
     cl.why.unwrap_or_default()
