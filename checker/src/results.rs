@@ -152,7 +152,7 @@ fn md_comparison(o: &mut String, entries: &[Entry]) {
     let _ = writeln!(
         o,
         "\n## Plain vs reduced\n\nEach model whose reduced run is exhaustive in under a minute, run again \
-without reduction (`none`: stateright's checker, {t} threads, within the model's time limit). \
+without reduction (`none`: stateright's checker, {t} threads, within the model's time limit and at most 120 s). \
 Where the plain run finishes and has at most 2M unique states, the exact oracle \
 (`engine::oracle`: at each state the first persistent set among single actions, one actor's \
 actions and all, checked on the full state graph, visibility ignored) gives the unique states \
