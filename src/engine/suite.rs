@@ -262,7 +262,9 @@ fn run_model(
     // Plain runs of the 3-participant models do not end: 120 s at most.
     ro.timeout = Some(ro.timeout.map_or(PLAIN_CAP, |t| t.min(PLAIN_CAP)));
     let p = run(spec, &ro)?;
-    let ok = p.exhaustive && p.violated == r.violated && p.ok == r.ok;
+    // Met: the same verdicts; a plain run cut short by the cap meets its
+    // expectation when it found what the reduced run found, no more.
+    let ok = p.violated == r.violated && (!p.exhaustive || p.ok == r.ok);
     e.oracle_unique_states = check::oracle_unique(spec, &p);
     push(e);
     push(entry("plain", spec, None, &p, expected, ok));
