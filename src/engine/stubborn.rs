@@ -1640,6 +1640,74 @@ fn same_envelope(e: &stateright::actor::Envelope<Msg>, a: &Action) -> bool {
     }
 }
 
+/// What every closure at one state shares: the context, each enabled
+/// action's description, the enabled actions per actor, and per channel
+/// the index of its enabled head delivery (`usize::MAX`: none).
+struct Setup<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    descs: Vec<Desc>,
+    by_actor: Vec<Vec<usize>>,
+    heads: Vec<usize>,
+}
+
+impl<'c, 'a> Setup<'c, 'a> {
+    fn new(ctx: &'c Ctx<'a>, acts: &[Action], enabled: &[bool]) -> Self {
+        let descs = acts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
+            .collect();
+        let mut by_actor = vec![Vec::new(); ctx.na];
+        let mut heads = vec![usize::MAX; ctx.na * ctx.na];
+        for (i, a) in acts.iter().enumerate().filter(|&(i, _)| enabled[i]) {
+            by_actor[actor_of(a)].push(i);
+            if let ActorModelAction::Deliver { src, dst, .. } = a {
+                heads[usize::from(*src) * ctx.na + usize::from(*dst)] = i;
+            }
+        }
+        Setup {
+            ctx,
+            descs,
+            by_actor,
+            heads,
+        }
+    }
+
+    /// An empty closure over `acts` (`explain`: record why each action
+    /// joins).
+    fn closure<'s>(
+        &'s self,
+        acts: &'s [Action],
+        head_first: bool,
+        limit: usize,
+        explain: bool,
+    ) -> Closure<'s, 'a> {
+        let na = self.ctx.na;
+        Closure {
+            ctx: self.ctx,
+            acts,
+            descs: &self.descs,
+            by_actor: &self.by_actor,
+            heads: &self.heads,
+            in_t: vec![false; acts.len()],
+            touched: vec![false; na],
+            frozen: vec![false; na],
+            blocked: vec![0; na * na],
+            work: Vec::new(),
+            size: 0,
+            limit,
+            why: explain.then(Vec::new),
+            cur: if explain {
+                "start".into()
+            } else {
+                String::new()
+            },
+            head_first,
+            head_for_later: false,
+        }
+    }
+}
+
 /// The stubborn set at `s`: indices into `acts` of enabled actions
 /// (`enabled` marks them), never empty when one is enabled. Every enabled
 /// non-crash action, and every restart, is tried as the start; the
@@ -1653,21 +1721,7 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
         return all;
     }
     let ctx = Ctx::new(m, s);
-    let descs: Vec<Desc> = acts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
-        .collect();
-    let mut by_actor = vec![Vec::new(); ctx.na];
-    let mut heads = vec![usize::MAX; ctx.na * ctx.na];
-    for &i in &all {
-        let i = i as usize;
-        let a = &acts[i];
-        by_actor[actor_of(a)].push(i);
-        if let ActorModelAction::Deliver { src, dst, .. } = a {
-            heads[usize::from(*src) * ctx.na + usize::from(*dst)] = i;
-        }
-    }
+    let setup = Setup::new(&ctx, acts, enabled);
     let mut best: Option<Vec<bool>> = None;
     let mut best_size = all.len();
     let policies: &[bool] = if ctx.ordered { &[true, false] } else { &[true] };
@@ -1686,24 +1740,7 @@ pub fn stubborn_set(m: &Dtm0Model, s: &SysState, acts: &[Action], enabled: &[boo
         if !head_first && same_either_way {
             continue;
         }
-        let mut cl = Closure {
-            head_for_later: false,
-            head_first,
-            ctx: &ctx,
-            acts,
-            descs: &descs,
-            by_actor: &by_actor,
-            heads: &heads,
-            in_t: vec![false; acts.len()],
-            touched: vec![false; ctx.na],
-            frozen: vec![false; ctx.na],
-            blocked: vec![0; ctx.na * ctx.na],
-            work: Vec::new(),
-            size: 0,
-            limit: best_size,
-            why: None,
-            cur: String::new(),
-        };
+        let mut cl = setup.closure(acts, head_first, best_size, false);
         let ok = cl.run(start);
         same_either_way = head_first && ok && !cl.head_for_later;
         if ok && cl.size < best_size {
@@ -1733,40 +1770,8 @@ pub fn explain(
     start: usize,
 ) -> Vec<(usize, String)> {
     let ctx = Ctx::new(m, s);
-    let descs: Vec<Desc> = acts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| if enabled[i] { ctx.desc(a) } else { Desc::of(0) })
-        .collect();
-    let mut by_actor = vec![Vec::new(); ctx.na];
-    let mut heads = vec![usize::MAX; ctx.na * ctx.na];
-    for (i, a) in acts.iter().enumerate() {
-        if !enabled[i] {
-            continue;
-        }
-        by_actor[actor_of(a)].push(i);
-        if let ActorModelAction::Deliver { src, dst, .. } = a {
-            heads[usize::from(*src) * ctx.na + usize::from(*dst)] = i;
-        }
-    }
-    let mut cl = Closure {
-        ctx: &ctx,
-        acts,
-        descs: &descs,
-        by_actor: &by_actor,
-        heads: &heads,
-        in_t: vec![false; acts.len()],
-        touched: vec![false; ctx.na],
-        frozen: vec![false; ctx.na],
-        blocked: vec![0; ctx.na * ctx.na],
-        work: Vec::new(),
-        size: 0,
-        limit: usize::MAX,
-        why: Some(Vec::new()),
-        cur: "start".into(),
-        head_first: true,
-        head_for_later: false,
-    };
+    let setup = Setup::new(&ctx, acts, enabled);
+    let mut cl = setup.closure(acts, true, usize::MAX, true);
     cl.run(start);
     cl.why.unwrap_or_default()
 }
