@@ -53,6 +53,25 @@ fn small_model_passes_with_exit_0() {
 }
 
 #[test]
+fn three_crash_is_explored_to_the_end_by_default() {
+    // 3 participants, p1 crashes: plain search does not finish; the
+    // semantic reduction (the default) explores it to the end and every
+    // property holds, the step-local ones included.
+    let o = dtm0(&["check", "models/three-crash.toml", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reduction"], "stubborn");
+    assert_eq!(v["exhaustive"], true, "{v}");
+    for p in v["properties"].as_array().unwrap() {
+        assert_eq!(p["status"], "holds", "{p}");
+    }
+    let o = dtm0(&["check", "models/three-crash.toml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("EXHAUSTIVE"), "{t}");
+}
+
+#[test]
 fn reduction_flag_and_compare_print_the_factor() {
     // Default: the semantic reduction; --compare reruns without reduction
     // and runs the exact oracle, and the text prints the three counts.
