@@ -1076,14 +1076,7 @@ impl<'a> Ctx<'a> {
         let c = self.c;
         let n = c.n;
         let own = table.get(y);
-        let evicts = (0..c.m()).any(|slot| {
-            let ni = table.get(n + slot).0;
-            ni > p.view.get(n + slot).0 && ni > 1
-        });
-        let push = c.variants.own_redo
-            && c.variants.pruning
-            && !p.declared
-            && own == (p.inc, HaSt::Recovering);
+        let (evicts, push) = self.view_evicts_or_pushes(y, p, table);
         let sends = if x == usize::from(c.ha_id()) {
             let mut s = 0;
             if own == (p.inc, HaSt::Transient) {
@@ -1158,6 +1151,16 @@ impl<'a> Ctx<'a> {
                 && table.get(r).1 == HaSt::Recovering
                 && p.rounds[r].inc != table.get(r).0
         });
+        let (evicts, push) = self.view_evicts_or_pushes(x, p, table);
+        !(starts_round || evicts || push) && self.view_alone(x)
+    }
+
+    /// A view with `table` at participant `x`: whether it evicts an
+    /// originator incarnation, and whether it may lead to `push_own` (it
+    /// shows `x` RECOVERING, undeclared, with pruning and own REDO on).
+    fn view_evicts_or_pushes(&self, x: usize, p: &PartState, table: &HaTable) -> (bool, bool) {
+        let c = self.c;
+        let n = c.n;
         let evicts = (0..c.m()).any(|slot| {
             let ni = table.get(n + slot).0;
             ni > p.view.get(n + slot).0 && ni > 1
@@ -1166,7 +1169,7 @@ impl<'a> Ctx<'a> {
             && c.variants.pruning
             && !p.declared
             && table.get(x) == (p.inc, HaSt::Recovering);
-        !(starts_round || evicts || push) && self.view_alone(x)
+        (evicts, push)
     }
 
     /// At participant `x`: whether an EOL cannot complete the stop

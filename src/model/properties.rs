@@ -373,19 +373,23 @@ fn durable_txs(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
 /// behind its durable one: a restart reloads the durable one, so versions
 /// never decrease across crashes.
 pub fn s1_monotone_store(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).all(|p| {
-        let st = store(s, p);
-        let logged = st
-            .log
+    (0..m.cfg().cluster.n).all(|p| s1_at(s, p))
+}
+
+/// S1 at one participant `p` (S1 is the conjunction over participants;
+/// the step-local form checks it at the stepping participant).
+pub fn s1_at(s: &SysState, p: usize) -> bool {
+    let st = store(s, p);
+    let logged = st
+        .log
+        .iter()
+        .all(|r| st.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version()));
+    let ahead = live(s, p).is_none_or(|ls| {
+        st.kv
             .iter()
-            .all(|r| st.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version()));
-        let ahead = live(s, p).is_none_or(|ls| {
-            st.kv
-                .iter()
-                .all(|(k, d)| ls.kv.get(k).is_some_and(|v| v.ver >= d.ver))
-        });
-        logged && ahead
-    })
+            .all(|(k, d)| ls.kv.get(k).is_some_and(|v| v.ver >= d.ver))
+    });
+    logged && ahead
 }
 
 /// S2: quiescent => all replicas of every key hold the same record.

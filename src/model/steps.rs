@@ -24,7 +24,7 @@
 //! `durable(q, tx)` below is `properties::durable` of `q`'s store for the
 //! dtx's key and version (`D_q` is the set of dtxs durable at `q`).
 
-use crate::model::properties::{durable, op_of};
+use crate::model::properties::{durable, op_of, s1_at};
 use crate::model::{live, store, Action, Dtm0Model, SysState};
 use crate::protocol::msg::Msg;
 use crate::protocol::participant::PartState;
@@ -183,22 +183,6 @@ fn version(m: &Dtm0Model, tx: TxId) -> Option<(crate::protocol::types::Key, Vers
 /// `tx` is durable at `p` in `s` (`properties::durable` of p's store).
 fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
     version(m, tx).is_some_and(|(key, ver)| durable(store(s, p), tx, key, ver))
-}
-
-/// S1 at one participant: `properties::s1_monotone_store` restricted to
-/// `p` (it is a conjunction over participants).
-fn s1_at(s: &SysState, p: usize) -> bool {
-    let st = store(s, p);
-    let logged = st
-        .log
-        .iter()
-        .all(|r| st.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version()));
-    let ahead = live(s, p).is_none_or(|ls| {
-        st.kv
-            .iter()
-            .all(|(k, d)| ls.kv.get(k).is_some_and(|v| v.ver >= d.ver))
-    });
-    logged && ahead
 }
 
 /// S1, local form, on a step of participant `p`: S1 holds at `p` after the
