@@ -12,7 +12,14 @@ fn main() {
         .nth(2)
         .map(|x| x.parse().unwrap())
         .unwrap_or(3);
-    let m = build(&ModelSpec::load(Path::new(&format!("models/{name}.toml"))).unwrap());
+    let path = if name.ends_with(".toml") {
+        name.clone()
+    } else {
+        format!("models/{name}.toml")
+    };
+    let mut spec = ModelSpec::load(Path::new(&path)).unwrap();
+    spec.check.exact_store = Some(std::env::var("EXACT_STORE").is_ok());
+    let m = build(&spec);
     let mut seen = HashSet::new();
     let mut stack = m.init_states();
     let mut terms = Vec::new();

@@ -43,7 +43,7 @@ use crate::engine::por::actor_of;
 use crate::model::{self, steps, visited_fp, Action, Dtm0Model, SysState};
 use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
-use crate::protocol::msg::{HaSt, HaTable, Msg};
+use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
 use crate::protocol::originator::{DtxSt, OrigState};
 use crate::protocol::participant::{superseded_durably, PartState};
 use crate::protocol::types::{Inc, St, TxId, Txr};
@@ -104,12 +104,15 @@ pub struct Desc {
     /// never pruned; participant VIEW: it reads no log (starts no round,
     /// evicts nothing, cannot lead to `push_own`); participant EXECUTE and
     /// REDO: the dtx is in the log, which is never pruned (it sets no
-    /// timer); originator PERSISTENT:
+    /// timer); participant commit: nothing is pending (it sends no
+    /// notice); originator PERSISTENT:
     /// it cannot add to the ghost list of stable dtxs; originator VIEW: it
     /// resends no EXECUTE.
     pub flag: bool,
     /// Second fact. Participant VIEW: bit 0, it keeps every originator
-    /// slot's incarnation; bit 1, it keeps every other participant's.
+    /// slot's incarnation; bit 1, it keeps every other participant's;
+    /// bit 2, `flag` relies on no EOL arriving; bit 3, it changes a peer's
+    /// incarnation while a commit with nothing pending is set.
     /// Originator PERSISTENT: the participants its vector shows P;
     /// originator VIEW: the participants it resends EXECUTE to.
     /// Participant EOL: bit 0, the receiver has declared or its view shows
@@ -234,9 +237,17 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // next view to arrive); bit 0 of `mask` says it never will, for
         // any later view. Only one of READY (the new view shows the
         // receiver TRANSIENT) and RECOVERED (it shows it RECOVERING) can
-        // go to HA. Without push_own neither reads the log.
+        // go to HA. With push_own, the push reads the log, which neither
+        // writes, and comes from whichever is last, under the new view:
+        // in one order the view's step sends its round and eviction REDOs
+        // and then the push, in the other the view's step sends the same
+        // REDOs and the EOL's step the push, so every channel gets the
+        // same sequence.
+        // Unless the view's own description relies on no EOL arriving
+        // (bit 2 of its mask: it reads no log only because the stop
+        // condition cannot be met yet).
         (EOL, VIEW) => {
-            (!push || a.mask & 2 != 0)
+            b.mask & 4 == 0
                 && (b.keep >> a.src) & 1 != 0
                 && if b.future { a.mask & 1 != 0 } else { a.flag }
         }
@@ -253,12 +264,23 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // REDO's mask says it is not superseded (the catalogue changes
         // only by this participant's EXECUTE, REDO and commit, all
         // dependent with it).
+        // Not with a view of bit 3 (below, the commit).
         (EXE, VIEW) => {
-            b.flag && b.mask & 1 != 0 && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
+            b.flag
+                && b.mask & 1 != 0
+                && b.mask & 8 == 0
+                && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
         }
-        (RDO, VIEW) => b.flag && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0),
-        // The commit reads the view for the `to` of its notices only.
-        (VIEW, COMMIT) => a.flag && a.mask & 2 != 0,
+        (RDO, VIEW) => {
+            b.flag && b.mask & 8 == 0 && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
+        }
+        // The commit reads the view for the `to` of its notices only, and
+        // sends none when nothing is pending (its flag). Records become
+        // pending only by EXECUTE and REDO, dependent with the commit; a
+        // view relying on the commit's flag has bit 3, which keeps it
+        // dependent with them too: whichever side of the set the two are
+        // on, nothing becomes pending along a path that avoids it.
+        (VIEW, COMMIT) => a.flag && (a.mask & 2 != 0 || (b.flag && a.mask & 8 != 0)),
         // Not PERSISTENT with the commit, even for a durable record: the
         // commit saves the whole log with its state vectors.
         // Acks of rounds served to different peers: each advances its
@@ -383,6 +405,31 @@ fn role(c: &Cluster, i: usize) -> Role {
 }
 
 /// The live participant state of actor `i` (none when crashed).
+/// Whether a view with `table`, delivered to live participant `x` (state
+/// `p`) now, may meet the stop condition (`check_stop`: declare, send
+/// RECOVERED, and with pruning and own REDO push the log). It needs `x`
+/// undeclared, shown RECOVERING at its incarnation, and an EOL held from
+/// every peer the table shows ONLINE or RECOVERING, of that incarnation or
+/// later; the view itself can only clear EOLs (`follow_peer`, the
+/// TRANSIENT reset), so false here is false after it. Valid along every
+/// path that avoids a stubborn set wherever the closure relies on it: an
+/// answer of false matters only when the view and another action of `x`
+/// are on opposite sides of the set, or when the view is asked whether it
+/// may trigger a send; in the first case every EOL delivery to `x` is
+/// dependent with both (the table: EOL with anything but NOOP while
+/// undeclared, with push on; with the view because its description says
+/// it relies on this, bit 2 of its mask), in the second the trigger table
+/// lists EOL for the same sends; either way every EOL to `x` is in the set
+/// or kept back, so `eol` and `declared` do not change along such paths.
+fn stop_may_hold(c: &Cluster, x: usize, p: &PartState, table: &HaTable) -> bool {
+    !p.declared
+        && table.get(x) == (p.inc, HaSt::Recovering)
+        && (0..c.n).filter(|&r| r != x).all(|r| {
+            let (ri, rs) = table.get(r);
+            !matches!(rs, HaSt::Online | HaSt::Recovering) || (p.eol[r] != 0 && p.eol[r] >= ri)
+        })
+}
+
 fn live_part<'a>(s: &'a SysState, crashed: &[bool], i: usize) -> Option<&'a PartState> {
     if crashed[i] {
         None
@@ -852,7 +899,7 @@ impl<'a> Ctx<'a> {
                 }
                 ctx.queued[i]
                     .iter()
-                    .map(|m| ctx.deliver_desc(y, x, m))
+                    .map(|m| ctx.deliver_desc(y, x, m, false))
                     .collect()
             })
             .collect();
@@ -866,13 +913,17 @@ impl<'a> Ctx<'a> {
 
     /// The description of a delivery of `msg` from `src` to `x` at this
     /// state (`x` not crashed).
-    pub fn deliver_desc(&self, src: usize, x: usize, msg: &Msg) -> Desc {
+    /// `head`: the message is deliverable now (the head of its channel
+    /// on an ordered network), not queued behind another.
+    pub fn deliver_desc(&self, src: usize, x: usize, msg: &Msg, head: bool) -> Desc {
         let d = Desc {
             src,
             ..Desc::of(msg_kind(msg))
         };
         match &*self.s.actor_states[x] {
-            crate::protocol::actor::Dtm0State::Participant(p) => self.deliver_to_part(x, p, msg, d),
+            crate::protocol::actor::Dtm0State::Participant(p) => {
+                self.deliver_to_part(x, p, msg, d, head)
+            }
             crate::protocol::actor::Dtm0State::Originator(o) => self.deliver_to_orig(x, o, msg, d),
             crate::protocol::actor::Dtm0State::Ha(h) => self.deliver_to_ha(h, msg, d),
         }
@@ -880,7 +931,7 @@ impl<'a> Ctx<'a> {
 
     /// `deliver_desc` at participant `x` in state `p`; `d` is the plain
     /// description of the delivery.
-    fn deliver_to_part(&self, x: usize, p: &PartState, msg: &Msg, mut d: Desc) -> Desc {
+    fn deliver_to_part(&self, x: usize, p: &PartState, msg: &Msg, mut d: Desc, head: bool) -> Desc {
         let c = self.c;
         let noop_ok = c.variants.mutants.is_empty();
         let noop = Desc { kind: NOOP, ..d };
@@ -928,13 +979,34 @@ impl<'a> Ctx<'a> {
                 if noop_ok && *seq <= p.seq {
                     return noop;
                 }
-                d.flag = self.view_reads_no_log(x, p, table);
+                d.flag = self.view_reads_no_log(x, p, table, head);
                 let n = c.n;
                 let slots =
                     (0..c.m()).all(|k| table.get(n + k).0.max(1) == p.view.get(n + k).0.max(1));
                 let peers = (0..n).all(|r| r == x || table.get(r).0 == p.view.get(r).0);
                 if self.view_alone(x) {
-                    d.mask = u16::from(slots) | (u16::from(peers) << 1);
+                    // Bit 2: `flag` holds only because the stop condition
+                    // cannot be met now (`stop_may_hold`), which stays so
+                    // only while no EOL reaches `x`: such a view stays
+                    // dependent with EOLs (see the table).
+                    let relies = head
+                        && c.variants.own_redo
+                        && c.variants.pruning
+                        && !p.declared
+                        && table.get(x) == (p.inc, HaSt::Recovering)
+                        && !stop_may_hold(c, x, p, table);
+                    // Bit 3: it changes a peer's incarnation while a commit
+                    // with nothing pending is set here: it commutes with
+                    // that commit (which sends no notice) only while
+                    // nothing becomes pending, so it stays dependent with
+                    // EXECUTE and REDO (see the table).
+                    let idle_commit = !peers
+                        && p.log.len() == p.ndur as usize
+                        && self.s.timers_set[x].iter().any(|t| *t == Timer::Commit);
+                    d.mask = u16::from(slots)
+                        | (u16::from(peers) << 1)
+                        | (u16::from(relies) << 2)
+                        | (u16::from(idle_commit) << 3);
                     d.keep = (0..n)
                         .filter(|&r| r != x && table.get(r).0 == p.view.get(r).0)
                         .fold(0, |m, r| m | 1 << r);
@@ -1057,6 +1129,18 @@ impl<'a> Ctx<'a> {
     /// is known (nothing can overtake it, and what it reads changes only
     /// with views); true otherwise.
     fn may_trigger(&self, a: &Action, y: usize, x: usize, k: u16) -> bool {
+        if let ActorModelAction::Timeout(..) = a {
+            // The commit sends notices only for the records it makes
+            // durable (`handle_commit_timer`): none while nothing is
+            // pending. Records become pending only by an EXECUTE or REDO
+            // delivered here, which the trigger table lists beside the
+            // commit for the same notices, so they are in the set or
+            // kept back: the commit still finds nothing pending when it
+            // fires along a path that avoids the set.
+            return !self.c.variants.mutants.is_empty()
+                || live_part(self.s, &self.crashed, y)
+                    .is_none_or(|p| p.log.len() > p.ndur as usize);
+        }
         let ActorModelAction::Deliver {
             msg: Msg::View { seq, table, .. },
             ..
@@ -1076,13 +1160,13 @@ impl<'a> Ctx<'a> {
         let c = self.c;
         let n = c.n;
         let own = table.get(y);
-        let (evicts, push) = self.view_evicts_or_pushes(y, p, table);
+        let (evicts, push) = self.view_evicts_or_pushes(y, p, table, true);
         let sends = if x == usize::from(c.ha_id()) {
             let mut s = 0;
             if own == (p.inc, HaSt::Transient) {
                 s |= READY;
             }
-            if !p.declared && own == (p.inc, HaSt::Recovering) {
+            if stop_may_hold(c, y, p, table) {
                 s |= RECOV;
             }
             s
@@ -1142,7 +1226,7 @@ impl<'a> Ctx<'a> {
 
     /// A view with `table` at participant `x` (newer than its own): it
     /// starts no round, evicts nothing and cannot lead to `push_own`.
-    fn view_reads_no_log(&self, x: usize, p: &PartState, table: &HaTable) -> bool {
+    fn view_reads_no_log(&self, x: usize, p: &PartState, table: &HaTable, head: bool) -> bool {
         let c = self.c;
         let n = c.n;
         let starts_round = (0..n).any(|r| {
@@ -1151,14 +1235,22 @@ impl<'a> Ctx<'a> {
                 && table.get(r).1 == HaSt::Recovering
                 && p.rounds[r].inc != table.get(r).0
         });
-        let (evicts, push) = self.view_evicts_or_pushes(x, p, table);
+        let (evicts, push) = self.view_evicts_or_pushes(x, p, table, head);
         !(starts_round || evicts || push) && self.view_alone(x)
     }
 
     /// A view with `table` at participant `x`: whether it evicts an
     /// originator incarnation, and whether it may lead to `push_own` (it
-    /// shows `x` RECOVERING, undeclared, with pruning and own REDO on).
-    fn view_evicts_or_pushes(&self, x: usize, p: &PartState, table: &HaTable) -> (bool, bool) {
+    /// shows `x` RECOVERING, undeclared, with pruning and own REDO on, and,
+    /// for the view at the channel's `head`, the stop condition can be met
+    /// under it: see `stop_may_hold`).
+    fn view_evicts_or_pushes(
+        &self,
+        x: usize,
+        p: &PartState,
+        table: &HaTable,
+        head: bool,
+    ) -> (bool, bool) {
         let c = self.c;
         let n = c.n;
         let evicts = (0..c.m()).any(|slot| {
@@ -1167,8 +1259,11 @@ impl<'a> Ctx<'a> {
         });
         let push = c.variants.own_redo
             && c.variants.pruning
-            && !p.declared
-            && table.get(x) == (p.inc, HaSt::Recovering);
+            && (if head {
+                stop_may_hold(c, x, p, table)
+            } else {
+                !p.declared && table.get(x) == (p.inc, HaSt::Recovering)
+            });
         (evicts, push)
     }
 
@@ -1225,9 +1320,15 @@ impl<'a> Ctx<'a> {
     pub fn desc(&self, a: &Action) -> Desc {
         match a {
             ActorModelAction::Deliver { src, dst, msg } => {
-                self.deliver_desc(usize::from(*src), usize::from(*dst), msg)
+                self.deliver_desc(usize::from(*src), usize::from(*dst), msg, true)
             }
-            ActorModelAction::Timeout(..) => Desc::of(COMMIT),
+            ActorModelAction::Timeout(id, _) => Desc {
+                // Nothing pending: the commit sends no notice.
+                flag: self.c.variants.mutants.is_empty()
+                    && live_part(self.s, &self.crashed, usize::from(*id))
+                        .is_some_and(|p| p.log.len() == p.ndur as usize),
+                ..Desc::of(COMMIT)
+            },
             ActorModelAction::Crash(_) => Desc::of(CRASH),
             ActorModelAction::Recover(_) => Desc::of(RECOVER),
             ActorModelAction::Drop(e) => Desc {

@@ -43,6 +43,10 @@ pub struct CheckFile {
     pub symmetry: Option<bool>,
     /// `random`: shuffle the DFS order (seeded); `plain`: stateright's order.
     pub order: Option<Order>,
+    /// `true`: keep the stored state vectors of a participant that can no
+    /// longer crash as its last commit left them, instead of canonical
+    /// (see `model::canonical`); for measuring what the map merges.
+    pub exact_store: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -42,6 +42,8 @@ pub struct ModelCfg {
     /// varied crash timings in a bounded run than stateright's fixed order
     /// (whose first dive crashes everything before anything happens).
     pub shuffle: Option<u64>,
+    /// Canonical stores (on by default): see `canonical_store`.
+    pub canonical_store: bool,
 }
 
 pub type SysState = ActorModelState<Dtm0, ()>;
@@ -95,9 +97,20 @@ impl Model for Dtm0Model {
     fn next_state(&self, last: &SysState, action: Action) -> Option<SysState> {
         let (src, dst, msg) = match &action {
             ActorModelAction::Deliver { src, dst, msg } => (*src, *dst, msg.clone()),
+            ActorModelAction::Timeout(id, _) | ActorModelAction::Recover(id) => {
+                let a = usize::from(*id);
+                let mut next = self.actors.next_state(last, action)?;
+                if self.cfg().canonical_store {
+                    canonical_store(self.cfg(), &mut next, a);
+                }
+                return Some(next);
+            }
             _ => return self.actors.next_state(last, action),
         };
-        if let Some(next) = self.actors.next_state(last, action) {
+        if let Some(mut next) = self.actors.next_state(last, action) {
+            if self.cfg().canonical_store {
+                canonical_store(self.cfg(), &mut next, usize::from(dst));
+            }
             return Some(next);
         }
         if last.crashed[usize::from(dst)] {
@@ -158,6 +171,7 @@ pub fn build_with(spec: &ModelSpec, shuffle: Option<u64>) -> Dtm0Model {
         max_crashes: spec.max_concurrent_crashes,
         stop: Arc::new(AtomicBool::new(false)),
         shuffle,
+        canonical_store: !spec.check.exact_store.unwrap_or(false),
     };
     let actors: Vec<Dtm0> = (0..cluster.actor_count())
         .map(|i| Dtm0 {
@@ -193,6 +207,55 @@ fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
             .iter()
             .enumerate()
             .all(|(i, &crashed)| !crashed || incarnation(s, i) <= Inc::from(cfg.budgets[i]))
+}
+
+/// Canonical stores. A participant's store is read by the protocol only
+/// when it restarts, and by the properties only while it is crashed,
+/// except for its catalogue, its log's records and its pruned ghost. Once
+/// a live participant has spent its crash budget (its incarnation is past
+/// it; a budget of 0 means never), nothing reads the state vectors its
+/// stored log carries: they are the vectors of its last commit, and where
+/// that commit fell (which notices had arrived before it) multiplies the
+/// states, terminal ones too, without changing any later step or verdict.
+/// Such a store's vectors are set to the live log's (between commits the
+/// stored log is the live log's durable prefix, whose vectors only grow).
+/// Only actor `a`, the one that just stepped, can have changed what this
+/// depends on. A model file's `[check] exact_store = true` turns it off.
+fn canonical_store(cfg: &ModelCfg, s: &mut SysState, a: usize) {
+    if a >= cfg.cluster.n || s.crashed[a] || incarnation(s, a) <= Inc::from(cfg.budgets[a]) {
+        return;
+    }
+    let Some(live) = s.actor_states[a].participant() else {
+        return;
+    };
+    let durable = live.durable_log();
+    let Some(Some(Dtm0Store::Participant(st))) = s.actor_storages.get(a) else {
+        return;
+    };
+    if st.log.len() != durable.len()
+        || st.log.iter().zip(durable).all(|(x, y)| x.sv == y.sv)
+        || st.log.iter().zip(durable).any(|(x, y)| x.id != y.id)
+    {
+        return;
+    }
+    let svs: Vec<_> = durable.iter().map(|r| r.sv).collect();
+    if let Some(Some(Dtm0Store::Participant(st))) = s.actor_storages.get_mut(a) {
+        for (r, sv) in st.log.iter_mut().zip(svs) {
+            r.sv = sv;
+        }
+    }
+}
+
+/// `s` with every participant's store made canonical (what the model's
+/// steps do to the participant that stepped): for the tests, which check
+/// on the small models that this map commutes with every step and keeps
+/// every verdict.
+pub fn canonical(cfg: &ModelCfg, s: &SysState) -> SysState {
+    let mut c = s.clone();
+    for p in 0..cfg.cluster.n {
+        canonical_store(cfg, &mut c, p);
+    }
+    c
 }
 
 /// The incarnation of actor `i` as its storage records it (HA: 1).
