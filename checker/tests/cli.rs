@@ -418,7 +418,7 @@ fn explorer_opens_the_printed_counterexample_path() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["actionIndex"].to_string() == *idx)
+            .find(|s| s["actionIndex"].as_u64() == idx.parse().ok())
             .unwrap_or_else(|| panic!("{prefix}: no action {idx} in {body}"))
             .clone();
         assert_eq!(step["action"], printed[i], "step {} of {path}", i + 1);
