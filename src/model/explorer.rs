@@ -246,7 +246,7 @@ const CONDS: [Cond; 32] = [
 
 /// Longest label drawn in full in the sequence diagram; longer ones end in
 /// `…` and carry the full text as a tooltip (it is in the step list too).
-pub const SVG_LABEL_MAX: usize = 72;
+pub const SVG_LABEL_MAX: usize = 100;
 
 fn esc(t: &str) -> String {
     t.replace('&', "&amp;")
