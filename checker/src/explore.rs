@@ -21,6 +21,10 @@ pub(crate) fn run(
     drop(listener);
     println!("explorer for model {} at http://{bound}/", spec.name);
     println!("(a counterexample path P opens at http://{bound}/#/steps/P; Ctrl-C stops)");
-    dtm0::model::build(&spec).checker().serve(bound);
+    // The explorer's wrapper: the protocol's notation, the violations on
+    // each state, and no crash beyond the budgets offered.
+    dtm0::model::explorer::Explorer::new(dtm0::model::build(&spec))
+        .checker()
+        .serve(bound);
     Ok(ExitCode::SUCCESS)
 }

@@ -388,13 +388,65 @@ fn explorer_opens_the_printed_counterexample_path() {
     let steps = path.split('/').count() - 1;
     assert!(steps > 3, "{path}");
 
+    let cx = &v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "S3")
+        .unwrap()["counterexample"];
+    let printed: Vec<&str> = cx["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let final_state = cx["final_state"].as_str().unwrap();
+
     let (_guard, port, addr) =
         explorer(&["models/orphan.toml", "--variant", "del-absent-no-tombstone"]);
+    // Walk the printed path one index at a time: each index opens the step
+    // `check` printed there, in the same words.
+    let indices: Vec<&str> = path.split('/').collect();
+    assert_eq!(indices.len(), printed.len() + 1, "{path}");
+    let mut prefix = indices[0].to_string();
+    let mut last = serde_json::Value::Null;
+    for (i, idx) in indices[1..].iter().enumerate() {
+        let (code, body) = get_when_up(port, &prefix);
+        assert_eq!(code, 200, "{prefix}: {body}");
+        let next: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let step = next
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["actionIndex"].as_u64() == idx.parse().ok())
+            .unwrap_or_else(|| panic!("{prefix}: no action {idx} in {body}"))
+            .clone();
+        assert_eq!(step["action"], printed[i], "step {} of {path}", i + 1);
+        prefix = format!("{prefix}/{idx}");
+        last = step;
+    }
+    // The state it ends in: check's final state, in the protocol's
+    // notation, under the violation it shows; the same in the diagram.
+    let state = last["state"].as_str().unwrap();
+    let outcome = last["outcome"].as_str().unwrap();
+    let svg = last["svg"].as_str().unwrap();
+    for text in [state, outcome] {
+        assert!(text.contains(final_state), "{final_state}\nnot in\n{text}");
+        assert!(text.starts_with("VIOLATED "), "{text}");
+        assert!(text.contains("VIOLATED S3 no resurrection: "), "{text}");
+        assert!(!text.contains("ActorModelState"), "{text}");
+    }
+    assert!(svg.contains("VIOLATED S3 no resurrection: "), "{svg}");
+    assert!(
+        svg.contains("o1 -&gt; p1: EXECUTE o1@10 [PUT k1 @10]"),
+        "{svg}"
+    );
+    assert!(!svg.contains("Execute {"), "{svg}");
+    // The end is settled and every crash budget is used: nothing is
+    // offered (stateright alone offers `HAproc: crash` and the others).
     let (code, body) = get_when_up(port, &path);
     assert_eq!(code, 200, "{body}");
-    let next: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let states = next.as_array().expect("a list of next steps");
-    assert!(!states.is_empty());
+    assert_eq!(body.trim(), "[]", "{body}");
     // a bogus path is refused
     let (code, _) = http_get(port, "/.states/0/999/999").unwrap();
     assert_eq!(code, 404);
@@ -405,6 +457,72 @@ fn explorer_opens_the_printed_counterexample_path() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot listen"));
     let o = dtm0(&["explore", "models/orphan.toml", "--addr", "not-an-address"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The actions the explorer offers after the path `prefix`, by their text.
+fn offered(port: u16, prefix: &str) -> Vec<(String, u64)> {
+    let (code, body) = get_when_up(port, prefix);
+    assert_eq!(code, 200, "{prefix}: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["action"].as_str().unwrap().to_string(),
+                s["actionIndex"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn explorer_offers_no_crash_the_budgets_forbid() {
+    // orphan: only the originator may crash, once.
+    let (_guard, port, _) = explorer(&["models/orphan.toml"]);
+    let at_init = offered(port, "0");
+    let texts: Vec<&str> = at_init.iter().map(|(a, _)| a.as_str()).collect();
+    assert!(texts.contains(&"oproc: crash"), "{texts:?}");
+    for forbidden in ["HAproc: crash", "p1proc: crash", "p2proc: crash"] {
+        assert!(
+            !texts.contains(&forbidden),
+            "{forbidden} offered: {texts:?}"
+        );
+    }
+    // Indices stay those of the offered list: 0, 1, 2, ...
+    let idx: Vec<u64> = at_init.iter().map(|(_, i)| *i).collect();
+    assert_eq!(idx, (0..idx.len() as u64).collect::<Vec<_>>());
+    let find = |list: &[(String, u64)], what: &str| {
+        list.iter()
+            .find(|(a, _)| a == what)
+            .unwrap_or_else(|| panic!("{what} not in {list:?}"))
+            .1
+    };
+    let crashed = format!("0/{}", find(&at_init, "oproc: crash"));
+    let restarted = format!(
+        "{crashed}/{}",
+        find(&offered(port, &crashed), "oproc: restart")
+    );
+    // The second crash of o is beyond its budget: no crash at all now.
+    let after = offered(port, &restarted);
+    assert!(!after.is_empty(), "{after:?}");
+    assert!(after.iter().all(|(a, _)| !a.contains("crash")), "{after:?}");
+    // and the states are in the protocol's notation
+    let (_, body) = get_when_up(port, &restarted);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let state = v[0]["state"].as_str().unwrap();
+    assert!(
+        state.contains("HA #0: p1 ONLINE, p2 ONLINE, o1 ONLINE"),
+        "{state}"
+    );
+    // the restarted originator by its incarnation, and each message in
+    // flight as the step that would deliver it
+    assert!(state.contains("\no2: {}\n"), "{state}");
+    assert!(
+        state.contains("\n  o2 -> HA: starting (incarnation 2)"),
+        "{state}"
+    );
+    assert!(!state.contains("VIOLATED"), "{state}");
 }
 
 fn json_of(o: &Output) -> serde_json::Value {

@@ -1,6 +1,7 @@
 //! The stateright model of a cluster: the actors of a model file, its
 //! network, its crash budgets, and every property of `properties`.
 
+pub mod explorer;
 pub mod file;
 pub mod properties;
 pub mod render;
@@ -202,11 +203,16 @@ pub fn build_with(spec: &ModelSpec, shuffle: Option<u64>) -> Dtm0Model {
 /// incarnation number is within its budget. Restarts are always enabled
 /// in stateright, so crashes are what must be bounded.
 fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
-    !cfg.stop.load(Ordering::Relaxed)
-        && s.crashed
-            .iter()
-            .enumerate()
-            .all(|(i, &crashed)| !crashed || incarnation(s, i) <= Inc::from(cfg.budgets[i]))
+    !cfg.stop.load(Ordering::Relaxed) && within_budgets(cfg, s)
+}
+
+/// The crash budgets alone (no early stop): every crashed actor is within
+/// its budget. The explorer hides the crashes that leave it.
+pub fn within_budgets(cfg: &ModelCfg, s: &SysState) -> bool {
+    s.crashed
+        .iter()
+        .enumerate()
+        .all(|(i, &crashed)| !crashed || incarnation(s, i) <= Inc::from(cfg.budgets[i]))
 }
 
 /// Canonical stores. A participant's store is read by the protocol only
@@ -340,12 +346,11 @@ pub fn order_hash(s: &SysState) -> u64 {
     h.finish()
 }
 
-/// The explorer's path (`#/steps/<path>`) of `actions` from `init`; empty
-/// when they do not replay.
+/// The explorer's path (`#/steps/<path>`) of `actions` from `init`: indices
+/// into the actions the explorer offers (`explorer::offered`); empty when
+/// they do not replay.
 pub fn explorer_path(m: &Dtm0Model, init: &SysState, actions: &[Action]) -> String {
-    Path::from_actions(m, init.clone(), actions.iter())
-        .map(|p| p.encode(m))
-        .unwrap_or_default()
+    explorer::path(m, init, actions)
 }
 
 /// Replays actions from the initial state; `None` if one is not enabled.

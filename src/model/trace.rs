@@ -12,7 +12,9 @@ use crate::model::{build, explorer_path, Action, Dtm0Model, SysState};
 use serde::{Deserialize, Serialize};
 use stateright::Model;
 
-pub const FORMAT: &str = "dtm0-trace/1";
+/// Version 2: explorer paths index the actions the explorer offers (no
+/// crash beyond the budgets), so version-1 paths open other states.
+pub const FORMAT: &str = "dtm0-trace/2";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceFile {
