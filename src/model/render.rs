@@ -106,12 +106,23 @@ pub fn action(cfg: &ModelCfg, a: &Action) -> String {
     }
 }
 
+/// A live catalogue entry: `k1@10`, with its value where it is not the
+/// default one (a `put k1` writes the key's number): `k1@10=7`. Two
+/// replicas that differ only in value print differently.
+pub fn kv_entry(key: crate::protocol::types::Key, r: &crate::protocol::types::Rec) -> String {
+    if r.val == crate::protocol::types::Val::from(key) {
+        format!("k{key}@{}", r.ver.ts)
+    } else {
+        format!("k{key}@{}={}", r.ver.ts, r.val)
+    }
+}
+
 /// `kvs = {k1@10}, tombstones = {k2@101}` as the seed writes it.
 pub fn kv(c: &Kv) -> String {
     let live: Vec<String> = c
         .iter()
         .filter(|(_, r)| r.alive())
-        .map(|(k, r)| format!("k{k}@{}", r.ver.ts))
+        .map(|(k, r)| kv_entry(*k, r))
         .collect();
     let dead: Vec<String> = c
         .iter()
