@@ -28,6 +28,8 @@ fn opts(stop_at: Vec<&'static str>, timeout: Duration) -> RunOpts {
         random_order: false,
         stop_at,
         reduction: check::Reduction::Por,
+        only: Vec::new(),
+        interrupt: None,
     }
 }
 

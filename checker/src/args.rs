@@ -337,6 +337,18 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
     /// Benchmarks (`bench live`: the live prototype on loopback)
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Define each property (S1-S9, L1-L3) and the clauses it checks
+    #[command(
+        long_about = "Define each property the checker judges (S1-S9 safety, L1-L3 liveness): \
+what it says, the clauses it checks (a violation's explanation names the clause that failed and \
+the data), where it is judged (on every state, at quiescence, at settled states, by a step-local \
+form under the semantic reduction), and its witness (a reachable state showing it is not vacuous)."
+    )]
+    Properties {
+        /// Only these properties (comma-separated ids)
+        #[arg(value_delimiter = ',')]
+        ids: Vec<String>,
+    },
     /// List the protocol variants a model or --variant can name
     #[command(
         long_about = "List the protocol variants a model file (`variants = [...]`) or \
@@ -423,6 +435,20 @@ pub(crate) struct CheckArgs {
     /// With --all: where to write the results (default: results/ beside models/)
     #[arg(long)]
     pub(crate) results: Option<PathBuf>,
+    /// Check and report only these properties (comma-separated ids, e.g. S2,S3); see `dtm0 properties`
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        conflicts_with = "all"
+    )]
+    pub(crate) property: Vec<String>,
+    /// Print the reduction's internals (persistent and sleep sets, bytes per state)
+    #[arg(long)]
+    pub(crate) verbose: bool,
+    /// Print the whole state after every step of a counterexample (default: what the step changed)
+    #[arg(long)]
+    pub(crate) full: bool,
 }
 
 // ---------------------------------------------------------------------

@@ -846,7 +846,7 @@ pub fn s1_why_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
     for r in &st.log {
         let key = r.op.key();
         let have = st.kv.get(&key);
-        if !have.is_some_and(|k| k.ver >= r.version()) {
+        if have.is_none_or(|k| k.ver < r.version()) {
             return fail(
                 "catalogue covers log",
                 format!(
@@ -860,7 +860,7 @@ pub fn s1_why_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
     if let Some(ls) = live(s, p) {
         for (k, d) in &st.kv {
             let v = ls.kv.get(k);
-            if !v.is_some_and(|v| v.ver >= d.ver) {
+            if v.is_none_or(|v| v.ver < d.ver) {
                 return fail(
                     "visible not behind durable",
                     format!(
