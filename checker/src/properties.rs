@@ -33,7 +33,7 @@ pub(crate) fn run(ids: &[String]) -> Result<ExitCode, String> {
     for p in props {
         println!("{}: {}", p.name, p.definition);
         let judged = if p.liveness {
-            "at settled states (not on a lossy network)"
+            "at settled states, not on a lossy network"
         } else if p.at_rest {
             "at quiescent states"
         } else if has_step_form(p.id) {

@@ -167,7 +167,13 @@ fn reduction(o: &mut String, r: &Report, verbose: bool) {
     } else {
         let _ = writeln!(o, "reduction: none (stateright's checker)");
     }
-    if let Some(note) = r.reduction_note.as_ref().filter(|_| verbose) {
+    // A note says why the reduction asked for did not apply (bfs, sim) or
+    // what it left out (sleep sets): internals, except where it fell back.
+    if let Some(note) = r
+        .reduction_note
+        .as_ref()
+        .filter(|_| verbose || r.reduction == Reduction::None)
+    {
         let _ = writeln!(o, "  note: {note}");
     }
     if let Some(c) = &r.comparison {

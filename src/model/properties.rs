@@ -1,6 +1,7 @@
-//! The properties of PROTOCOL.md section 7, one function each, named by the
-//! spec, each with a reachability witness ("sometimes") so that none holds
-//! vacuously.
+//! The properties S1-S9 and L1-L3 (defined in the README, "Properties"),
+//! one function each, each with a reachability witness ("sometimes") so
+//! that none holds vacuously, its definition and clauses, and a `why` that
+//! names the clause that fails and the data.
 //!
 //! Liveness (L1-L3) is checked at *settled* states: states where no step
 //! other than a crash (or, on a lossy network, a loss) changes anything.
@@ -124,7 +125,7 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: false,
-        definition: "whenever anything (a log record, an early notice, an originator's dtx, a notice or REDO in flight) shows P for participant q, the dtx is durable at q",
+        definition: "whenever anything (a log record, an early notice, an originator's dtx, a notice or REDO in flight) shows P for participant `q`, the dtx is durable at `q`",
         clauses: &[
             "honest P: every P bit for a participant q, in a log record, an early notice, an originator's dtx, a PERSISTENT or REDO in flight, is on a dtx durable at q",
         ],
@@ -170,7 +171,7 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Pruning,
         liveness: false,
         at_rest: false,
-        definition: "a record pruned at p is durable at every participant",
+        definition: "a record pruned at `p` is durable at every participant",
         clauses: &[
             "safe pruning: a record pruned at a participant is durable at every participant",
         ],
@@ -185,7 +186,7 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: false,
         at_rest: false,
-        definition: "once p declared itself recovered, every record a peer logged before its restore cutoff for this incarnation of p has been applied at p",
+        definition: "once `p` declared itself recovered, every record a peer logged before its restore cutoff for this incarnation of `p` has been applied at `p`",
         clauses: &[
             "heard every peer: when p has declared, no peer it had to hear from (the same incarnation) is still redoing to it without an EOL",
             "applied before declared: every record a peer logged before its cutoff for this incarnation of p (a round closed by EOL) is applied at p",
@@ -412,7 +413,7 @@ fn no_change(next: &SysState, s: &SysState) -> bool {
         && next.crashed == s.crashed
 }
 
-/// PROTOCOL.md's `quiescent`: settled, and every participant ONLINE.
+/// `quiescent`: settled, and every participant ONLINE.
 pub fn quiescent(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
     all_online(m, s) && settled(m, s) && (0..c.n).all(|p| live(s, p).is_some())
