@@ -106,3 +106,21 @@ fn every_explanation_agrees_with_its_check() {
         "no state failed {missing:?}: their explanations are untested ({seen:?})"
     );
 }
+
+#[test]
+fn replicas_differing_only_in_value_print_differently() {
+    use dtm0::model::render::kv;
+    use dtm0::protocol::types::{Kv, Rec, Version};
+    let mut a = Kv::new();
+    a.insert(
+        1,
+        Rec {
+            ver: Version { ts: 10, del: false },
+            val: 1,
+        },
+    );
+    let mut b = a.clone();
+    b.get_mut(&1).unwrap().val = 7;
+    assert_ne!(kv(&a), kv(&b), "{}", kv(&a));
+    assert!(kv(&b).contains("k1@10=7"), "{}", kv(&b));
+}

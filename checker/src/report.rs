@@ -76,6 +76,11 @@ pub(crate) fn explanation_lines(r: &Report, g: &Group) -> Vec<String> {
             ids.push(v.id);
         }
     }
+    ids.sort_by_key(|id| {
+        dtm0::model::properties::PROPS
+            .iter()
+            .position(|p| p.id == *id)
+    });
     ids.iter()
         .map(|id| {
             let why = g.cx.violations.iter().find(|v| v.id == *id).map_or(
@@ -136,7 +141,7 @@ is not proved: a form it relies on was violated)"
     if r.interrupted && !r.bounded_by.iter().any(|b| b == "interrupted") {
         let _ = writeln!(
             o,
-            "interrupted while searching for shortest counterexamples: the paths shown are the ones the run found, not the shortest"
+            "interrupted while searching for shortest counterexamples: a path not marked shortest is the one the run found"
         );
     }
 }

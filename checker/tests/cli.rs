@@ -888,6 +888,37 @@ fn ctrl_c_prints_the_partial_report_and_exits_130() {
     assert!(t.contains("BOUNDED (interrupted"), "{t}");
     assert!(t.contains("  S2 convergence"), "{t}");
     assert!(verdict_line(&t).starts_with("verdict: "), "{t}");
+
+    // Interrupted while the shortest paths are searched (orphan's search
+    // ends within a second, the shortest-path search takes half a minute):
+    // the violations found are reported with the run's own paths.
+    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
+        .args([
+            "check",
+            "models/orphan.toml",
+            "--variant",
+            "del-absent-no-tombstone",
+        ])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{t}");
+    assert!(
+        t.contains("interrupted while searching for shortest counterexamples")
+            || t.contains("BOUNDED (interrupted"),
+        "{t}"
+    );
+    assert!(verdict_line(&t).starts_with("verdict: violated: "), "{t}");
+    assert!(t.contains("\ncounterexample 1 ("), "{t}");
 }
 
 #[test]

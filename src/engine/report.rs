@@ -362,13 +362,9 @@ fn shorten(
         stop: opts.interrupt.as_deref(),
     };
     let (paths, _finished) = shortest_paths_ctl(m, &refs, depth, 2_500_000, &ctl);
+    // A path found before an interruption is still shortest (found at the
+    // first level where its property fails); the others keep the run's.
     let cut = stopped();
-    // An interrupted search proved nothing about the levels it did not
-    // finish: its paths are shown, not called shortest.
-    let paths = paths
-        .into_iter()
-        .map(|p| if cut { None } else { p })
-        .collect::<Vec<_>>();
     (violated.iter().map(|p| p.id).zip(paths).collect(), cut)
 }
 
