@@ -15,10 +15,10 @@ use std::path::PathBuf;
     about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr",
     long_about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr.\n\n\
 Models are TOML files (see models/). `dtm0 check` explores a model's state space and reports every \
-property (S1-S9, L1-L3, defined in the README) with its reachability witness; `dtm0 explore` serves \
+property (S1-S9, L1-L3, defined by `dtm0 properties` and in the README) with its reachability witness; `dtm0 explore` serves \
 stateright's web explorer to browse states and counterexamples step by step.\n\n\
 Exit codes: 0 every property holds and every witness was reached; 1 a property is violated or a \
-witness was not reached; 2 bad input (model file, flag, address)."
+witness was not reached; 2 bad input (model file, flag, address); 130 `check` interrupted by Ctrl-C."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -169,8 +169,12 @@ pub(crate) enum Cmd {
 Prints progress lines on standard error during long runs, then one line per property: its \
 verdict and whether its reachability witness was found. A run is EXHAUSTIVE when it explored \
 every state within the model's crash budgets; otherwise it says BOUNDED and why (time or depth \
-limit, simulation). A violation comes with a shortest counterexample in protocol terms and the \
-explorer path that opens it.\n\n\
+limit, simulation, interrupted); the verdict line never calls a bounded run a proof. Each \
+distinct counterexample is printed once, with every property it violates and one line per \
+property naming the clause that failed and the data (keys, replicas, records), its steps in \
+protocol terms with what each changed (--full: the whole state), and the `dtm0 explore` command \
+and path that open it. --property S2,S3 checks only those. Ctrl-C prints the report so far and \
+exits 130.\n\n\
 DFS runs use the semantic reduction by default (--reduction stubborn: stubborn sets over \
 actions of one actor that commute, checked exactly on small models; README, \"Semantic \
 reduction\"), or, with symmetry, --reduction por (actions of different actors); --reduction \

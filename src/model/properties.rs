@@ -1203,13 +1203,14 @@ fn l2_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
                 .iter()
                 .find(|r| !r.sv.all(n, St::P))
                 .map(|r| {
+                    let q = (0..n).find(|&q| r.sv.get(q) != St::P).unwrap_or(p);
                     (
                         "P everywhere",
                         format!(
-                            "{}'s record of {} is st={}",
+                            "{}'s record of {} is not P for {}",
                             pname(m, p),
                             dtx_op(m, r.id),
-                            r.sv.render(n)
+                            pname(m, q)
                         ),
                     )
                 })
