@@ -26,6 +26,8 @@ fn opts(strategy: Strategy, symmetry: bool) -> RunOpts {
         random_order: false,
         stop_at: Vec::new(),
         reduction: check::Reduction::None,
+        only: Vec::new(),
+        interrupt: None,
     }
 }
 
@@ -91,7 +93,7 @@ fn motr_tombstone_rule_breaks_convergence_and_resurrects() {
     assert!(!r.ok);
     let s3 = r.properties.iter().find(|p| p.id == "S3").unwrap();
     let cx = s3.counterexample.as_ref().unwrap();
-    assert!(cx.steps.iter().any(|s| s.contains("oproc: crash")));
+    assert!(cx.steps.iter().any(|s| s.contains("o1proc: crash")));
     assert!(cx.final_state.contains("k1@10"), "{}", cx.final_state);
 }
 

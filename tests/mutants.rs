@@ -23,6 +23,8 @@ fn opts(stop_at: Vec<&'static str>, timeout: Duration) -> RunOpts {
         random_order: false,
         stop_at,
         reduction: check::Reduction::Stubborn,
+        only: Vec::new(),
+        interrupt: None,
     }
 }
 

@@ -122,6 +122,8 @@ fn plain_engine_visits_what_stateright_visits() {
             random_order: false,
             stop_at: vec![],
             reduction: Reduction::None,
+            only: Vec::new(),
+            interrupt: None,
         };
         let r = check::run(&s, &opts).unwrap();
         assert!(r.exhaustive);

@@ -312,7 +312,7 @@ fn events_are_written_in_the_seeds_notation() {
     ]));
     assert!(ev("@70").contains(&"o1proc: restart as o2".to_string()));
     assert!(ev("@90").contains(
-        &"HA -> p2: view #5: p1 is RECOVERING, p3 is RECOVERING, o1 is FAILED, o2 is ONLINE"
+        &"HA -> p2: view #5: p1 is RECOVERING, p2 is ONLINE, p3 is RECOVERING, o1 is FAILED, o2 is ONLINE"
             .to_string()
     ));
     assert!(ev("@120").contains(&"p1 -> p2: REDO p1.R1 = o1.R1 [PUT k1 @10]".to_string()));

@@ -221,6 +221,8 @@ fn stubborn_opts(reduction: check::Reduction) -> RunOpts {
         random_order: false,
         stop_at: vec![],
         reduction,
+        only: Vec::new(),
+        interrupt: None,
     }
 }
 

@@ -15,10 +15,10 @@ use std::path::PathBuf;
     about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr",
     long_about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr.\n\n\
 Models are TOML files (see models/). `dtm0 check` explores a model's state space and reports every \
-property (S1-S9, L1-L3, defined in the README) with its reachability witness; `dtm0 explore` serves \
+property (S1-S9, L1-L3, defined by `dtm0 properties` and in the README) with its reachability witness; `dtm0 explore` serves \
 stateright's web explorer to browse states and counterexamples step by step.\n\n\
 Exit codes: 0 every property holds and every witness was reached; 1 a property is violated or a \
-witness was not reached; 2 bad input (model file, flag, address)."
+witness was not reached; 2 bad input (model file, flag, address); 130 `check` interrupted by Ctrl-C."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -169,8 +169,12 @@ pub(crate) enum Cmd {
 Prints progress lines on standard error during long runs, then one line per property: its \
 verdict and whether its reachability witness was found. A run is EXHAUSTIVE when it explored \
 every state within the model's crash budgets; otherwise it says BOUNDED and why (time or depth \
-limit, simulation). A violation comes with a shortest counterexample in protocol terms and the \
-explorer path that opens it.\n\n\
+limit, simulation, interrupted); the verdict line never calls a bounded run a proof. Each \
+distinct counterexample is printed once, with every property it violates and one line per \
+property naming the clause that failed and the data (keys, replicas, records), its steps in \
+protocol terms with what each changed (--full: the whole state), and the `dtm0 explore` command \
+and path that open it. --property S2,S3 checks only those. Ctrl-C prints the report so far and \
+exits 130.\n\n\
 DFS runs use the semantic reduction by default (--reduction stubborn: stubborn sets over \
 actions of one actor that commute, checked exactly on small models; README, \"Semantic \
 reduction\"), or, with symmetry, --reduction por (actions of different actors); --reduction \
@@ -337,6 +341,18 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
     /// Benchmarks (`bench live`: the live prototype on loopback)
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Define each property (S1-S9, L1-L3) and the clauses it checks
+    #[command(
+        long_about = "Define each property the checker judges (S1-S9 safety, L1-L3 liveness): \
+what it says, the clauses it checks (a violation's explanation names the clause that failed and \
+the data), where it is judged (on every state, at quiescence, at settled states, by a step-local \
+form under the semantic reduction), and its witness (a reachable state showing it is not vacuous)."
+    )]
+    Properties {
+        /// Only these properties (comma-separated ids)
+        #[arg(value_delimiter = ',')]
+        ids: Vec<String>,
+    },
     /// List the protocol variants a model or --variant can name
     #[command(
         long_about = "List the protocol variants a model file (`variants = [...]`) or \
@@ -423,6 +439,20 @@ pub(crate) struct CheckArgs {
     /// With --all: where to write the results (default: results/ beside models/)
     #[arg(long)]
     pub(crate) results: Option<PathBuf>,
+    /// Check and report only these properties (comma-separated ids, e.g. S2,S3); see `dtm0 properties`
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        conflicts_with = "all"
+    )]
+    pub(crate) property: Vec<String>,
+    /// Print the reduction's internals (persistent and sleep sets, bytes per state)
+    #[arg(long)]
+    pub(crate) verbose: bool,
+    /// Print the whole state after every step of a counterexample (default: what the step changed)
+    #[arg(long)]
+    pub(crate) full: bool,
 }
 
 // ---------------------------------------------------------------------

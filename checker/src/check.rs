@@ -4,8 +4,11 @@ use crate::args::{CheckArgs, FormatArg};
 use dtm0::engine::check::{self, Refusal, Report, RunOpts};
 use dtm0::model::file::{ModelSpec, Strategy};
 use dtm0::model::{build, Action, Dtm0Model};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) fn run(a: CheckArgs) -> Result<ExitCode, String> {
@@ -17,9 +20,24 @@ pub(crate) fn run(a: CheckArgs) -> Result<ExitCode, String> {
         spec.network = n.into();
     }
     let format = format_of(a.json, a.format)?;
-    let opts = run_opts(&a, &spec)?;
+    let mut opts = run_opts(&a, &spec)?;
+    opts.only = crate::properties::select(&a.property)?
+        .into_iter()
+        .filter(|_| !a.property.is_empty())
+        .map(|p| p.id)
+        .collect();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: printing the report so far (Ctrl-C again quits at once)");
+    })
+    .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    opts.interrupt = Some(interrupt.clone());
     let mut report = check::run(&spec, &opts).map_err(refusal)?;
-    if a.compare {
+    if a.compare && !report.interrupted {
         eprintln!("--compare: running again with --reduction none");
         check::compare(&spec, &opts, &mut report).map_err(refusal)?;
     }
@@ -28,12 +46,57 @@ pub(crate) fn run(a: CheckArgs) -> Result<ExitCode, String> {
     if let Some(file) = &a.save_trace {
         save_trace(file, &spec, &m, &paths)?;
     }
-    print(format, &report, &m, &paths)?;
-    Ok(if report.ok {
+    let style = crate::report::Style {
+        explore: explore_command(&a),
+        verbose: a.verbose,
+        full: a.full.then(|| full_states(&report, &m)),
+    };
+    print(format, &report, &m, &style)?;
+    Ok(if report.interrupted || interrupt.load(Ordering::SeqCst) {
+        ExitCode::from(130)
+    } else if report.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The command that opens this run's model in the explorer: the model
+/// file as given, the network if overridden, the variants given.
+fn explore_command(a: &CheckArgs) -> String {
+    let model = a
+        .model
+        .as_ref()
+        .map_or("models/seed.toml".to_string(), |p| p.display().to_string());
+    let mut cmd = format!("dtm0 explore {model}");
+    if let Some(n) = a.network {
+        let n: dtm0::model::file::NetworkKind = n.into();
+        let _ = write!(cmd, " --network {}", format!("{n:?}").to_lowercase());
+    }
+    for v in &a.variants {
+        let _ = write!(cmd, " --variant {v}");
+    }
+    cmd
+}
+
+/// Per distinct counterexample, the whole state after each step.
+fn full_states(r: &Report, m: &Dtm0Model) -> Vec<Vec<Vec<String>>> {
+    crate::report::paths(r)
+        .iter()
+        .map(|g| {
+            dtm0::model::replay(m, &g.cx.actions)
+                .unwrap_or_default()
+                .iter()
+                .skip(1)
+                .map(|s| {
+                    dtm0::model::render::state(m.cfg(), s)
+                        .lines()
+                        .map(String::from)
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A refused run in the CLI's words.
@@ -131,20 +194,39 @@ fn print(
     format: FormatArg,
     report: &Report,
     m: &Dtm0Model,
-    paths: &[(&'static str, Vec<Action>)],
+    style: &crate::report::Style,
 ) -> Result<(), String> {
     match format {
-        FormatArg::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(report).map_err(|e| e.to_string())?
-        ),
-        FormatArg::Text => print!("{}", crate::report::text(report)),
+        FormatArg::Json => {
+            let mut v = serde_json::to_value(report).map_err(|e| e.to_string())?;
+            v["explorer"] = serde_json::json!({ "command": style.explore });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+            );
+        }
+        FormatArg::Text => print!("{}", crate::report::text(report, style)),
         FormatArg::Table => {
-            print!("{}", crate::report::text_summary(report));
-            for (id, actions) in paths {
+            print!("{}", crate::report::text_summary(report, style));
+            for (k, g) in crate::report::paths(report).iter().enumerate() {
+                let actions = &g.cx.actions;
                 let states =
                     dtm0::model::replay(m, actions).ok_or("a counterexample does not replay")?;
-                println!("\ncounterexample for {id} ({} steps):", actions.len());
+                let lines = crate::report::explanation_lines(report, g);
+                let ids: Vec<&str> = lines
+                    .iter()
+                    .map(|l| l.split(':').next().unwrap_or(""))
+                    .collect();
+                println!(
+                    "\ncounterexample {} ({} steps{}) violates {}:",
+                    k + 1,
+                    actions.len(),
+                    if g.cx.shortest { ", shortest" } else { "" },
+                    ids.join(", ")
+                );
+                for l in &lines {
+                    println!("  {l}");
+                }
                 print!(
                     "{}",
                     dtm0::model::table::text(&dtm0::model::table::blocks_of_path(
@@ -152,6 +234,10 @@ fn print(
                         &states,
                         actions
                     ))
+                );
+                print!(
+                    "{}",
+                    crate::report::explorer_lines(&style.explore, &g.cx.explorer_path)
                 );
             }
         }

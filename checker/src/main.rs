@@ -7,6 +7,7 @@ mod explore;
 mod golden;
 mod live_cmd;
 mod live_seed;
+mod properties;
 mod report;
 mod results;
 mod scenario;
@@ -40,6 +41,19 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.cmd,
+        Cmd::Explore { .. } | Cmd::Cluster(_) | Cmd::Node { .. } | Cmd::Ha { .. }
+    ) {
+        // A reader that closes early (`dtm0 trace FILE | head`) ends the
+        // process quietly, as for any Unix filter, instead of a panic in
+        // println!. The servers keep Rust's default (write errors).
+        // SAFETY: resetting a signal's disposition at start, before any
+        // thread is spawned.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -115,5 +129,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => live_cmd::inspect(cluster, id, all, json),
         Cmd::Bench(b) => bench::run(b),
         Cmd::Variants => variants::run(),
+        Cmd::Properties { ids } => properties::run(&ids),
     }
 }

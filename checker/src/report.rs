@@ -1,30 +1,100 @@
 //! The report of `dtm0 check` as text: a header, one line per property,
 //! the counterexamples, the verdict.
 
-use dtm0::engine::check::{Reduction, Report, Status, WitnessStatus};
+use dtm0::engine::check::{Counterexample, Reduction, Report, Status, WitnessStatus};
 use std::fmt::Write;
 
-/// The report as text: a header, one line per property, counterexamples.
-pub(crate) fn text(r: &Report) -> String {
-    text_with(r, true)
+/// How the report is printed.
+pub(crate) struct Style {
+    /// `dtm0 explore ...` with the model and variants of the run.
+    pub(crate) explore: String,
+    /// Reduction internals (persistent sets, sleep sets, bytes per state).
+    pub(crate) verbose: bool,
+    /// The whole state after every step, not only what changed.
+    pub(crate) full: Option<Vec<Vec<Vec<String>>>>,
 }
 
-/// The report as text without the counterexamples' steps (for `--format
-/// table`, which prints them as tables).
-pub(crate) fn text_summary(r: &Report) -> String {
-    text_with(r, false)
-}
-
-fn text_with(r: &Report, with_cx: bool) -> String {
+/// The report as text: a header, one line per property, each distinct
+/// counterexample once, the verdict. `full`: per path (in `paths` order),
+/// the state after each step.
+pub(crate) fn text(r: &Report, st: &Style) -> String {
     let mut o = String::new();
     header(&mut o, r);
-    reduction(&mut o, r);
+    reduction(&mut o, r, st.verbose);
     properties(&mut o, r);
-    if with_cx {
-        counterexamples(&mut o, r);
+    for (k, g) in paths(r).iter().enumerate() {
+        counterexample(&mut o, r, g, k, st);
     }
     verdict(&mut o, r);
     o
+}
+
+/// The report without the counterexamples' steps (for `--format table`,
+/// which prints them as tables): header, properties, verdict.
+pub(crate) fn text_summary(r: &Report, st: &Style) -> String {
+    let mut o = String::new();
+    header(&mut o, r);
+    reduction(&mut o, r, st.verbose);
+    properties(&mut o, r);
+    verdict(&mut o, r);
+    o
+}
+
+/// A distinct counterexample: the path, and the properties reported
+/// violated with it (several properties may share one path).
+pub(crate) struct Group<'a> {
+    pub(crate) cx: &'a Counterexample,
+    pub(crate) ids: Vec<&'static str>,
+}
+
+/// The counterexamples of a report, each distinct path once, in the
+/// order of the first property that has it.
+pub(crate) fn paths(r: &Report) -> Vec<Group<'_>> {
+    let mut v: Vec<Group> = Vec::new();
+    for p in &r.properties {
+        let Some(cx) = &p.counterexample else {
+            continue;
+        };
+        match v.iter_mut().find(|g| g.cx.actions == cx.actions) {
+            Some(g) => g.ids.push(p.id),
+            None => v.push(Group {
+                cx,
+                ids: vec![p.id],
+            }),
+        }
+    }
+    v
+}
+
+/// The explanation lines of a path: each property it violates (those the
+/// report names first), `S2: "clause" fails: data`.
+pub(crate) fn explanation_lines(r: &Report, g: &Group) -> Vec<String> {
+    let checked = |id: &str| r.only.is_empty() || r.only.contains(&id);
+    let mut ids: Vec<&str> = g.ids.clone();
+    for v in &g.cx.violations {
+        if checked(v.id) && !ids.contains(&v.id) {
+            ids.push(v.id);
+        }
+    }
+    ids.sort_by_key(|id| {
+        dtm0::model::properties::PROPS
+            .iter()
+            .position(|p| p.id == *id)
+    });
+    ids.iter()
+        .map(|id| {
+            let why = g.cx.violations.iter().find(|v| v.id == *id).map_or(
+                "no explanation found on this path (its violation was seen on a state the path does not end in)",
+                |v| v.explanation.as_str(),
+            );
+            format!("{id}: {why}")
+        })
+        .collect()
+}
+
+/// The command and URL that open a path in the explorer.
+pub(crate) fn explorer_lines(explore: &str, path: &str) -> String {
+    format!("  explorer: {explore}\n            then open http://127.0.0.1:3000/#/steps/{path}\n")
 }
 
 /// The model, the run and its counts.
@@ -36,6 +106,13 @@ fn header(o: &mut String, r: &Report) {
         r.network,
         r.variants.join(", ")
     );
+    if !r.only.is_empty() {
+        let _ = writeln!(
+            o,
+            "properties checked: {} (--property; the others were not checked)",
+            r.only.join(", ")
+        );
+    }
     let kind = if r.exhaustive && r.reduction == Reduction::Stubborn {
         "EXHAUSTIVE (semantic reduction): every terminal and settled state within the model's \
 crash budgets was explored, for the properties judged at rest; S1, S4, S5, S7, S8, S9 were \
@@ -61,11 +138,28 @@ is not proved: a form it relies on was violated)"
         "states {}, unique {}, max depth {}, {:.2}s, {:.0} states/s",
         r.states, r.unique_states, r.max_depth, r.seconds, r.states_per_second
     );
+    if r.interrupted && !r.bounded_by.iter().any(|b| b == "interrupted") {
+        let _ = writeln!(
+            o,
+            "interrupted while searching for shortest counterexamples: a path not marked shortest is the one the run found"
+        );
+    }
 }
 
-/// The reduction that ran, and its factor with `--compare`.
-fn reduction(o: &mut String, r: &Report) {
-    if let (Some(red), Some(slept)) = (r.reduced_states, r.slept_transitions) {
+/// The reduction that ran (its internals with `--verbose`), and its
+/// factor with `--compare`.
+fn reduction(o: &mut String, r: &Report, verbose: bool) {
+    if !verbose {
+        let _ = writeln!(
+            o,
+            "reduction: {}",
+            match r.reduction {
+                Reduction::Stubborn => "stubborn (semantic)",
+                Reduction::Por => "por",
+                Reduction::None => "none (stateright's checker)",
+            }
+        );
+    } else if let (Some(red), Some(slept)) = (r.reduced_states, r.slept_transitions) {
         let _ = writeln!(
             o,
             "reduction: {} (our DFS, {} thread(s)): persistent sets smaller than the enabled set at {} states; sleep sets skipped {} transitions; {:.1} bytes per unique state",
@@ -78,7 +172,13 @@ fn reduction(o: &mut String, r: &Report) {
     } else {
         let _ = writeln!(o, "reduction: none (stateright's checker)");
     }
-    if let Some(note) = &r.reduction_note {
+    // A note says why the reduction asked for did not apply (bfs, sim) or
+    // what it left out (sleep sets): internals, except where it fell back.
+    if let Some(note) = r
+        .reduction_note
+        .as_ref()
+        .filter(|_| verbose || r.reduction == Reduction::None)
+    {
         let _ = writeln!(o, "  note: {note}");
     }
     if let Some(c) = &r.comparison {
@@ -141,45 +241,72 @@ fn properties(o: &mut String, r: &Report) {
     }
 }
 
-/// Each counterexample's steps, final state and explorer path.
-fn counterexamples(o: &mut String, r: &Report) {
-    for p in &r.properties {
-        if let Some(cx) = &p.counterexample {
-            let _ = writeln!(
-                o,
-                "\n{} violated: counterexample of {} steps{}:",
-                p.name,
-                cx.steps.len(),
-                if cx.shortest { " (shortest)" } else { "" }
-            );
-            for (i, s) in cx.steps.iter().enumerate() {
-                let _ = writeln!(o, "  {:>3}. {}", i + 1, s);
-            }
-            let _ = writeln!(o, "  final state:");
-            for l in cx.final_state.lines() {
-                let _ = writeln!(o, "    {l}");
-            }
-            let _ = writeln!(
-                o,
-                "  explorer: dtm0 explore, then open #/steps/{}",
-                cx.explorer_path
-            );
+/// One distinct counterexample: the properties it violates and why, its
+/// steps with what each changed (or the whole state, with `--full`), the
+/// final state, and the explorer command and path.
+fn counterexample(o: &mut String, r: &Report, g: &Group, k: usize, st: &Style) {
+    let cx = g.cx;
+    let lines = explanation_lines(r, g);
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or(""))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\ncounterexample {} ({} steps{}) violates {}:",
+        k + 1,
+        cx.steps.len(),
+        if cx.shortest { ", shortest" } else { "" },
+        ids.join(", ")
+    );
+    for l in &lines {
+        let _ = writeln!(o, "  {l}");
+    }
+    for (i, s) in cx.steps.iter().enumerate() {
+        let _ = writeln!(o, "  {:>3}. {}", i + 1, s);
+        let shown = match &st.full {
+            Some(all) => all
+                .get(k)
+                .and_then(|p| p.get(i))
+                .cloned()
+                .unwrap_or_default(),
+            None => cx.changes.get(i).cloned().unwrap_or_default(),
+        };
+        for l in shown {
+            let _ = writeln!(o, "         {l}");
         }
     }
+    let _ = writeln!(o, "  final state:");
+    for l in cx.final_state.lines() {
+        let _ = writeln!(o, "    {l}");
+    }
+    o.push_str(&explorer_lines(&st.explore, &cx.explorer_path));
 }
 
 fn verdict(o: &mut String, r: &Report) {
+    let bounded: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|p| p.status == Status::HoldsWithinBounds)
+        .map(|p| p.id)
+        .collect();
+    let which = if r.only.is_empty() {
+        "every property"
+    } else {
+        "every property checked"
+    };
     let _ = writeln!(
         o,
         "\nverdict: {}",
-        if r.ok
-            && r.properties
-                .iter()
-                .any(|p| p.status == Status::HoldsWithinBounds)
-        {
-            "no violation found; not a proof for the properties marked bounded".to_string()
+        if r.ok && !r.exhaustive {
+            "no violation found within the bounds (not a proof)".to_string()
+        } else if r.ok && !bounded.is_empty() {
+            format!(
+                "no violation found (exhaustive); not proved: {} (see their lines)",
+                bounded.join(", ")
+            )
         } else if r.ok {
-            "every property holds".to_string()
+            format!("{which} holds (exhaustive)")
         } else if !r.violated.is_empty() {
             format!("violated: {}", r.violated.join(", "))
         } else {

@@ -54,6 +54,7 @@ fn model_seed(
             "finish": finish,
             "settled": r.settled,
             "quiescent": dtm0::model::properties::quiescent(&m, r.states.last().unwrap()),
+            "divergence": scenario::divergence(&m, r.states.last().unwrap()),
             "steps": r.blocks,
             "final": fin,
             "properties": verdicts,
@@ -71,6 +72,9 @@ fn model_seed(
             if r.settled { ", settled" } else { "" }
         );
         print_final(&fin);
+        if let Some(d) = scenario::divergence(&m, r.states.last().unwrap()) {
+            println!("{d}");
+        }
         println!("properties:");
         for v in &verdicts {
             println!("  {}", v.text());

@@ -46,6 +46,7 @@ pub(crate) fn run(file: &Path, property: Option<&str>, json: bool) -> Result<Exi
                 "steps": blocks,
                 "final": fin,
                 "properties": verdicts,
+                "divergence": dtm0::model::scenario::divergence(&m, states.last().unwrap()),
                 "explorer": {"command": explore, "path": p.explorer_path},
             }));
         } else {
@@ -56,6 +57,9 @@ pub(crate) fn run(file: &Path, property: Option<&str>, json: bool) -> Result<Exi
                 actions.len()
             );
             print!("{}", dtm0::model::table::text(&blocks));
+            if let Some(d) = dtm0::model::scenario::divergence(&m, states.last().unwrap()) {
+                println!("{d}");
+            }
             println!("properties on this path:");
             for v in &verdicts {
                 println!("  {}", v.text());

@@ -148,6 +148,9 @@ fn reduction_flag_and_compare_print_the_factor() {
 
 #[test]
 fn violation_exits_1_with_counterexample_and_explorer_path() {
+    // The must-show: each distinct counterexample once, each with one
+    // explanation line per property it violates, and the full explorer
+    // command; progress lines while the shortest paths are searched.
     let o = dtm0(&[
         "check",
         "models/orphan.toml",
@@ -155,14 +158,79 @@ fn violation_exits_1_with_counterexample_and_explorer_path() {
         "del-absent-no-tombstone",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let t = text(&o);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(
-        t.contains("S2 convergence violated") || t.contains("S3 no resurrection violated"),
+        err.contains("searching breadth-first for shortest counterexamples"),
+        "{err}"
+    );
+    let violated: Vec<String> = t
+        .lines()
+        .filter(|l| l.contains(" VIOLATED "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert!(violated.contains(&"S2".to_string()), "{t}");
+    // Split into the counterexamples' blocks.
+    let blocks: Vec<&str> = t.split("\ncounterexample ").skip(1).collect();
+    assert!(blocks.len() >= 2, "{t}");
+    let mut paths = Vec::new();
+    let mut covered = Vec::new();
+    for b in &blocks {
+        let header = b.lines().next().unwrap();
+        let ids: Vec<&str> = header
+            .split("violates ")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(':')
+            .split(", ")
+            .collect();
+        for id in &ids {
+            let line = b
+                .lines()
+                .find(|l| l.starts_with(&format!("  {id}: \"")))
+                .unwrap_or_else(|| panic!("no explanation of {id} in {b}"));
+            assert!(line.contains("\" fails: "), "{line}");
+            covered.push(id.to_string());
+        }
+        let explore = b
+            .lines()
+            .find(|l| l.trim_start().starts_with("explorer: "))
+            .unwrap_or_else(|| panic!("no explorer line in {b}"));
+        assert!(
+            explore.contains("dtm0 explore models/orphan.toml --variant del-absent-no-tombstone"),
+            "{explore}"
+        );
+        let url = b.lines().find(|l| l.contains("#/steps/")).unwrap();
+        paths.push(url.split("#/steps/").nth(1).unwrap().trim().to_string());
+    }
+    // One block per distinct path, and every violated property in one.
+    let mut distinct = paths.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        paths.len(),
+        "a path printed twice: {paths:?}"
+    );
+    for v in &violated {
+        assert!(covered.contains(v), "{v} in no counterexample: {t}");
+    }
+    // S2's explanation names the key, both replicas and what each holds.
+    let s2 = t.lines().find(|l| l.starts_with("  S2: ")).unwrap();
+    assert!(
+        s2.contains("k1 differs") && s2.contains("p1 has") && s2.contains("p2 has"),
+        "{s2}"
+    );
+    assert!(
+        t.contains("(8 steps, shortest)") || t.contains(", shortest)"),
         "{t}"
     );
-    assert!(t.contains("(shortest)"), "{t}");
-    assert!(t.contains("#/steps/0/"), "{t}");
-    assert!(t.contains("oproc: crash"), "{t}");
+    // Processes named with their incarnation; internals only with --verbose.
+    assert!(t.contains("o1proc: crash"), "{t}");
+    assert!(!t.contains("oproc"), "{t}");
+    assert!(!t.contains("sleep sets skipped"), "{t}");
+    let verdict = t.lines().find(|l| l.starts_with("verdict:")).unwrap();
+    assert!(verdict.starts_with("verdict: violated: "), "{verdict}");
 }
 
 #[test]
@@ -387,6 +455,28 @@ fn explorer_opens_the_printed_counterexample_path() {
         .to_string();
     let steps = path.split('/').count() - 1;
     assert!(steps > 3, "{path}");
+    // Each violated property carries its explanation, each counterexample
+    // the structured final states, the report the explorer command.
+    let s3 = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "S3")
+        .unwrap();
+    let why = s3["explanation"].as_str().unwrap();
+    assert!(why.starts_with("\"no resurrection\" fails: "), "{why}");
+    let cx = &s3["counterexample"];
+    assert!(cx["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == "S3"));
+    assert_eq!(final_of(cx, "p2").0, ["k1@10"], "{cx}");
+    assert_eq!(cx["final"]["p1"]["ha"], "ONLINE", "{cx}");
+    assert_eq!(
+        v["explorer"]["command"],
+        "dtm0 explore models/orphan.toml --variant del-absent-no-tombstone"
+    );
 
     let cx = &v["properties"]
         .as_array()
@@ -438,7 +528,7 @@ fn explorer_opens_the_printed_counterexample_path() {
     }
     assert!(svg.contains("VIOLATED S3 no resurrection: "), "{svg}");
     assert!(
-        svg.contains("o1 -&gt; p1: EXECUTE o1@10 [PUT k1 @10]"),
+        svg.contains("o1 -&gt; p1: request o1.R1 [PUT k1 @10]"),
         "{svg}"
     );
     assert!(!svg.contains("Execute {"), "{svg}");
@@ -482,13 +572,10 @@ fn explorer_offers_no_crash_the_budgets_forbid() {
     let (_guard, port, _) = explorer(&["models/orphan.toml"]);
     let at_init = offered(port, "0");
     let texts: Vec<&str> = at_init.iter().map(|(a, _)| a.as_str()).collect();
-    assert!(texts.contains(&"oproc: crash"), "{texts:?}");
-    for forbidden in ["HAproc: crash", "p1proc: crash", "p2proc: crash"] {
-        assert!(
-            !texts.contains(&forbidden),
-            "{forbidden} offered: {texts:?}"
-        );
-    }
+    // o1's crash is the only crash offered (stateright alone would offer
+    // HA's and the participants' too)
+    let crashes: Vec<&&str> = texts.iter().filter(|t| t.contains("crash")).collect();
+    assert_eq!(crashes, [&"o1proc: crash"], "{texts:?}");
     // Indices stay those of the offered list: 0, 1, 2, ...
     let idx: Vec<u64> = at_init.iter().map(|(_, i)| *i).collect();
     assert_eq!(idx, (0..idx.len() as u64).collect::<Vec<_>>());
@@ -498,10 +585,10 @@ fn explorer_offers_no_crash_the_budgets_forbid() {
             .unwrap_or_else(|| panic!("{what} not in {list:?}"))
             .1
     };
-    let crashed = format!("0/{}", find(&at_init, "oproc: crash"));
+    let crashed = format!("0/{}", find(&at_init, "o1proc: crash"));
     let restarted = format!(
         "{crashed}/{}",
-        find(&offered(port, &crashed), "oproc: restart")
+        find(&offered(port, &crashed), "o1proc: restart as o2")
     );
     // The second crash of o is beyond its budget: no crash at all now.
     let after = offered(port, &restarted);
@@ -512,14 +599,14 @@ fn explorer_offers_no_crash_the_budgets_forbid() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let state = v[0]["state"].as_str().unwrap();
     assert!(
-        state.contains("HA #0: p1 ONLINE, p2 ONLINE, o1 ONLINE"),
+        state.contains("HA view #0: p1 is ONLINE, p2 is ONLINE, o1 is ONLINE"),
         "{state}"
     );
     // the restarted originator by its incarnation, and each message in
     // flight as the step that would deliver it
     assert!(state.contains("\no2: {}\n"), "{state}");
     assert!(
-        state.contains("\n  o2 -> HA: starting (incarnation 2)"),
+        state.contains("\n  o2 -> HA: started, ready to ONLINE"),
         "{state}"
     );
     assert!(!state.contains("VIOLATED"), "{state}");
@@ -659,7 +746,7 @@ fn saved_trace_shows_as_a_table_and_a_tampered_one_is_refused() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let t = text(&o);
     assert!(
-        t.contains("counterexample for L2") && t.contains("#1:") && t.contains("R1[CAS PUT k1 @10"),
+        t.contains("violates L2:") && t.contains("#1:") && t.contains("R1[CAS PUT k1 @10"),
         "{t}"
     );
     assert!(t.contains("saved 1 counterexample(s)"), "{t}");
@@ -699,4 +786,339 @@ fn saved_trace_shows_as_a_table_and_a_tampered_one_is_refused() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!none.exists());
+}
+
+/// The `verdict:` line of a text report.
+fn verdict_line(t: &str) -> String {
+    t.lines()
+        .find(|l| l.starts_with("verdict:"))
+        .unwrap_or_else(|| panic!("no verdict in {t}"))
+        .to_string()
+}
+
+#[test]
+fn verdict_lines_say_exhaustive_or_not_a_proof() {
+    let o = dtm0(&["check", "models/tiny.toml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert_eq!(
+        verdict_line(&t),
+        "verdict: every property holds (exhaustive)"
+    );
+    // Random walks are a sample: bounded, and no line calls it a proof.
+    let o = dtm0(&[
+        "check",
+        "models/tiny.toml",
+        "--strategy",
+        "sim",
+        "--timeout",
+        "2",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("BOUNDED"), "{t}");
+    assert_eq!(
+        verdict_line(&t),
+        "verdict: no violation found within the bounds (not a proof)"
+    );
+    for l in t.lines() {
+        assert!(!l.contains("every property holds"), "{l}");
+        assert!(!l.contains("proof") || l.contains("not a proof"), "{l}");
+    }
+}
+
+#[test]
+fn properties_subcommand_defines_each_property_and_its_clauses() {
+    let o = dtm0(&["properties"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    for p in dtm0::model::properties::PROPS {
+        assert!(
+            t.contains(&format!("{}: {}", p.name, p.definition)),
+            "{}",
+            p.id
+        );
+        for c in p.clauses {
+            assert!(t.contains(c), "{}: {c}", p.id);
+        }
+    }
+    let o = dtm0(&["properties", "S2"]);
+    let t = text(&o);
+    assert!(
+        t.contains("S2 convergence") && !t.contains("S3 no resurrection"),
+        "{t}"
+    );
+    let o = dtm0(&["properties", "S99"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("unknown property `S99`"), "{}", text(&o));
+    // An explanation names a clause that `dtm0 properties` defines.
+    let o = dtm0(&[
+        "check",
+        "models/put-crash.toml",
+        "--variant",
+        "redo-skip-persistent",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = json_of(&o);
+    let l2 = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "L2")
+        .unwrap();
+    let why = l2["explanation"].as_str().unwrap();
+    let clause = why.split('"').nth(1).unwrap();
+    let defs = text(&dtm0(&["properties", "L2"]));
+    assert!(
+        defs.contains(&format!("- {clause}: ")),
+        "{clause} not in {defs}"
+    );
+}
+
+#[test]
+fn property_flag_checks_and_reports_only_those() {
+    // put-crash with the HLD's skip violates only L2: asking for S2 and S3
+    // checks those alone, and they hold.
+    let args = [
+        "check",
+        "models/put-crash.toml",
+        "--variant",
+        "redo-skip-persistent",
+    ];
+    let o = dtm0(&[&args[..], &["--property", "S2,S3"]].concat());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("properties checked: S2, S3"), "{t}");
+    let listed: Vec<&str> = t
+        .lines()
+        .filter(|l| l.starts_with("  S") || l.starts_with("  L"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(listed, ["S2", "S3"], "{t}");
+    assert_eq!(
+        verdict_line(&t),
+        "verdict: every property checked holds (exhaustive)"
+    );
+    let o = dtm0(&[&args[..], &["--property", "L2", "--json"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = json_of(&o);
+    let ids: Vec<&str> = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["L2"]);
+    assert_eq!(v["violated"], serde_json::json!(["L2"]));
+    let o = dtm0(&["check", "models/tiny.toml", "--property", "X9"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn table_format_prints_each_path_once_with_its_explanation() {
+    let o = dtm0(&[
+        "check",
+        "models/put-crash.toml",
+        "--variant",
+        "redo-skip-persistent",
+        "--format",
+        "table",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(t.matches("\ncounterexample ").count(), 1, "{t}");
+    assert!(t.contains("  L2: \""), "{t}");
+    assert!(
+        t.contains("explorer: dtm0 explore models/put-crash.toml --variant redo-skip-persistent"),
+        "{t}"
+    );
+}
+
+#[test]
+fn steps_show_what_changed_and_full_on_request() {
+    let args = [
+        "check",
+        "models/put-crash.toml",
+        "--variant",
+        "redo-skip-persistent",
+    ];
+    let short = text(&dtm0(&args));
+    let full = text(&dtm0(&[&args[..], &["--full"]].concat()));
+    let steps = |t: &str| {
+        t.lines()
+            .filter(|l| {
+                let w = l.trim_start();
+                w.split_once(". ")
+                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+            })
+            .count()
+    };
+    let n = steps(&short);
+    assert!(n > 3, "{short}");
+    assert_eq!(steps(&full), n);
+    // --full: HA's table after every step (and in the final state);
+    // without it, only where a step changed it.
+    assert_eq!(full.matches("HA view #").count(), n + 1, "{full}");
+    assert!(short.matches("HA view #").count() < n, "{short}");
+    // Every view a step delivers lists every entry of HA's table.
+    for l in short.lines().filter(|l| l.contains("-> p1: view #")) {
+        assert!(
+            l.contains("p1 is ") && l.contains("p2 is ") && l.contains("o1 is "),
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn verbose_shows_the_reduction_internals() {
+    let plain = text(&dtm0(&["check", "models/tiny.toml"]));
+    assert!(plain.contains("reduction: stubborn (semantic)"), "{plain}");
+    assert!(!plain.contains("bytes per unique state"), "{plain}");
+    let v = text(&dtm0(&["check", "models/tiny.toml", "--verbose"]));
+    assert!(v.contains("bytes per unique state"), "{v}");
+    // JSON carries them always.
+    let j = json_of(&dtm0(&["check", "models/tiny.toml", "--json"]));
+    assert!(j["bytes_per_state"].as_f64().is_some(), "{j}");
+}
+
+#[test]
+fn ctrl_c_prints_the_partial_report_and_exits_130() {
+    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
+        .args(["check", "models/seed.toml", "--timeout", "60"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{t}");
+    assert!(t.contains("BOUNDED (interrupted"), "{t}");
+    assert!(t.contains("  S2 convergence"), "{t}");
+    assert!(verdict_line(&t).starts_with("verdict: "), "{t}");
+
+    // Interrupted while the shortest paths are searched (orphan's search
+    // ends within a second, the shortest-path search takes half a minute):
+    // the violations found are reported with the run's own paths.
+    let child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
+        .args([
+            "check",
+            "models/orphan.toml",
+            "--variant",
+            "del-absent-no-tombstone",
+        ])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{t}");
+    assert!(
+        t.contains("interrupted while searching for shortest counterexamples")
+            || t.contains("BOUNDED (interrupted"),
+        "{t}"
+    );
+    assert!(verdict_line(&t).starts_with("verdict: violated: "), "{t}");
+    assert!(t.contains("\ncounterexample 1 ("), "{t}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    for args in [&["properties"][..], &["variants"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dtm0"))
+            .args(args)
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the child writes.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn small_input_mistakes_are_named() {
+    // A TOML error names the line it is on.
+    let p = write_model(
+        "badline.toml",
+        "participants = 2\nkeys = 1\nbogus = = 3\n[[originators]]\nname = \"o\"\nscripts = [[\"put k1\"]]\n",
+    );
+    let o = dtm0(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("line 3:"), "{}", text(&o));
+    // The live cluster file is not a model.
+    let o = dtm0(&["check", "models/cluster.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("live cluster file"), "{err}");
+    assert!(!err.contains("unknown field"), "{err}");
+    // Contradictory variants are refused.
+    for pair in [
+        ["stable-first-p", "stable-k-plus-1"],
+        ["pruning", "no-pruning"],
+    ] {
+        let o = dtm0(&[
+            "check",
+            "models/tiny.toml",
+            "--variant",
+            pair[0],
+            "--variant",
+            pair[1],
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{pair:?}: {}", text(&o));
+        assert!(text(&o).contains("contradict"), "{}", text(&o));
+    }
+}
+
+#[test]
+fn scenario_says_where_replicas_differ_without_quiescence() {
+    let o = dtm0(&["scenario", "seed", "--variant", "del-absent-no-tombstone"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("replicas differ on k1, k3: S2 not judged, not quiescent"),
+        "{t}"
+    );
+    let s2 = t.lines().find(|l| l.contains("S2 convergence")).unwrap();
+    assert!(s2.contains("not judged"), "{s2}");
+    assert!(!t.contains("S2 convergence holds"), "{t}");
+    // The correct protocol's seed ends on replicas that agree.
+    let t = text(&dtm0(&["scenario", "seed"]));
+    assert!(!t.contains("replicas differ"), "{t}");
+}
+
+#[test]
+fn readme_defines_every_property_and_clause() {
+    // The README's definitions are those the code checks (no link out).
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for p in dtm0::model::properties::PROPS {
+        assert!(
+            readme.contains(&format!("| {} | {} |", p.name, p.definition)),
+            "{}",
+            p.id
+        );
+        for c in p.clauses {
+            assert!(readme.contains(&format!("  - {c}\n")), "{}: {c}", p.id);
+        }
+    }
+    assert!(!readme.contains("PROTOCOL.md"), "the README points outside");
 }

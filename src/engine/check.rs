@@ -36,6 +36,11 @@ pub struct RunOpts {
     pub stop_at: Vec<&'static str>,
     /// Partial-order reduction (our own DFS, `por`), where it applies.
     pub reduction: Reduction,
+    /// Check and report only these properties (ids); every one when empty.
+    pub only: Vec<&'static str>,
+    /// Set (by a Ctrl-C handler) to stop the run and the search for
+    /// shortest paths; the report is then partial and says so.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Reduction {
@@ -68,6 +73,8 @@ impl RunOpts {
             random_order: c.order == Some(Order::Random),
             stop_at: Vec::new(),
             reduction: Reduction::default_for(c.symmetry.unwrap_or(false)),
+            only: Vec::new(),
+            interrupt: None,
         }
     }
 }
@@ -125,9 +132,14 @@ pub enum Reduction {
 /// Checks a model with the given options.
 pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, Refusal> {
     refuse(spec, opts)?;
-    let model = build_with(spec, opts.random_order.then_some(opts.seed));
+    let mut model = build_with(spec, opts.random_order.then_some(opts.seed));
+    if !opts.only.is_empty() {
+        // `--property`: the others are neither checked nor searched for.
+        model.registered.retain(|r| opts.only.contains(&r.spec.id));
+    }
     let stop = model.cfg().stop.clone();
     let timed_out = start_timer(opts.timeout, &stop);
+    let interrupted = watch_interrupt(opts.interrupt.clone(), &stop);
     let start = Instant::now();
     let por = opts.reduction != Reduction::None && opts.strategy == Strategy::Dfs;
     let mut reduction_note = None;
@@ -147,13 +159,18 @@ pub fn run(spec: &ModelSpec, opts: &RunOpts) -> Result<Report, Refusal> {
     let seconds = start.elapsed().as_secs_f64();
     // Stop the timer's effect (if it has not fired yet it never will matter).
     let was_timed_out = timed_out.load(Ordering::Relaxed);
+    let was_interrupted = interrupted.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
-    let bounded_by = bounds(opts, was_timed_out, raw.depth);
+    let mut bounded_by = bounds(opts, was_timed_out, raw.depth);
+    if was_interrupted {
+        bounded_by.insert(0, "interrupted".to_string());
+    }
     let facts = RunFacts {
         por,
         reduction_note,
         bounded_by,
         seconds,
+        interrupted: was_interrupted,
     };
     Ok(report::judge(spec, opts, raw, facts))
 }
@@ -202,6 +219,26 @@ fn start_timer(timeout: Option<Duration>, stop: &Arc<AtomicBool>) -> Arc<AtomicB
         });
     }
     timed_out
+}
+
+/// Sets `stop` when `interrupt` is set, until `stop` is set otherwise
+/// (the run ended); the flag returned says the run was interrupted.
+fn watch_interrupt(interrupt: Option<Arc<AtomicBool>>, stop: &Arc<AtomicBool>) -> Arc<AtomicBool> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if let Some(flag) = interrupt {
+        let (stop, interrupted) = (stop.clone(), interrupted.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if flag.load(Ordering::Relaxed) {
+                    interrupted.store(true, Ordering::Relaxed);
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+    }
+    interrupted
 }
 
 /// What bounded a run, if anything: simulation, the time or depth limit.

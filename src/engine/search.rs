@@ -7,6 +7,17 @@
 use crate::model::{visited_fp as fp, Action, Dtm0Model, SysState};
 use stateright::Model;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How a long search reports and ends early: progress lines on standard
+/// error (at most one every two seconds), and a flag that stops it (the
+/// paths found so far are returned, the search unfinished).
+#[derive(Default)]
+pub struct Ctl<'a> {
+    pub progress: bool,
+    pub stop: Option<&'a AtomicBool>,
+}
 
 /// Breadth-first, level by level, from the initial state, looking for
 /// states where each of the `bad` predicates holds; the first level where
@@ -20,6 +31,19 @@ pub fn shortest_paths(
     max_depth: usize,
     max_states: usize,
 ) -> (Vec<Option<Vec<Action>>>, bool) {
+    shortest_paths_ctl(m, bad, max_depth, max_states, &Ctl::default())
+}
+
+/// `shortest_paths`, with progress lines and a stop flag (`ctl`).
+pub fn shortest_paths_ctl(
+    m: &Dtm0Model,
+    bad: &[&dyn Fn(&SysState) -> bool],
+    max_depth: usize,
+    max_states: usize,
+    ctl: &Ctl,
+) -> (Vec<Option<Vec<Action>>>, bool) {
+    let start = Instant::now();
+    let mut last = Instant::now();
     let mut found: Vec<Option<Vec<Action>>> = vec![None; bad.len()];
     let mut parent: HashMap<u64, (u64, Action)> = HashMap::new();
     let mut seen: HashSet<u64> = HashSet::new();
@@ -44,12 +68,25 @@ pub fn shortest_paths(
         }
     }
     let mut actions = Vec::new();
-    for _depth in 0..max_depth {
+    for depth in 0..max_depth {
         if found.iter().all(|f| f.is_some()) {
             return (found, true);
         }
         let mut next = Vec::new();
         for s in &frontier {
+            if ctl.stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                return (found, false);
+            }
+            if ctl.progress && last.elapsed() >= Duration::from_secs(2) {
+                last = Instant::now();
+                eprintln!(
+                    "shortest counterexamples: {:>6.1}s  depth {depth} of at most {max_depth}  states {} (limit {max_states})  found {} of {}",
+                    start.elapsed().as_secs_f64(),
+                    seen.len(),
+                    found.iter().filter(|f| f.is_some()).count(),
+                    found.len()
+                );
+            }
             let sfp = fp(s);
             actions.clear();
             m.actions(s, &mut actions);

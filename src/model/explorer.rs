@@ -52,6 +52,30 @@ impl std::fmt::Debug for View {
     }
 }
 
+/// An action as the explorer offers it: the model's action, with its text
+/// in the one step notation (`render::step`), read against the state it is
+/// offered at (stateright's `format_action` sees no state). Equality and
+/// hash are the action's alone.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub a: Action,
+    text: String,
+}
+
+impl PartialEq for Step {
+    fn eq(&self, other: &Self) -> bool {
+        self.a == other.a
+    }
+}
+
+impl Eq for Step {}
+
+impl Hash for Step {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.a.hash(h)
+    }
+}
+
 /// Whether the explorer offers `a` at `s`: every action but a crash that
 /// would take its actor beyond its crash budget.
 pub fn allowed(m: &Dtm0Model, s: &SysState, a: &Action) -> bool {
@@ -138,10 +162,17 @@ pub fn violation_lines(
             }
         }
     }
+    // The explanation of a global form names the failing clause and its
+    // data; a step-local form's violation keeps the clause in words.
+    let why = crate::model::properties::explain(m, s);
     ids.iter()
         .map(|(id, name, at_step)| {
             let when = if *at_step { " (by this step)" } else { "" };
-            format!("VIOLATED {name}{when}: {}", clause(id))
+            let text = why
+                .iter()
+                .find(|(w, _)| w == id)
+                .map_or_else(|| clause(id).to_string(), |(_, t)| t.clone());
+            format!("VIOLATED {name}{when}: {text}")
         })
         .collect()
 }
@@ -160,7 +191,7 @@ pub fn state_text(m: &Dtm0Model, step: Option<(&SysState, &Action)>, s: &SysStat
             dst,
             msg: msg.clone(),
         };
-        let _ = write!(out, "\n  {}", render::action(m.cfg(), &a));
+        let _ = write!(out, "\n  {}", render::step(m.cfg(), s, &a));
     }
     out
 }
@@ -184,7 +215,7 @@ impl Explorer {
 
 impl Model for Explorer {
     type State = View;
-    type Action = Action;
+    type Action = Step;
 
     fn init_states(&self) -> Vec<View> {
         self.m
@@ -193,23 +224,27 @@ impl Model for Explorer {
             .map(|s| self.view(s))
             .collect()
     }
-    fn actions(&self, state: &View, actions: &mut Vec<Action>) {
-        actions.extend(offered(&self.m, &state.s));
+    fn actions(&self, state: &View, actions: &mut Vec<Step>) {
+        let cfg = self.m.cfg();
+        actions.extend(offered(&self.m, &state.s).into_iter().map(|a| Step {
+            text: render::step(cfg, &state.s, &a),
+            a,
+        }));
     }
-    fn next_state(&self, last: &View, action: Action) -> Option<View> {
-        self.m.next_state(&last.s, action).map(|s| self.view(s))
+    fn next_state(&self, last: &View, action: Step) -> Option<View> {
+        self.m.next_state(&last.s, action.a).map(|s| self.view(s))
     }
-    fn format_action(&self, action: &Action) -> String {
-        self.m.format_action(action)
+    fn format_action(&self, action: &Step) -> String {
+        action.text.clone()
     }
-    fn format_step(&self, last: &View, action: Action) -> Option<String> {
-        let next = self.m.next_state(&last.s, action.clone())?;
-        Some(state_text(&self.m, Some((&last.s, &action)), &next))
+    fn format_step(&self, last: &View, action: Step) -> Option<String> {
+        let next = self.m.next_state(&last.s, action.a.clone())?;
+        Some(state_text(&self.m, Some((&last.s, &action.a)), &next))
     }
-    fn as_svg(&self, path: Path<View, Action>) -> Option<String> {
-        let (states, actions): (Vec<SysState>, Vec<Option<Action>>) =
+    fn as_svg(&self, path: Path<View, Step>) -> Option<String> {
+        let (states, actions): (Vec<SysState>, Vec<Option<Step>>) =
             path.into_vec().into_iter().map(|(v, a)| (v.s, a)).unzip();
-        let actions: Vec<Action> = actions.into_iter().flatten().collect();
+        let actions: Vec<Action> = actions.into_iter().flatten().map(|x| x.a).collect();
         Some(svg(&self.m, &states, &actions))
     }
     fn properties(&self) -> Vec<Property<Self>> {
@@ -283,7 +318,7 @@ pub fn svg(m: &Dtm0Model, states: &[SysState], actions: &[Action]) -> String {
         .iter()
         .enumerate()
         .map(|(t, a)| {
-            let full = format!("{}. {}", t + 1, render::action(m.cfg(), a));
+            let full = format!("{}. {}", t + 1, render::step(m.cfg(), &states[t], a));
             let shown = if full.chars().count() > SVG_LABEL_MAX {
                 let cut: String = full.chars().take(SVG_LABEL_MAX - 1).collect();
                 format!("{cut}…")

@@ -137,6 +137,9 @@ impl ModelSpec {
 
     /// Parses a model from TOML text.
     pub fn parse(text: &str, default_name: &str) -> Result<ModelSpec, String> {
+        if looks_like_cluster_file(text) {
+            return Err("this is a live cluster file (for `dtm0 cluster up --cluster FILE`), not a model: a model has `participants = N`, `keys` and `[[originators]]` with scripts (e.g. models/tiny.toml)".into());
+        }
         let f: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         let mut spec = build(f, default_name)?;
         spec.source = text.to_string();
@@ -145,6 +148,7 @@ impl ModelSpec {
 
     /// Applies `--variant` names on top of the model's own.
     pub fn with_variants(mut self, names: &[String]) -> Result<ModelSpec, String> {
+        contradiction(names).map_err(|e| format!("--variant: {e}"))?;
         for n in names {
             self.cluster
                 .variants
@@ -158,6 +162,32 @@ impl ModelSpec {
     pub fn total_crashes(&self) -> usize {
         self.budgets.iter().map(|&b| b as usize).sum()
     }
+}
+
+/// A live cluster file (`models/cluster.toml`): HA's address, or
+/// participants given as a list of addresses.
+fn looks_like_cluster_file(text: &str) -> bool {
+    let Ok(v) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    v.contains_key("ha")
+        || v.contains_key("timing")
+        || v.get("participants").is_some_and(|p| p.is_array())
+}
+
+/// Variants of one list that contradict each other (the same rule set
+/// two ways): refused rather than the later silently winning.
+pub fn contradiction(names: &[String]) -> Result<(), String> {
+    const EXCLUSIVE: &[(&str, &str)] = &[
+        ("stable-first-p", "stable-k-plus-1"),
+        ("pruning", "no-pruning"),
+    ];
+    for (a, b) in EXCLUSIVE {
+        if names.iter().any(|n| n == a) && names.iter().any(|n| n == b) {
+            return Err(format!("`{a}` and `{b}` contradict each other: give one"));
+        }
+    }
+    Ok(())
 }
 
 fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
@@ -177,6 +207,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
         return Err("originators: at least one originator is needed".into());
     }
     let mut variants = Variants::default();
+    contradiction(&f.variants).map_err(|e| format!("variants: {e}"))?;
     for v in &f.variants {
         variants.set(v).map_err(|e| format!("variants: {e}"))?;
     }

@@ -1,6 +1,7 @@
-//! The properties of PROTOCOL.md section 7, one function each, named by the
-//! spec, each with a reachability witness ("sometimes") so that none holds
-//! vacuously.
+//! The properties S1-S9 and L1-L3 (defined in the README, "Properties"),
+//! one function each, each with a reachability witness ("sometimes") so
+//! that none holds vacuously, its definition and clauses, and a `why` that
+//! names the clause that fails and the data.
 //!
 //! Liveness (L1-L3) is checked at *settled* states: states where no step
 //! other than a crash (or, on a lossy network, a loss) changes anything.
@@ -24,6 +25,10 @@ pub const PROPERTY_IDS: &[&str] = &[
 ];
 
 type Cond = fn(&Dtm0Model, &SysState) -> bool;
+
+/// Why a property fails at a state: the clause that fails and the data
+/// that make it fail, in one line; `None` where the property holds.
+pub type Why = fn(&Dtm0Model, &SysState) -> Option<String>;
 
 /// What a model must contain for a witness to be reachable at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +59,14 @@ pub struct Prop {
     /// keeps; the others are read on intermediate states, which the
     /// semantic reduction may skip.
     pub at_rest: bool,
+    /// What the property says, in one sentence.
+    pub definition: &'static str,
+    /// The clauses it checks, each `label: meaning`; an explanation starts
+    /// with the label of the clause that failed.
+    pub clauses: &'static [&'static str],
+    /// The failing clause and its data (`why(m, s).is_none()` exactly when
+    /// `check(m, s)` holds).
+    pub why: Why,
 }
 
 pub const PROPS: &[Prop] = &[
@@ -66,6 +79,12 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: false,
         at_rest: false,
+        definition: "a participant's durable catalogue holds, for every key, a version at least that of every durable log record on it, and its visible catalogue is never behind the durable one: versions never go back across a crash",
+        clauses: &[
+            "catalogue covers log: the durable catalogue holds, for every key, a version at least that of every record of the durable log on it",
+            "visible not behind durable: a live participant shows, for every key, a version at least the one on its disk",
+        ],
+        why: s1_why,
     },
     Prop {
         id: "S2",
@@ -76,6 +95,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: true,
+        definition: "at quiescence every replica holds the same record for every key",
+        clauses: &[
+            "replicas agree: at a quiescent state every participant's durable catalogue holds the same record (version and value) for every key",
+        ],
+        why: s2_why,
     },
     Prop {
         id: "S3",
@@ -86,6 +110,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Del,
         liveness: false,
         at_rest: true,
+        definition: "at quiescence, a key whose highest durable op is a DEL is alive nowhere",
+        clauses: &[
+            "no resurrection: at a quiescent state, a key whose highest durable op (logged, applied or pruned anywhere) is a DEL is alive at no participant",
+        ],
+        why: s3_why,
     },
     Prop {
         id: "S4",
@@ -96,6 +125,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: false,
+        definition: "whenever anything (a log record, an early notice, an originator's dtx, a notice or REDO in flight) shows P for participant `q`, the dtx is durable at `q`",
+        clauses: &[
+            "honest P: every P bit for a participant q, in a log record, an early notice, an originator's dtx, a PERSISTENT or REDO in flight, is on a dtx durable at q",
+        ],
+        why: s4_why,
     },
     Prop {
         id: "S5",
@@ -106,6 +140,12 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: false,
+        definition: "once an originator saw a dtx STABLE, some participant keeps it durable, and at quiescence all do",
+        clauses: &[
+            "STABLE kept: a dtx an originator saw STABLE is durable at some participant",
+            "STABLE everywhere: at a quiescent state it is durable at every participant",
+        ],
+        why: s5_why,
     },
     Prop {
         id: "S6",
@@ -116,6 +156,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::AnyCrash,
         liveness: false,
         at_rest: true,
+        definition: "at quiescence, a dtx durable at one participant is durable at all",
+        clauses: &[
+            "all or nothing: at a quiescent state a dtx durable at one participant is durable at every participant",
+        ],
+        why: s6_why,
     },
     Prop {
         id: "S7",
@@ -126,6 +171,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Pruning,
         liveness: false,
         at_rest: false,
+        definition: "a record pruned at `p` is durable at every participant",
+        clauses: &[
+            "safe pruning: a record pruned at a participant is durable at every participant",
+        ],
+        why: s7_why,
     },
     Prop {
         id: "S8",
@@ -136,6 +186,12 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: false,
         at_rest: false,
+        definition: "once `p` declared itself recovered, every record a peer logged before its restore cutoff for this incarnation of `p` has been applied at `p`",
+        clauses: &[
+            "heard every peer: when p has declared, no peer it had to hear from (the same incarnation) is still redoing to it without an EOL",
+            "applied before declared: every record a peer logged before its cutoff for this incarnation of p (a round closed by EOL) is applied at p",
+        ],
+        why: s8_why,
     },
     Prop {
         id: "S9",
@@ -146,6 +202,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: false,
         at_rest: false,
+        definition: "an EOL is sent only after every REDO of its round was acked",
+        clauses: &[
+            "EOL after acks: a round closed with an EOL has as many REDOs acked as sent",
+        ],
+        why: s9_why,
     },
     Prop {
         id: "L1",
@@ -156,6 +217,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: true,
         at_rest: true,
+        definition: "at a settled state every participant is ONLINE",
+        clauses: &[
+            "recovery ends: at a settled state every participant is ONLINE in HA's table",
+        ],
+        why: l1_why,
     },
     Prop {
         id: "L2",
@@ -166,6 +232,12 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: true,
         at_rest: true,
+        definition: "at a settled state a dtx durable somewhere is durable everywhere and P in every participant's record of it",
+        clauses: &[
+            "durable everywhere: at a settled state a dtx durable at one participant is durable at every participant",
+            "P everywhere: at a settled state every record of a live participant's log is P for every participant",
+        ],
+        why: l2_why,
     },
     Prop {
         id: "L3",
@@ -176,6 +248,11 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: true,
         at_rest: true,
+        definition: "at a settled state every dtx of a live originator is STABLE or DONE",
+        clauses: &[
+            "dtx completes: at a settled state every dtx of a live originator is STABLE or DONE",
+        ],
+        why: l3_why,
     },
 ];
 
@@ -336,7 +413,7 @@ fn no_change(next: &SysState, s: &SysState) -> bool {
         && next.crashed == s.crashed
 }
 
-/// PROTOCOL.md's `quiescent`: settled, and every participant ONLINE.
+/// `quiescent`: settled, and every participant ONLINE.
 pub fn quiescent(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
     all_online(m, s) && settled(m, s) && (0..c.n).all(|p| live(s, p).is_some())
@@ -686,4 +763,494 @@ fn wl3_stable_settled(m: &Dtm0Model, s: &SysState) -> bool {
                     .any(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
             })
     }) && settled(m, s)
+}
+
+// ---------------------------------------------------------------------
+// Why a property fails: each `why` reads the state as its property does
+// and names the clause that fails (one of the property's `clauses`) with
+// the data that make it fail: the participant, the key, the records, the
+// dtx.
+
+/// `"label" fails: detail`, the one line of an explanation.
+fn fail(label: &str, detail: String) -> Option<String> {
+    Some(format!("\"{label}\" fails: {detail}"))
+}
+
+/// The clause label an explanation names (`replicas agree`).
+pub fn clause_of(explanation: &str) -> Option<&str> {
+    explanation.strip_prefix('"')?.split('"').next()
+}
+
+fn pname(m: &Dtm0Model, p: usize) -> String {
+    m.cfg().cluster.participant_name(p)
+}
+
+fn dtx(m: &Dtm0Model, tx: TxId) -> String {
+    crate::model::table::dtx_name(&m.cfg().cluster, &tx)
+}
+
+/// A dtx with its op: `o1.R1 [PUT k1 @10]`.
+fn dtx_op(m: &Dtm0Model, tx: TxId) -> String {
+    match op_of(m, tx) {
+        Some(op) => format!(
+            "{} [{}]",
+            dtx(m, tx),
+            crate::protocol::types::render_op(&op, tx.ts)
+        ),
+        None => dtx(m, tx),
+    }
+}
+
+/// The dtx of the scripts that writes `ver` of `key`.
+fn writer(m: &Dtm0Model, key: Key, ver: Version) -> Option<TxId> {
+    let c = &m.cfg().cluster;
+    (0..c.m())
+        .flat_map(|slot| {
+            let o = &c.originators[slot];
+            (0..o.plan.len()).flat_map(move |i| {
+                c.issued_by(slot, o.first_inc + i as crate::protocol::types::Inc)
+            })
+        })
+        .find(|(id, op)| id.ts == ver.ts && op.key() == key && op.is_del() == ver.del)
+        .map(|(id, _)| id)
+}
+
+/// A catalogue entry with the dtx that wrote it: `k1@10 (o1.R1)`,
+/// `k1@10=7 (q1.R1)`, `tombstone k1@100 (o2.R1)`, `nothing for k1`.
+pub fn rec_text(m: &Dtm0Model, key: Key, r: Option<&crate::protocol::types::Rec>) -> String {
+    let Some(r) = r else {
+        return format!("nothing for k{key}");
+    };
+    let by = writer(m, key, r.ver).map_or(String::new(), |tx| format!(" ({})", dtx(m, tx)));
+    if r.alive() {
+        format!("{}{by}", crate::model::render::kv_entry(key, r))
+    } else {
+        format!("tombstone k{key}@{}{by}", r.ver.ts)
+    }
+}
+
+/// A version of a key with its dtx: `DEL k1 @100 (o2.R1)`.
+fn ver_text(m: &Dtm0Model, key: Key, v: Version) -> String {
+    let by = writer(m, key, v).map_or(String::new(), |tx| format!(" ({})", dtx(m, tx)));
+    format!("{} k{key} @{}{by}", if v.del { "DEL" } else { "PUT" }, v.ts)
+}
+
+/// Why S1 fails, if it does.
+pub fn s1_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    (0..m.cfg().cluster.n).find_map(|p| s1_why_at(m, s, p))
+}
+
+/// Why S1 fails at participant `p`, if it does.
+pub fn s1_why_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
+    let st = store(s, p);
+    let name = pname(m, p);
+    for r in &st.log {
+        let key = r.op.key();
+        let have = st.kv.get(&key);
+        if have.is_none_or(|k| k.ver < r.version()) {
+            return fail(
+                "catalogue covers log",
+                format!(
+                    "{name}'s durable log holds {} but its durable catalogue has {}",
+                    dtx_op(m, r.id),
+                    rec_text(m, key, have)
+                ),
+            );
+        }
+    }
+    if let Some(ls) = live(s, p) {
+        for (k, d) in &st.kv {
+            let v = ls.kv.get(k);
+            if v.is_none_or(|v| v.ver < d.ver) {
+                return fail(
+                    "visible not behind durable",
+                    format!(
+                        "{name} shows {} but its disk has {}",
+                        rec_text(m, *k, v),
+                        rec_text(m, *k, Some(d))
+                    ),
+                );
+            }
+        }
+    }
+    None
+}
+
+/// Every key some participant's durable catalogue holds.
+fn stored_keys(m: &Dtm0Model, s: &SysState) -> std::collections::BTreeSet<Key> {
+    (0..m.cfg().cluster.n)
+        .flat_map(|p| store(s, p).kv.keys().copied())
+        .collect()
+}
+
+fn s2_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let n = m.cfg().cluster.n;
+    let differ: Vec<String> = stored_keys(m, s)
+        .into_iter()
+        .filter_map(|k| {
+            let recs: Vec<_> = (0..n).map(|p| store(s, p).kv.get(&k)).collect();
+            recs.iter().any(|r| *r != recs[0]).then(|| {
+                let who: Vec<String> = (0..n)
+                    .map(|p| format!("{} has {}", pname(m, p), rec_text(m, k, recs[p])))
+                    .collect();
+                format!("k{k} differs: {}", who.join(", "))
+            })
+        })
+        .collect();
+    if differ.is_empty() || !quiescent(m, s) {
+        return None;
+    }
+    fail(
+        "replicas agree",
+        format!("at quiescence {}", differ.join("; ")),
+    )
+}
+
+fn s3_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let c = &m.cfg().cluster;
+    if !quiescent(m, s) {
+        return None;
+    }
+    for key in 1..=c.keys {
+        let highest = (0..c.n)
+            .flat_map(|p| {
+                let st = store(s, p);
+                st.log
+                    .iter()
+                    .filter(|r| r.op.key() == key)
+                    .map(|r| r.version())
+                    .chain(st.kv.get(&key).map(|r| r.ver))
+                    .chain(st.ghost.pruned.iter().filter(|x| x.1 == key).map(|x| x.2))
+                    .collect::<Vec<_>>()
+            })
+            .max();
+        let Some(h) = highest.filter(|v| v.del) else {
+            continue;
+        };
+        if let Some(p) = (0..c.n).find(|&p| store(s, p).kv.get(&key).is_some_and(|r| r.alive())) {
+            return fail(
+                "no resurrection",
+                format!(
+                    "at quiescence the highest durable op on k{key} is {}, yet {} has {}",
+                    ver_text(m, key, h),
+                    pname(m, p),
+                    rec_text(m, key, store(s, p).kv.get(&key))
+                ),
+            );
+        }
+    }
+    None
+}
+
+fn s4_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let c = &m.cfg().cluster;
+    let n = c.n;
+    let liar = |tx: TxId, sv: crate::protocol::types::StateVec| {
+        (0..n).find(|&q| sv.get(q) == St::P && !durable_at(m, s, q, tx))
+    };
+    let say = |holder: String, tx: TxId, sv: crate::protocol::types::StateVec, q: usize| {
+        fail(
+            "honest P",
+            format!(
+                "{holder} shows {} P for {} (st={}), but it is not durable at {}",
+                dtx(m, tx),
+                pname(m, q),
+                sv.render(n),
+                pname(m, q)
+            ),
+        )
+    };
+    for p in 0..n {
+        let name = pname(m, p);
+        match live(s, p) {
+            Some(ls) => {
+                for r in &ls.log {
+                    if let Some(q) = liar(r.id, r.sv) {
+                        return say(format!("{name}'s log record"), r.id, r.sv, q);
+                    }
+                }
+                for &(tx, sv) in &ls.early {
+                    if let Some(q) = liar(tx, sv) {
+                        return say(format!("{name}'s early notice"), tx, sv, q);
+                    }
+                }
+            }
+            None => {
+                for r in &store(s, p).log {
+                    if let Some(q) = liar(r.id, r.sv) {
+                        return say(format!("{name}'s durable log record"), r.id, r.sv, q);
+                    }
+                }
+            }
+        }
+    }
+    for slot in 0..c.m() {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            continue;
+        }
+        if let Some(o) = s.actor_states[i].originator() {
+            for d in &o.dtxs {
+                if let Some(q) = liar(d.id, d.sv) {
+                    let who = format!("{}{}", c.originators[slot].name, incarnation(s, i));
+                    return say(format!("{who}'s dtx"), d.id, d.sv, q);
+                }
+            }
+        }
+    }
+    for (src, dst, msg) in in_flight(s) {
+        let (kind, tx, sv) = match msg {
+            Msg::Persistent { tx, sv, .. } => ("PERSISTENT", *tx, *sv),
+            Msg::Redo { txr, .. } => ("REDO", txr.id, txr.sv),
+            _ => continue,
+        };
+        if let Some(q) = liar(tx, sv) {
+            let holder = format!(
+                "a {kind} in flight {} -> {}",
+                c.name(src, incarnation(s, usize::from(src))),
+                c.name(dst, incarnation(s, usize::from(dst)))
+            );
+            return say(holder, tx, sv, q);
+        }
+    }
+    None
+}
+
+fn s5_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let n = m.cfg().cluster.n;
+    let stable = stable_ghost(m, s);
+    if let Some(&tx) = stable
+        .iter()
+        .find(|&&tx| !(0..n).any(|p| durable_at(m, s, p, tx)))
+    {
+        return fail(
+            "STABLE kept",
+            format!(
+                "{} was seen STABLE, yet it is durable at no participant",
+                dtx_op(m, tx)
+            ),
+        );
+    }
+    if !quiescent(m, s) {
+        return None;
+    }
+    stable.iter().find_map(|&tx| {
+        (0..n).find(|&p| !durable_at(m, s, p, tx)).and_then(|p| {
+            fail(
+                "STABLE everywhere",
+                format!(
+                    "at quiescence {} (seen STABLE) is not durable at {}",
+                    dtx_op(m, tx),
+                    pname(m, p)
+                ),
+            )
+        })
+    })
+}
+
+/// A dtx durable at some participant and not at another: (tx, at, not at).
+fn partly_durable(m: &Dtm0Model, s: &SysState) -> Option<(TxId, usize, usize)> {
+    let n = m.cfg().cluster.n;
+    durable_txs(m, s).into_iter().find_map(|tx| {
+        let at = (0..n).find(|&p| durable_at(m, s, p, tx));
+        let not = (0..n).find(|&p| !durable_at(m, s, p, tx));
+        match (at, not) {
+            (Some(a), Some(b)) => Some((tx, a, b)),
+            // Durable nowhere (a pruned ghost whose op is unknown).
+            (None, Some(b)) => Some((tx, b, b)),
+            _ => None,
+        }
+    })
+}
+
+fn partly_text(m: &Dtm0Model, (tx, at, not): (TxId, usize, usize)) -> String {
+    if at == not {
+        format!("{} is not durable at {}", dtx_op(m, tx), pname(m, not))
+    } else {
+        format!(
+            "{} is durable at {} but not at {}",
+            dtx_op(m, tx),
+            pname(m, at),
+            pname(m, not)
+        )
+    }
+}
+
+fn s6_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let bad = partly_durable(m, s)?;
+    if !quiescent(m, s) {
+        return None;
+    }
+    fail(
+        "all or nothing",
+        format!("at quiescence {}", partly_text(m, bad)),
+    )
+}
+
+fn s7_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let n = m.cfg().cluster.n;
+    for p in 0..n {
+        for &(tx, key, ver) in &store(s, p).ghost.pruned {
+            if let Some(q) = (0..n).find(|&q| !durable(store(s, q), tx, key, ver)) {
+                return fail(
+                    "safe pruning",
+                    format!(
+                        "{} pruned {}, which is not durable at {}",
+                        pname(m, p),
+                        dtx_op(m, tx),
+                        pname(m, q)
+                    ),
+                );
+            }
+        }
+    }
+    None
+}
+
+fn s8_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let n = m.cfg().cluster.n;
+    for p in 0..n {
+        let Some(ps) = live(s, p) else { continue };
+        if !ps.declared {
+            continue;
+        }
+        for q in (0..n).filter(|&q| q != p) {
+            let Some(qs) = live(s, q) else { continue };
+            let rd = &qs.rounds[p];
+            let counted = ps.ghost.declared_peers.get(q).copied().unwrap_or(0);
+            if counted != 0 && counted == qs.inc && rd.inc == ps.inc && !rd.eol {
+                return fail(
+                    "heard every peer",
+                    format!(
+                        "{} (incarnation {}) declared itself recovered while {} (incarnation {}), which it had to hear from, is still redoing to it (no EOL yet)",
+                        pname(m, p),
+                        ps.inc,
+                        pname(m, q),
+                        qs.inc
+                    ),
+                );
+            }
+            if rd.inc != ps.inc || !rd.eol {
+                continue;
+            }
+            for pos in qs.base..rd.cutoff {
+                let r = &qs.log[(pos - qs.base) as usize];
+                let applied = ps.log.iter().any(|x| x.id == r.id)
+                    || ps.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version());
+                if !applied {
+                    return fail(
+                        "applied before declared",
+                        format!(
+                            "{} (incarnation {}) declared itself recovered, but {}'s record R{} = {}, before its cutoff R{} for it, is not applied there",
+                            pname(m, p),
+                            ps.inc,
+                            pname(m, q),
+                            pos + 1,
+                            dtx_op(m, r.id),
+                            rd.cutoff
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    None
+}
+
+fn s9_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let n = m.cfg().cluster.n;
+    for q in 0..n {
+        let Some(qs) = live(s, q) else { continue };
+        for (p, rd) in qs.rounds.iter().enumerate() {
+            if rd.eol && rd.sent != rd.acked {
+                return fail(
+                    "EOL after acks",
+                    format!(
+                        "{} sent EOL to {} (incarnation {}) with {} of its {} REDOs acked",
+                        pname(m, q),
+                        pname(m, p),
+                        rd.inc,
+                        rd.acked,
+                        rd.sent
+                    ),
+                );
+            }
+        }
+    }
+    None
+}
+
+fn l1_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let c = &m.cfg().cluster;
+    let t = &ha(s, c).table;
+    let p = (0..c.n).find(|&p| t.get(p).1 != HaSt::Online)?;
+    if !settled(m, s) {
+        return None;
+    }
+    fail(
+        "recovery ends",
+        format!("settled, yet HA has {} {}", pname(m, p), t.get(p).1.name()),
+    )
+}
+
+fn l2_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let n = m.cfg().cluster.n;
+    let reason = match partly_durable(m, s) {
+        Some(bad) => Some(("durable everywhere", partly_text(m, bad))),
+        None => (0..n).find_map(|p| {
+            live(s, p)?
+                .log
+                .iter()
+                .find(|r| !r.sv.all(n, St::P))
+                .map(|r| {
+                    let q = (0..n).find(|&q| r.sv.get(q) != St::P).unwrap_or(p);
+                    (
+                        "P everywhere",
+                        format!(
+                            "{}'s record of {} is not P for {}",
+                            pname(m, p),
+                            dtx_op(m, r.id),
+                            pname(m, q)
+                        ),
+                    )
+                })
+        }),
+    };
+    let (label, detail) = reason?;
+    if !settled(m, s) {
+        return None;
+    }
+    fail(label, format!("settled, yet {detail}"))
+}
+
+fn l3_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let c = &m.cfg().cluster;
+    let late = (0..c.m()).find_map(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            return None;
+        }
+        s.actor_states[i]
+            .originator()?
+            .dtxs
+            .iter()
+            .find(|d| d.st < crate::protocol::originator::DtxSt::Stable)
+            .map(|d| (d.id, d.st.name()))
+    });
+    let (tx, st) = late?;
+    if !settled(m, s) {
+        return None;
+    }
+    fail(
+        "dtx completes",
+        format!("settled, yet {} is {st} at its originator", dtx_op(m, tx)),
+    )
+}
+
+/// Every property that fails at `s`, with its explanation.
+pub fn explain(m: &Dtm0Model, s: &SysState) -> Vec<(&'static str, String)> {
+    PROPS
+        .iter()
+        .filter_map(|p| (p.why)(m, s).map(|w| (p.id, w)))
+        .collect()
 }

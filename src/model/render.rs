@@ -1,7 +1,9 @@
 //! Steps and states in protocol terms, in the seed's notation: who sent
 //! what to whom, who crashed, what each log and catalogue holds.
 
-use crate::model::{incarnation, store, Action, ModelCfg, SysState};
+use crate::model::table::{dtx_name, orig_name};
+use crate::model::{incarnation, Action, ModelCfg, SysState};
+use crate::protocol::cluster::Cluster;
 use crate::protocol::cluster::Proc;
 use crate::protocol::msg::{HaTable, Msg, Timer};
 use crate::protocol::types::{render_op, Kv, Txr};
@@ -106,12 +108,23 @@ pub fn action(cfg: &ModelCfg, a: &Action) -> String {
     }
 }
 
+/// A live catalogue entry: `k1@10`, with its value where it is not the
+/// default one (a `put k1` writes the key's number): `k1@10=7`. Two
+/// replicas that differ only in value print differently.
+pub fn kv_entry(key: crate::protocol::types::Key, r: &crate::protocol::types::Rec) -> String {
+    if r.val == crate::protocol::types::Val::from(key) {
+        format!("k{key}@{}", r.ver.ts)
+    } else {
+        format!("k{key}@{}={}", r.ver.ts, r.val)
+    }
+}
+
 /// `kvs = {k1@10}, tombstones = {k2@101}` as the seed writes it.
 pub fn kv(c: &Kv) -> String {
     let live: Vec<String> = c
         .iter()
         .filter(|(_, r)| r.alive())
-        .map(|(k, r)| format!("k{k}@{}", r.ver.ts))
+        .map(|(k, r)| kv_entry(*k, r))
         .collect();
     let dead: Vec<String> = c
         .iter()
@@ -128,71 +141,231 @@ pub fn kv(c: &Kv) -> String {
     format!("kvs = {}, tombstones = {}", set(live), set(dead))
 }
 
-/// The whole system state, a line or more per process.
+/// `{ a, b }`, or `{}`.
+fn braces(v: &[String]) -> String {
+    if v.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{ {} }}", v.join(", "))
+    }
+}
+
+/// The whole system state, a line per process, in the notation of the
+/// seed's table (`table::snapshot`: each log as `R1[CAS PUT k1 @10
+/// st=PVV]`, each originator's dtxs, each catalogue), plus what the table
+/// leaves out: incarnations, records not yet committed, HA's table, the
+/// messages in flight.
 pub fn state(cfg: &ModelCfg, s: &SysState) -> String {
     let c = &cfg.cluster;
+    let snap = crate::model::table::snapshot(cfg, s, &[]);
+    let column = |name: &str| {
+        snap.columns
+            .iter()
+            .find(|col| col.name == name)
+            .map(|col| col.entries.clone())
+            .unwrap_or_default()
+    };
     let mut out = String::new();
     for p in 0..c.n {
         let name = c.participant_name(p);
         let inc = incarnation(s, p);
+        let kv = snap
+            .kvs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(String::new(), |(_, kv)| kv.clone());
         if s.crashed[p] {
-            let st = store(s, p);
+            let on_disk: Vec<String> = column(&name).into_iter().skip(1).collect();
             let _ = writeln!(
                 out,
-                "{name} (incarnation {inc}) CRASHED; on disk: log {{{}}}; {}",
-                st.log
-                    .iter()
-                    .map(|r| record(cfg, r))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                kv(&st.kv)
+                "{name} (incarnation {inc}) CRASHED; on disk: log {}; {kv}",
+                braces(&on_disk)
             );
             continue;
         }
-        let ps = s.actor_states[p].participant().expect("participant");
-        let mut recs: Vec<String> = ps.durable_log().iter().map(|r| record(cfg, r)).collect();
-        recs.extend(
-            ps.pending()
-                .iter()
-                .map(|r| format!("{} (not committed)", record(cfg, r))),
-        );
+        let ndur = s.actor_states[p]
+            .participant()
+            .map_or(0, |ps| ps.ndur as usize);
+        let recs: Vec<String> = column(&name)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if i < ndur {
+                    e
+                } else {
+                    format!("{e} (not committed)")
+                }
+            })
+            .collect();
         let _ = writeln!(
             out,
-            "{name} (incarnation {inc}): log {{{}}}; {}",
-            recs.join(", "),
-            kv(&ps.kv)
+            "{name} (incarnation {inc}): log {}; {kv}",
+            braces(&recs)
         );
     }
     for slot in 0..c.m() {
         let i = usize::from(c.originator_id(slot));
-        let inc = incarnation(s, i);
-        let name = format!("{}{}", c.originators[slot].name, inc);
+        let name = orig_name(c, slot, incarnation(s, i));
         if s.crashed[i] {
             let _ = writeln!(out, "{name} CRASHED");
             continue;
         }
-        let o = s.actor_states[i].originator().expect("originator");
-        let dtxs: Vec<String> = o
-            .dtxs
-            .iter()
-            .map(|d| {
-                format!(
-                    "{}[{} st={}] {}",
-                    c.txid_name(&d.id),
-                    render_op(&d.op, d.id.ts),
-                    d.sv.render(c.n),
-                    d.st.name()
-                )
-            })
-            .collect();
-        let _ = writeln!(out, "{name}: {{{}}}", dtxs.join(", "));
+        let _ = writeln!(out, "{name}: {}", braces(&column(&name)));
     }
     let ha = crate::model::ha(s, c);
-    let _ = writeln!(out, "HA #{}: {}", ha.seq, table(cfg, &ha.table));
+    let _ = writeln!(out, "HA view #{}: {}", ha.seq, view_entries(c, &ha.table));
     let _ = write!(
         out,
         "in flight: {} message(s)",
         crate::model::in_flight(s).len()
     );
     out
+}
+
+/// HA's table, every entry, in the seed's words: `p1 is RECOVERING, p2 is
+/// ONLINE, o1 is FAILED, o2 is ONLINE` (an originator's earlier
+/// incarnation shows FAILED once a later one is in the table).
+fn view_entries(c: &Cluster, t: &HaTable) -> String {
+    let mut parts = Vec::new();
+    for (i, &(inc, st)) in t.0.iter().enumerate() {
+        if i < c.n {
+            parts.push(format!("{} is {}", c.participant_name(i), st.name()));
+        } else {
+            let slot = i - c.n;
+            if inc > c.originators[slot].first_inc {
+                parts.push(format!("{} is FAILED", orig_name(c, slot, inc - 1)));
+            }
+            if inc == 0 {
+                parts.push(format!("{} is {}", c.originators[slot].name, st.name()));
+            } else {
+                parts.push(format!("{} is {}", orig_name(c, slot, inc), st.name()));
+            }
+        }
+    }
+    parts.join(", ")
+}
+
+fn view_of(s: &SysState, id: Id) -> Option<(crate::protocol::types::Seq, &HaTable)> {
+    let i = usize::from(id);
+    if s.crashed[i] {
+        return None;
+    }
+    match &*s.actor_states[i] {
+        crate::protocol::actor::Dtm0State::Participant(p) => Some((p.seq, &p.view)),
+        crate::protocol::actor::Dtm0State::Originator(o) => Some((o.seq, &o.view)),
+        crate::protocol::actor::Dtm0State::Ha(_) => None,
+    }
+}
+
+/// The name of a process in state `s` (originators by their incarnation).
+fn who(c: &Cluster, s: &SysState, id: Id) -> String {
+    match c.proc_of(id) {
+        Proc::Originator(slot) => orig_name(c, slot, incarnation(s, usize::from(id))),
+        _ => c.name(id, 0),
+    }
+}
+
+/// One step in the seed's notation, read against the state before it:
+/// the one rendering of a step that text, tables, JSON and saved traces
+/// use.
+pub fn step(cfg: &ModelCfg, pre: &SysState, a: &Action) -> String {
+    let c = &cfg.cluster;
+    match a {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            let from = match (c.proc_of(*src), msg) {
+                (Proc::Originator(slot), Msg::Execute { tx, .. }) => orig_name(c, slot, tx.inc),
+                (Proc::Originator(slot), Msg::Starting { inc }) => orig_name(c, slot, *inc),
+                _ => who(c, pre, *src),
+            };
+            let to = match (c.proc_of(*dst), msg.to_inc()) {
+                (Proc::Originator(slot), Some(inc)) if inc > 0 => orig_name(c, slot, inc),
+                _ => who(c, pre, *dst),
+            };
+            format!("{from} -> {to}: {}", step_message(c, pre, *src, *dst, msg))
+        }
+        ActorModelAction::Drop(env) => format!(
+            "network loses {} -> {}: {}",
+            who(c, pre, env.src),
+            who(c, pre, env.dst),
+            step_message(c, pre, env.src, env.dst, &env.msg)
+        ),
+        ActorModelAction::Timeout(id, Timer::Commit) => {
+            let me = usize::from(*id);
+            let p = c.name(*id, 0);
+            let ps = pre.actor_states[me].participant();
+            let pending: Vec<String> = ps
+                .map(|ps| {
+                    (ps.ndur as usize..ps.log.len())
+                        .map(|i| format!("R{}", ps.base as usize + i + 1))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if pending.is_empty() {
+                format!("{p}disk -> {p}: committed (prune)")
+            } else {
+                format!("{p}disk -> {p}: committed({})", pending.join(", "))
+            }
+        }
+        ActorModelAction::Crash(id) => format!("{}proc: crash", who(c, pre, *id)),
+        ActorModelAction::Recover(id) => {
+            let i = usize::from(*id);
+            match c.proc_of(*id) {
+                Proc::Originator(slot) => format!(
+                    "{}proc: restart as {}",
+                    who(c, pre, *id),
+                    orig_name(c, slot, incarnation(pre, i) + 1)
+                ),
+                _ => format!(
+                    "{}proc: restart (incarnation {})",
+                    who(c, pre, *id),
+                    incarnation(pre, i) + 1
+                ),
+            }
+        }
+        ActorModelAction::SelectRandom { .. } => "random choice".into(),
+    }
+}
+
+fn step_message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> String {
+    match msg {
+        Msg::Execute { tx, op, .. } => {
+            format!("request {} [{}]", dtx_name(c, tx), render_op(op, tx.ts))
+        }
+        Msg::Executed { tx, .. } => format!("reply {}", dtx_name(c, tx)),
+        Msg::Persistent { tx, sv: v, .. } => {
+            format!("PERSISTENT {} st={}", dtx_name(c, tx), v.render(c.n))
+        }
+        Msg::Redo { txr, .. } => {
+            // The seed names a REDO by the sender's log record: `REDO p2.R1`.
+            let at = pre.actor_states[usize::from(src)]
+                .participant()
+                .and_then(|ps| {
+                    ps.log
+                        .iter()
+                        .position(|r| r.id == txr.id)
+                        .map(|i| format!("{}.R{} = ", c.name(src, 0), ps.base as usize + i + 1))
+                })
+                .unwrap_or_default();
+            format!(
+                "REDO {at}{} [{}]",
+                dtx_name(c, &txr.id),
+                render_op(&txr.op, txr.id.ts)
+            )
+        }
+        Msg::RedoAck { tx, .. } => format!("REDO-ACK {}", dtx_name(c, tx)),
+        Msg::Eol { .. } => "EOL".into(),
+        Msg::View { seq, table, .. } => match view_of(pre, dst) {
+            Some((have, _)) if have >= *seq => {
+                format!("view #{seq} (stale): {}", view_entries(c, table))
+            }
+            _ => format!("view #{seq}: {}", view_entries(c, table)),
+        },
+        Msg::Starting { inc } => match c.proc_of(src) {
+            Proc::Originator(_) => "started, ready to ONLINE".into(),
+            _ => format!("restarted as incarnation {inc}"),
+        },
+        Msg::Ready { .. } => "ready to RECOVERING".into(),
+        Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
+        Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
+    }
 }

@@ -181,7 +181,7 @@ fn enabled(m: &Dtm0Model, s: &SysState, faults: bool) -> Vec<(String, Action)> {
                     ActorModelAction::Deliver { .. } | ActorModelAction::Timeout(..)
                 )
         })
-        .map(|a| (table::event(m.cfg(), s, &a), a))
+        .map(|a| (crate::model::render::step(m.cfg(), s, &a), a))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
@@ -309,52 +309,76 @@ fn initial_issued(
 pub struct PropVerdict {
     pub id: &'static str,
     pub name: &'static str,
+    /// Not violated (where it was not judged, nothing was found either).
     pub holds: bool,
+    /// False where the path gives it nothing to judge: a property read at
+    /// quiescence on a path with no quiescent state, liveness on a final
+    /// state that is not settled.
+    pub judged: bool,
     /// Where it was evaluated: safety on every state of the path, liveness
     /// on the final state when it is settled.
     pub on: &'static str,
     /// The first state (0 = initial, k = after step k) where it fails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_violated_at: Option<usize>,
+    /// Why it fails there: the clause and its data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 impl PropVerdict {
-    /// `holds`, or `VIOLATED from step 12`.
+    /// `holds`, `not judged`, or `VIOLATED from step 12`.
     pub fn text(&self) -> String {
-        match (self.holds, self.first_violated_at) {
-            (true, _) => format!("{:<28} holds     on {}", self.name, self.on),
-            (false, Some(k)) => format!("{:<28} VIOLATED  from step {k} on", self.name),
-            (false, None) => format!("{:<28} VIOLATED  on {}", self.name, self.on),
+        let why = self
+            .explanation
+            .as_ref()
+            .map_or(String::new(), |w| format!("\n    why: {w}"));
+        match (self.holds, self.judged, self.first_violated_at) {
+            (true, false, _) => format!("{:<28} not judged: {}", self.name, self.on),
+            (true, true, _) => format!("{:<28} holds     on {}", self.name, self.on),
+            (false, _, Some(k)) => format!("{:<28} VIOLATED  from step {k} on{why}", self.name),
+            (false, _, None) => format!("{:<28} VIOLATED  on {}{why}", self.name, self.on),
         }
     }
 }
 
 /// Every property of the spec on a path: safety at each state, liveness
-/// at the last (meaningful only when it is settled).
+/// at the last (meaningful only when it is settled); a property read at
+/// quiescence is judged only where the path has a quiescent state.
 pub fn verdicts(m: &Dtm0Model, states: &[SysState]) -> Vec<PropVerdict> {
     let last = states.last().expect("a path has a state");
+    let any_quiescent = states.iter().any(|s| properties::quiescent(m, s));
     PROPS
         .iter()
         .map(|p| {
             if p.liveness {
+                let settled = properties::settled(m, last);
+                let holds = (p.check)(m, last);
                 PropVerdict {
                     id: p.id,
                     name: p.name,
-                    holds: (p.check)(m, last),
+                    holds,
+                    judged: settled,
                     first_violated_at: None,
-                    on: if properties::settled(m, last) {
+                    explanation: if holds { None } else { (p.why)(m, last) },
+                    on: if settled {
                         "final state (settled)"
                     } else {
-                        "final state (not settled: holds trivially)"
+                        "the final state is not settled"
                     },
                 }
             } else {
                 let first = states.iter().position(|s| !(p.check)(m, s));
+                let judged = !p.at_rest || any_quiescent || first.is_some();
                 PropVerdict {
                     id: p.id,
                     name: p.name,
                     holds: first.is_none(),
-                    on: if states.len() == 1 {
+                    judged,
+                    explanation: first.and_then(|k| (p.why)(m, &states[k])),
+                    on: if !judged {
+                        "no state of the path is quiescent"
+                    } else if states.len() == 1 {
                         "the final state"
                     } else {
                         "every state of the path"
@@ -364,6 +388,31 @@ pub fn verdicts(m: &Dtm0Model, states: &[SysState]) -> Vec<PropVerdict> {
             }
         })
         .collect()
+}
+
+/// Where a path ends on replicas that differ without being quiescent
+/// (so S2 says nothing yet): `replicas differ on k1, k3: S2 not judged,
+/// not quiescent`. The catalogues compared are the visible ones (on disk
+/// while crashed), as the final states show them.
+pub fn divergence(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    if properties::quiescent(m, s) {
+        return None;
+    }
+    let c = &m.cfg().cluster;
+    let kv = |p: usize| match crate::model::live(s, p) {
+        Some(ps) => &ps.kv,
+        None => &crate::model::store(s, p).kv,
+    };
+    let keys: Vec<String> = (1..=c.keys)
+        .filter(|k| (1..c.n).any(|p| kv(p).get(k) != kv(0).get(k)))
+        .map(|k| format!("k{k}"))
+        .collect();
+    (!keys.is_empty()).then(|| {
+        format!(
+            "replicas differ on {}: S2 not judged, not quiescent",
+            keys.join(", ")
+        )
+    })
 }
 
 /// The final catalogues.

@@ -7,11 +7,10 @@
 //! Used by `dtm0 scenario`, `dtm0 check --format table` and `dtm0 trace`.
 
 use crate::model::{in_flight, incarnation, store, Action, ModelCfg, SysState};
-use crate::protocol::cluster::{Cluster, Proc};
-use crate::protocol::msg::{HaTable, Msg, Timer};
+use crate::protocol::cluster::Cluster;
 use crate::protocol::types::{render_op, Kv, St, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
-use stateright::actor::{ActorModelAction, Id};
+use stateright::actor::ActorModelAction;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -44,7 +43,7 @@ pub struct FinalKv {
     pub ha: String,
 }
 
-fn orig_name(c: &Cluster, slot: usize, inc: crate::protocol::types::Inc) -> String {
+pub(crate) fn orig_name(c: &Cluster, slot: usize, inc: crate::protocol::types::Inc) -> String {
     format!("{}{}", c.originators[slot].name, inc)
 }
 
@@ -75,154 +74,6 @@ pub fn part_record(c: &Cluster, me: usize, pos: usize, r: &Txr) -> String {
 
 fn sv(c: &Cluster, sv: StateVec) -> String {
     sv.render(c.n)
-}
-
-/// HA's table as the changes it brings to what the receiver knew:
-/// `p1 is RECOVERING, o1 is FAILED, o2 is ONLINE`.
-fn view_changes(c: &Cluster, old: Option<&HaTable>, new: &HaTable) -> String {
-    let mut parts = Vec::new();
-    for (i, &(inc, st)) in new.0.iter().enumerate() {
-        let before = old.map(|t| t.get(i));
-        if before == Some((inc, st)) {
-            continue;
-        }
-        if i < c.n {
-            parts.push(format!("{} is {}", c.participant_name(i), st.name()));
-        } else {
-            let slot = i - c.n;
-            if let Some((oi, _)) = before.filter(|b| b.0 < inc && b.0 > 0) {
-                parts.push(format!("{} is FAILED", orig_name(c, slot, oi)));
-            }
-            parts.push(format!("{} is {}", orig_name(c, slot, inc), st.name()));
-        }
-    }
-    if parts.is_empty() {
-        "no change".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn view_of(s: &SysState, id: Id) -> Option<(crate::protocol::types::Seq, &HaTable)> {
-    let i = usize::from(id);
-    if s.crashed[i] {
-        return None;
-    }
-    match &*s.actor_states[i] {
-        crate::protocol::actor::Dtm0State::Participant(p) => Some((p.seq, &p.view)),
-        crate::protocol::actor::Dtm0State::Originator(o) => Some((o.seq, &o.view)),
-        crate::protocol::actor::Dtm0State::Ha(_) => None,
-    }
-}
-
-/// The name of a process in state `s` (originators by their incarnation).
-fn who(c: &Cluster, s: &SysState, id: Id) -> String {
-    match c.proc_of(id) {
-        Proc::Originator(slot) => orig_name(c, slot, incarnation(s, usize::from(id))),
-        _ => c.name(id, 0),
-    }
-}
-
-/// One step in the seed's notation, read against the state before it.
-pub fn event(cfg: &ModelCfg, pre: &SysState, a: &Action) -> String {
-    let c = &cfg.cluster;
-    match a {
-        ActorModelAction::Deliver { src, dst, msg } => {
-            let from = match (c.proc_of(*src), msg) {
-                (Proc::Originator(slot), Msg::Execute { tx, .. }) => orig_name(c, slot, tx.inc),
-                (Proc::Originator(slot), Msg::Starting { inc }) => orig_name(c, slot, *inc),
-                _ => who(c, pre, *src),
-            };
-            let to = match (c.proc_of(*dst), msg.to_inc()) {
-                (Proc::Originator(slot), Some(inc)) if inc > 0 => orig_name(c, slot, inc),
-                _ => who(c, pre, *dst),
-            };
-            format!("{from} -> {to}: {}", message(c, pre, *src, *dst, msg))
-        }
-        ActorModelAction::Drop(env) => format!(
-            "network loses {} -> {}: {}",
-            who(c, pre, env.src),
-            who(c, pre, env.dst),
-            message(c, pre, env.src, env.dst, &env.msg)
-        ),
-        ActorModelAction::Timeout(id, Timer::Commit) => {
-            let me = usize::from(*id);
-            let p = c.name(*id, 0);
-            let ps = pre.actor_states[me].participant();
-            let pending: Vec<String> = ps
-                .map(|ps| {
-                    (ps.ndur as usize..ps.log.len())
-                        .map(|i| format!("R{}", ps.base as usize + i + 1))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if pending.is_empty() {
-                format!("{p}disk -> {p}: committed (prune)")
-            } else {
-                format!("{p}disk -> {p}: committed({})", pending.join(", "))
-            }
-        }
-        ActorModelAction::Crash(id) => format!("{}proc: crash", who(c, pre, *id)),
-        ActorModelAction::Recover(id) => {
-            let i = usize::from(*id);
-            match c.proc_of(*id) {
-                Proc::Originator(slot) => format!(
-                    "{}proc: restart as {}",
-                    who(c, pre, *id),
-                    orig_name(c, slot, incarnation(pre, i) + 1)
-                ),
-                _ => format!(
-                    "{}proc: restart (incarnation {})",
-                    who(c, pre, *id),
-                    incarnation(pre, i) + 1
-                ),
-            }
-        }
-        ActorModelAction::SelectRandom { .. } => "random choice".into(),
-    }
-}
-
-fn message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> String {
-    match msg {
-        Msg::Execute { tx, op, .. } => {
-            format!("request {} [{}]", dtx_name(c, tx), render_op(op, tx.ts))
-        }
-        Msg::Executed { tx, .. } => format!("reply {}", dtx_name(c, tx)),
-        Msg::Persistent { tx, sv: v, .. } => {
-            format!("PERSISTENT {} st={}", dtx_name(c, tx), sv(c, *v))
-        }
-        Msg::Redo { txr, .. } => {
-            // The seed names a REDO by the sender's log record: `REDO p2.R1`.
-            let at = pre.actor_states[usize::from(src)]
-                .participant()
-                .and_then(|ps| {
-                    ps.log
-                        .iter()
-                        .position(|r| r.id == txr.id)
-                        .map(|i| format!("{}.R{} = ", c.name(src, 0), ps.base as usize + i + 1))
-                })
-                .unwrap_or_default();
-            format!(
-                "REDO {at}{} [{}]",
-                dtx_name(c, &txr.id),
-                render_op(&txr.op, txr.id.ts)
-            )
-        }
-        Msg::RedoAck { tx, .. } => format!("REDO-ACK {}", dtx_name(c, tx)),
-        Msg::Eol { .. } => "EOL".into(),
-        Msg::View { seq, table, .. } => match view_of(pre, dst) {
-            Some((have, _)) if have >= *seq => format!("view #{seq} (stale)"),
-            Some((_, old)) => format!("view #{seq}: {}", view_changes(c, Some(old), table)),
-            None => format!("view #{seq}: {}", view_changes(c, None, table)),
-        },
-        Msg::Starting { inc } => match c.proc_of(src) {
-            Proc::Originator(_) => "started, ready to ONLINE".into(),
-            _ => format!("restarted as incarnation {inc}"),
-        },
-        Msg::Ready { .. } => "ready to RECOVERING".into(),
-        Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
-        Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
-    }
 }
 
 /// The columns and catalogues of a state. `issued` lists the dtxs the
@@ -379,7 +230,7 @@ pub fn pending_events(cfg: &ModelCfg, s: &SysState) -> Vec<String> {
     let mut v: Vec<String> = in_flight(s)
         .into_iter()
         .map(|(src, dst, msg)| {
-            event(
+            crate::model::render::step(
                 cfg,
                 s,
                 &ActorModelAction::Deliver {
@@ -405,7 +256,7 @@ pub fn blocks_of_path(cfg: &ModelCfg, states: &[SysState], actions: &[Action]) -
         let (pre, next) = (&states[k], &states[k + 1]);
         let mut b = snapshot(cfg, next, &newly_issued(cfg, pre, next));
         b.time = format!("#{}", k + 1);
-        b.events.push(event(cfg, pre, a));
+        b.events.push(crate::model::render::step(cfg, pre, a));
         out.push(b);
     }
     out

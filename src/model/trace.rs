@@ -7,13 +7,14 @@
 //! fits the code or the model is refused rather than shown wrong.
 
 use crate::model::file::{ModelSpec, NetworkKind};
-use crate::model::table;
 use crate::model::{build, explorer_path, Action, Dtm0Model, SysState};
 use serde::{Deserialize, Serialize};
 use stateright::Model;
 
 /// Version 2: explorer paths index the actions the explorer offers (no
-/// crash beyond the budgets), so version-1 paths open other states.
+/// crash beyond the budgets), so version-1 paths open other states; and
+/// steps name every entry of an HA view (`view #5: p1 is RECOVERING, p2
+/// is ONLINE, ...`), not only its changes.
 pub const FORMAT: &str = "dtm0-trace/2";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +44,7 @@ pub fn events_of(m: &Dtm0Model, actions: &[Action]) -> Result<Vec<String>, Strin
     Ok(actions
         .iter()
         .zip(&states)
-        .map(|(a, s)| table::event(m.cfg(), s, a))
+        .map(|(a, s)| crate::model::render::step(m.cfg(), s, a))
         .collect())
 }
 
@@ -119,7 +120,7 @@ pub fn replay(m: &Dtm0Model, p: &TracePath) -> Result<(Vec<Action>, Vec<SysState
         let mut acts = Vec::new();
         m.actions(cur, &mut acts);
         let found = acts.into_iter().find_map(|a| {
-            if table::event(m.cfg(), cur, &a) == *ev {
+            if crate::model::render::step(m.cfg(), cur, &a) == *ev {
                 m.next_state(cur, a.clone()).map(|n| (a, n))
             } else {
                 None

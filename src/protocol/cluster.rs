@@ -262,7 +262,7 @@ impl Cluster {
 pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let line = e
         .span()
-        .map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
+        .map(|sp| text[..sp.start.min(text.len())].matches('\n').count() + 1);
     let msg = e.message().replace('\n', " ");
     match line {
         Some(l) => format!("line {l}: {msg}"),
