@@ -239,8 +239,8 @@ fn md_mutants(o: &mut String, entries: &[Entry]) {
         "A run is *exhaustive* when it explored every state within the model's crash budgets; \
 *bounded* runs say what bounded them and prove nothing beyond what they explored. Mutant runs \
 stop at the first violations (a counterexample is the point), so they are bounded by design. \
-Model runs use the reduced search (`reduction: por`, persistent sets, on the suite's threads; with symmetry \
-where the model asks for it); `plain` and `sleep` entries in results.json are the comparison runs. \
+Model runs use the checker's default reduced search (`stubborn`, the semantic reduction, on the suite's \
+threads; `por` with symmetry where the model asks for it); `plain` entries in results.json are the comparison runs. \
 Peak MiB is the process's peak resident memory (VmHWM), reset before each run after the allocator \
 has returned what it kept to the system; it includes the program's own floor (about 10-50 MiB)."
     );
