@@ -119,6 +119,13 @@ pub struct PartState {
     pub eol: Vec<Inc>,
     /// This incarnation has told HA it recovered.
     pub declared: bool,
+    /// For each key with records pending (executed, not yet committed),
+    /// its version in the durable catalogue (`None`: absent), taken at the
+    /// first pending write since the last commit; emptied by the commit.
+    /// With it, "superseded durably" is exact while records are pending
+    /// (`superseded_durably`). Sorted by key.
+    #[serde(default)]
+    pub shadow: Vec<(Key, Option<Version>)>,
     /// Read by properties only (S7, S8).
     pub ghost: PartGhost,
     /// Where each dtx sits in the log, once the log is long (a live
@@ -222,6 +229,7 @@ pub fn on_start(
         rounds: vec![Round::default(); n],
         eol: vec![0; n],
         declared: false,
+        shadow: Vec::new(),
         ghost: PartGhost::default(),
         index: LogIndex::default(),
     };
@@ -486,6 +494,7 @@ fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut O
     }
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
     s.ndur = s.log.len() as Pos;
+    s.shadow.clear(); // the visible catalogue is the durable one now
     if c.variants.pruning {
         prune(c, me, s);
     }
@@ -565,6 +574,15 @@ fn execute_record(
     if c.mutants().notifies_p_before_commit() {
         notify(c, me, &s.view, txr.id, sv.with(me, St::P), o);
     }
+    let key = txr.op.key();
+    if !s.pending().iter().any(|r| r.op.key() == key) {
+        // The first pending write on the key: its visible version is
+        // still the durable one.
+        let durable = s.kv.get(&key).map(|r| r.ver);
+        if let Err(j) = s.shadow.binary_search_by_key(&key, |e| e.0) {
+            s.shadow.insert(j, (key, durable));
+        }
+    }
     apply(&mut s.kv, &txr.op, txr.id.ts, c.variants.del_rule);
     s.log.push(Txr {
         id: txr.id,
@@ -579,15 +597,24 @@ fn execute_record(
     true
 }
 
-/// True when the durable catalogue holds a version >= the dtx's for its key.
-/// (Public for the reduction, which asks whether an EXECUTE or REDO will
-/// answer with notices addressed by the view.)
+/// True when the durable catalogue holds a version >= the dtx's for its key:
+/// the visible one when nothing is pending on the key, else the version the
+/// shadow kept. (Before the shadow, a pending record on the key made this
+/// false, and a REDO of a record pruned here was logged again and never
+/// became all-P: L2 on three-put-del-crash.) Public for the reduction,
+/// which asks whether an EXECUTE or REDO will answer with notices
+/// addressed by the view.
 pub fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
     let key = txr.op.key();
-    if s.pending().iter().any(|r| r.op.key() == key) {
-        return false; // the visible record may not be durable yet
-    }
-    s.kv.get(&key).is_some_and(|r| r.ver >= txr.version())
+    let durable = if s.pending().iter().any(|r| r.op.key() == key) {
+        match s.shadow.binary_search_by_key(&key, |e| e.0) {
+            Ok(j) => s.shadow[j].1,
+            Err(_) => None,
+        }
+    } else {
+        s.kv.get(&key).map(|r| r.ver)
+    };
+    durable.is_some_and(|v| v >= txr.version())
 }
 
 /// Asks for a commit when the log's first durable record is all-P: the
@@ -839,6 +866,76 @@ mod tests {
             .iter()
             .any(|c| matches!(c, Command::Send(_, Msg::Starting { inc: 2 }))));
         assert_eq!(saved(&o).unwrap().inc, 2, "the new incarnation is durable");
+    }
+
+    /// A REDO of a record this participant pruned, arriving while a later
+    /// write on the same key is pending: the durable catalogue (kept by the
+    /// shadow) already holds a version above it, so it answers P and logs
+    /// nothing. (Logging it again left a copy no peer would ever make
+    /// all-P: L2 on three-put-del-crash, 81 steps.)
+    #[test]
+    fn redo_of_a_pruned_record_is_answered_p_with_a_write_pending() {
+        let mut c = cluster();
+        c.variants.pruning = true;
+        c.variants.own_redo = true;
+        let mut o = Out::new();
+        let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+        let put = TxId {
+            ts: 10,
+            slot: 0,
+            inc: 1,
+        };
+        execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut Out::new());
+        let all_p = StateVec::default().with(0, St::P).with(1, St::P);
+        on_msg(
+            &c,
+            0,
+            &mut s,
+            c.participant_id(1),
+            Msg::Persistent {
+                to: 1,
+                tx: put,
+                sv: all_p,
+            },
+            &mut Out::new(),
+        );
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut Out::new());
+        assert!(s.log.is_empty(), "the all-P PUT is pruned");
+        // a DEL of the key, executed, not committed
+        execute(&c, &mut s, &mut Out::new(), 20, Op::Del { key: 1 });
+        assert_eq!(s.pending().len(), 1);
+        assert_eq!(s.shadow, vec![(1, Some(Version { ts: 10, del: false }))]);
+        // the PUT comes back by REDO (a peer's eviction that did not know)
+        let mut o = Out::new();
+        let txr = Txr {
+            id: put,
+            op: Op::Put { key: 1, val: 1 },
+            sv: StateVec::default().with(1, St::P),
+        };
+        on_msg(
+            &c,
+            0,
+            &mut s,
+            c.participant_id(1),
+            Msg::Redo {
+                to: 1,
+                from: 1,
+                txr,
+            },
+            &mut o,
+        );
+        assert_eq!(s.log.len(), 1, "only the DEL: the PUT is not logged again");
+        assert!(
+            o.iter().any(|x| matches!(
+                x,
+                Command::Send(_, Msg::Persistent { tx, sv, .. }) if *tx == put && sv.get(0) == St::P
+            )),
+            "answered with P: {o:?}"
+        );
+        // the commit makes the DEL durable and empties the shadow
+        on_timeout(&c, 0, &mut s, &Timer::Commit, &mut Out::new());
+        assert!(s.shadow.is_empty());
     }
 
     #[test]
