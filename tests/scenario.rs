@@ -132,7 +132,7 @@ fn the_scenario_is_a_path_of_the_model() {
     // the same actions replay from the initial state, step by step
     let states = dtm0::model::replay(&m, &r.actions).expect("replays");
     assert_eq!(states, r.states);
-    let path = dtm0::model::explorer_path(&m, &r.states[0], &r.actions);
+    let path = dtm0::model::explorer::path(&m, &r.states[0], &r.actions);
     assert_eq!(path.split('/').count(), r.actions.len() + 1, "{path}");
 }
 

@@ -39,8 +39,40 @@ fn load(model: Option<PathBuf>, variants: &[String]) -> Result<ModelSpec, String
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Parses the command line. Help and version print as clap writes them;
+/// a usage error is one line (clap's first line, with the possible values
+/// when it lists them) and exit 2.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("error: bad command line");
+            let values = lines.find(|l| l.starts_with("[possible values:"));
+            match values {
+                Some(v) => eprintln!("{first} {v}; see --help"),
+                None => eprintln!("{first}; see --help"),
+            }
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     if !matches!(
         cli.cmd,
         Cmd::Explore { .. } | Cmd::Cluster(_) | Cmd::Node { .. } | Cmd::Ha { .. }

@@ -43,7 +43,7 @@ fn model_seed(
             .map(|v| format!(" --variant {v}"))
             .collect::<String>()
     );
-    let path = dtm0::model::explorer_path(&m, &r.states[0], &r.actions);
+    let path = dtm0::model::explorer::path(&m, &r.states[0], &r.actions);
     let fin = scenario::final_kvs(&m, &r);
     if json {
         let out = serde_json::json!({

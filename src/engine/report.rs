@@ -4,11 +4,12 @@
 
 use crate::engine::check::{Reduction, RunOpts};
 use crate::engine::search::{shortest_paths_ctl, Ctl};
+use crate::model::explorer::path as explorer_path;
 use crate::model::file::{ModelSpec, NetworkKind, Strategy};
 use crate::model::properties::{not_applicable, NotApplicable, Prop, PROPS};
 use crate::model::steps::{has_step_form, prerequisites, step_violations};
 use crate::model::table::FinalKv;
-use crate::model::{build, explorer_path, Action, Dtm0Model, SysState};
+use crate::model::{build, Action, Dtm0Model, SysState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -346,13 +346,6 @@ pub fn order_hash(s: &SysState) -> u64 {
     h.finish()
 }
 
-/// The explorer's path (`#/steps/<path>`) of `actions` from `init`: indices
-/// into the actions the explorer offers (`explorer::offered`); empty when
-/// they do not replay.
-pub fn explorer_path(m: &Dtm0Model, init: &SysState, actions: &[Action]) -> String {
-    explorer::path(m, init, actions)
-}
-
 /// Replays actions from the initial state; `None` if one is not enabled.
 pub fn replay(m: &Dtm0Model, actions: &[Action]) -> Option<Vec<SysState>> {
     let mut states = vec![m.init_states().into_iter().next()?];

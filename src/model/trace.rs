@@ -6,8 +6,9 @@
 //! result is the same path (its explorer path), so a trace that no longer
 //! fits the code or the model is refused rather than shown wrong.
 
+use crate::model::explorer::path as explorer_path;
 use crate::model::file::{ModelSpec, NetworkKind};
-use crate::model::{build, explorer_path, Action, Dtm0Model, SysState};
+use crate::model::{build, Action, Dtm0Model, SysState};
 use serde::{Deserialize, Serialize};
 use stateright::Model;
 
