@@ -38,7 +38,10 @@ fn main() {
             *hist
                 .entry(format!("{} vs {}: {}", set.len(), o.len(), oa.join(" | ")))
                 .or_default() += 1;
-            if printed < shown && oa.join(" | ").contains(&filter) {
+            if printed < shown
+                && (oa.join(" | ").contains(&filter) && !filter.starts_with('=')
+                    || oa.join(" | ") == filter[1..])
+            {
                 printed += 1;
                 println!("==== state {i}: ours {} oracle {}", set.len(), o.len());
                 println!("{}", dtm0::model::render::state(m.cfg(), &s));

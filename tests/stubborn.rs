@@ -7,9 +7,11 @@
 //! states; (d) its unique counts against plain and the oracle.
 
 use dtm0::engine::oracle::{oracle, Graph};
-use dtm0::engine::stubborn::{self, check_state, reduced_dfs};
+use dtm0::engine::stubborn::{self, check_state, claimed_independent, reduced_dfs, Ctx};
 use dtm0::model::file::ModelSpec;
 use dtm0::model::{build, visited_fp, Dtm0Model, SysState};
+use dtm0::protocol::msg::Msg;
+use stateright::actor::ActorModelAction;
 use stateright::Model;
 use std::collections::HashSet;
 use std::path::Path;
@@ -22,6 +24,7 @@ fn model(name: &str) -> Dtm0Model {
 
 const MODELS: &[&str] = &[
     "tiny",
+    "evict",
     "three-nocrash",
     "put-crash",
     "prune-crash",
@@ -156,4 +159,81 @@ fn claims_agree_on_step_violations_where_a_variant_violates() {
             );
         }
     }
+}
+
+/// The eviction facts (a view whose only log read is an eviction, one
+/// whose eviction sends nothing, a view that issues an originator's dtxs)
+/// are used on the smallest eviction model, not only argued: some claim
+/// of independence pairs a view that evicts with a notice or the commit
+/// of its participant (executed in both orders by the first test, which runs on
+/// `evict` too), and some state's chosen set is the issuing view at the
+/// restarted originator alone, among other enabled actions.
+#[test]
+fn eviction_facts_are_used() {
+    let m = model("evict");
+    let c = &m.cfg().cluster;
+    let (n, slots) = (c.n, c.m());
+    let mut evicting_claims = 0;
+    let mut issuing_alone = 0;
+    for_each_state(&m, |s| {
+        let (acts, en) = stubborn::actions(&m, s);
+        let ctx = Ctx::new(&m, s);
+        for (i, a) in acts.iter().enumerate() {
+            let ActorModelAction::Deliver {
+                dst,
+                msg: Msg::View { seq, table, .. },
+                ..
+            } = a
+            else {
+                continue;
+            };
+            if !en[i] {
+                continue;
+            }
+            let x = usize::from(*dst);
+            if let Some(p) = s.actor_states[x].participant() {
+                let evicts = *seq > p.seq
+                    && (0..slots).any(|k| {
+                        let ni = table.get(n + k).0;
+                        ni > p.view.get(n + k).0 && ni > 1
+                    });
+                if evicts {
+                    evicting_claims += acts
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, b)| {
+                            let notice_or_commit = matches!(
+                                b,
+                                ActorModelAction::Deliver {
+                                    msg: Msg::Persistent { .. },
+                                    ..
+                                } | ActorModelAction::Timeout(..)
+                            );
+                            en[j] && notice_or_commit && claimed_independent(&ctx, a, b)
+                        })
+                        .count();
+                }
+            }
+        }
+        let set = stubborn::stubborn_set(&m, s, &acts, &en);
+        if let [k] = set[..] {
+            let k = usize::from(k);
+            if let ActorModelAction::Deliver {
+                dst,
+                msg: Msg::View { .. },
+                ..
+            } = &acts[k]
+            {
+                let issuing = s.actor_states[usize::from(*dst)]
+                    .originator()
+                    .is_some_and(|o| !o.issued);
+                if issuing && en.iter().filter(|&&e| e).count() > 1 {
+                    issuing_alone += 1;
+                }
+            }
+        }
+    });
+    println!("evict: {evicting_claims} claims with an evicting view, {issuing_alone} states where the issuing view is the set");
+    assert!(evicting_claims > 0, "no claim pairs an evicting view");
+    assert!(issuing_alone > 0, "the issuing view is never chosen alone");
 }

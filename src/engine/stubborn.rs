@@ -102,7 +102,9 @@ pub struct Desc {
     /// Kind-specific fact, stable along paths that avoid the set:
     /// participant PERSISTENT: the record is durable here and logs are
     /// never pruned; participant VIEW: it reads no log (starts no round,
-    /// evicts nothing, cannot lead to `push_own`); participant EXECUTE and
+    /// evicts nothing or sends nothing when it evicts, see
+    /// `eviction_sends_nothing`, cannot lead to `push_own`); participant
+    /// EXECUTE and
     /// REDO: the dtx is in the log, which is never pruned (it sets no
     /// timer); participant commit: nothing is pending (it sends no
     /// notice); originator PERSISTENT:
@@ -112,7 +114,8 @@ pub struct Desc {
     /// Second fact. Participant VIEW: bit 0, it keeps every originator
     /// slot's incarnation; bit 1, it keeps every other participant's;
     /// bit 2, `flag` relies on no EOL arriving; bit 3, it changes a peer's
-    /// incarnation while a commit with nothing pending is set.
+    /// incarnation while a commit with nothing pending is set; bit 4,
+    /// `ev_only` and nothing is pending here.
     /// Originator PERSISTENT: the participants its vector shows P;
     /// originator VIEW: the participants it resends EXECUTE to.
     /// Participant EOL: bit 0, the receiver has declared or its view shows
@@ -128,9 +131,20 @@ pub struct Desc {
     pub same: u16,
     /// A future action (a kind that may arrive), not one known now.
     pub future: bool,
+    /// Participant VIEW: its only log read is the eviction of one
+    /// originator slot (`ev_slot`, incarnations below `ev_alive`): it
+    /// starts no round and cannot lead to `push_own`.
+    pub ev_only: bool,
+    pub ev_slot: u8,
+    pub ev_alive: Inc,
 }
 
 impl Desc {
+    /// A participant VIEW with `ev_only`: whether it evicts dtx `t`.
+    fn evicts(&self, t: TxId) -> bool {
+        t.slot == self.ev_slot && t.inc < self.ev_alive
+    }
+
     fn of(kind: u16) -> Desc {
         Desc {
             kind,
@@ -141,6 +155,9 @@ impl Desc {
             keep: 0,
             same: 0,
             future: false,
+            ev_only: false,
+            ev_slot: 0,
+            ev_alive: 0,
         }
     }
 }
@@ -252,8 +269,13 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
                 && if b.future { a.mask & 1 != 0 } else { a.flag }
         }
         // A view that reads no log writes view, seq, rounds and eol,
-        // which merge_notice neither reads nor writes.
-        (PER, VIEW) => b.flag,
+        // which merge_notice neither reads nor writes. A view whose only
+        // log read is an eviction (`ev_only`) reads also the records of
+        // the dtxs it evicts (their vectors, for the REDOs it sends);
+        // merge_notice about any other dtx writes only that dtx's vector
+        // (or `early`) and arms the commit timer (a set), which the view
+        // neither reads nor writes.
+        (PER, VIEW) => b.flag || (b.ev_only && a.tx.is_some_and(|t| !b.evicts(t))),
         // A view that reads no log and keeps the originators'
         // incarnations (the FAILED test of EXECUTE) and, with pruning,
         // the participants' (the `to` of a superseded dtx's notices).
@@ -280,7 +302,16 @@ fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // view relying on the commit's flag has bit 3, which keeps it
         // dependent with them too: whichever side of the set the two are
         // on, nothing becomes pending along a path that avoids it.
-        (VIEW, COMMIT) => a.flag && (a.mask & 2 != 0 || (b.flag && a.mask & 8 != 0)),
+        // A view whose only log read is an eviction, with nothing pending
+        // (bit 4): nothing becomes pending along a path that avoids the
+        // set (EXECUTE and REDO are dependent with such a view, its flag
+        // being false), so the commit sends no notice; it prunes only
+        // all-P records, which the eviction would not redo, and saves a
+        // store the view does not write.
+        (VIEW, COMMIT) => {
+            (a.flag && (a.mask & 2 != 0 || (b.flag && a.mask & 8 != 0)))
+                || (a.ev_only && a.mask & 16 != 0)
+        }
         // Not PERSISTENT with the commit, even for a durable record: the
         // commit saves the whole log with its state vectors.
         // Acks of rounds served to different peers: each advances its
@@ -394,6 +425,13 @@ pub struct Ctx<'a> {
     queued_descs: Vec<Vec<Desc>>,
     /// Ordered network: channels holding a message.
     nonempty: Vec<bool>,
+    /// `redo_out[z * n + w]`: participant `z` may send REDO to `w` along
+    /// some path from this state.
+    redo_out: Vec<bool>,
+    /// The same for paths on which no view reaches `z`.
+    redo_no_view: Vec<bool>,
+    /// Per participant: the dtxs of the EXECUTEs and REDOs in flight to it.
+    records_in: Vec<Vec<TxId>>,
 }
 
 fn role(c: &Cluster, i: usize) -> Role {
@@ -588,6 +626,15 @@ impl<'a> Facts<'a> {
     fn redo_out(&self, r: usize, y: usize) -> bool {
         self.crashed[r]
             || self.view_may_arrive[r]
+            || self.round_open(r, y)
+            || (self.push && !self.declared(r) && (0..self.n).any(|q| q != r && self.eol_in(r, q)))
+    }
+
+    /// `redo_out` along paths on which no view reaches `r` (a view at
+    /// `r` is in the set, at the head of HA's channel): only a round `r`
+    /// serves to `y` or `push_own` sends REDO then.
+    fn redo_out_no_view(&self, r: usize, y: usize) -> bool {
+        self.crashed[r]
             || self.round_open(r, y)
             || (self.push && !self.declared(r) && (0..self.n).any(|q| q != r && self.eol_in(r, q)))
     }
@@ -853,6 +900,22 @@ impl<'a> Ctx<'a> {
                     .map_or(u16::MAX, |p| facts.rounds_may_start(x, p))
             })
             .collect();
+        let n = c.n;
+        let redo_out = (0..n * n)
+            .map(|i| i / n != i % n && facts.redo_out(i / n, i % n))
+            .collect();
+        let redo_no_view = (0..n * n)
+            .map(|i| i / n != i % n && facts.redo_out_no_view(i / n, i % n))
+            .collect();
+        let mut records_in = vec![Vec::new(); n];
+        for (_, dst, msg) in model::in_flight(s) {
+            let d = usize::from(dst);
+            match msg {
+                Msg::Execute { tx, .. } if d < n => records_in[d].push(*tx),
+                Msg::Redo { txr, .. } if d < n => records_in[d].push(txr.id),
+                _ => {}
+            }
+        }
         let Facts {
             crashed,
             may_restart,
@@ -890,6 +953,9 @@ impl<'a> Ctx<'a> {
             queued_kinds,
             queued_descs: Vec::new(),
             nonempty,
+            redo_out,
+            redo_no_view,
+            records_in,
         };
         ctx.queued_descs = (0..na * na)
             .map(|i| {
@@ -904,6 +970,56 @@ impl<'a> Ctx<'a> {
             })
             .collect();
         ctx
+    }
+
+    /// Whether participant `y` may send a PERSISTENT notice about a dtx
+    /// that a view at `x` (in the set, at the head of HA's channel to `x`)
+    /// evicts: slot `slot`, incarnations below `alive`, all of them dead
+    /// (HA shows a later one), so no EXECUTE of theirs is sent any more.
+    /// A participant notifies about a dtx only on its commit (a pending
+    /// record) or on an EXECUTE or REDO of it (`execute_record`): it must
+    /// hold such a record, or be sent one. Holders: every crashed
+    /// participant (its store), every one with such a record in its log or
+    /// an EXECUTE or REDO of one in flight to it; then, repeatedly, every
+    /// participant a holder may send a REDO to (`redo_out`; for `x`,
+    /// which no view reaches along paths avoiding the set, only a round it
+    /// serves or `push_own`). True if `y` is a holder.
+    fn evicted_may_reach(&self, x: usize, y: usize, slot: u8, alive: Inc) -> bool {
+        self.may_reach(x, y, |t| t.slot == slot && t.inc < alive)
+    }
+
+    /// Whether a record of a dtx in `evicted` may reach participant `y`
+    /// along paths avoiding a set holding a view at `x` (the head of HA's
+    /// channel to `x`), when every such dtx's originator incarnation is
+    /// dead: see `evicted_may_reach`.
+    fn may_reach(&self, x: usize, y: usize, evicted: impl Fn(&TxId) -> bool) -> bool {
+        let n = self.c.n;
+        let mut h: Vec<bool> = (0..n)
+            .map(|q| match live_part(self.s, &self.crashed, q) {
+                None => true,
+                Some(p) => p.log.iter().any(|r| evicted(&r.id)),
+            })
+            .collect();
+        for (d, txs) in self.records_in.iter().enumerate() {
+            if txs.iter().any(&evicted) {
+                h[d] = true;
+            }
+        }
+        let mut work: Vec<usize> = (0..n).filter(|&q| h[q]).collect();
+        while let Some(z) = work.pop() {
+            let row = if z == x {
+                &self.redo_no_view[z * n..(z + 1) * n]
+            } else {
+                &self.redo_out[z * n..(z + 1) * n]
+            };
+            for (w, &may) in row.iter().enumerate() {
+                if may && !h[w] {
+                    h[w] = true;
+                    work.push(w);
+                }
+            }
+        }
+        h[y]
     }
 
     /// The kinds `src` may send to `dst` along some path from the state.
@@ -980,6 +1096,17 @@ impl<'a> Ctx<'a> {
                     return noop;
                 }
                 d.flag = self.view_reads_no_log(x, p, table, head);
+                if !d.flag {
+                    if let Some((slot, alive)) = self.view_evicts_only(x, p, table, head) {
+                        if self.eviction_sends_nothing(x, p, slot, alive) {
+                            d.flag = true;
+                        } else {
+                            d.ev_only = true;
+                            d.ev_slot = slot;
+                            d.ev_alive = alive;
+                        }
+                    }
+                }
                 let n = c.n;
                 let slots =
                     (0..c.m()).all(|k| table.get(n + k).0.max(1) == p.view.get(n + k).0.max(1));
@@ -1013,6 +1140,10 @@ impl<'a> Ctx<'a> {
                     d.same = (0..n)
                         .filter(|&r| r != x && table.get(r) == p.view.get(r))
                         .fold(0, |m, r| m | 1 << r);
+                    // Bit 4: it only evicts, and nothing is pending here.
+                    if d.ev_only && p.log.len() == p.ndur as usize {
+                        d.mask |= 16;
+                    }
                 }
             }
             Msg::Eol { from, .. } => {
@@ -1161,6 +1292,7 @@ impl<'a> Ctx<'a> {
         let n = c.n;
         let own = table.get(y);
         let (evicts, push) = self.view_evicts_or_pushes(y, p, table, true);
+        let evicts = evicts && !(x < n && self.eviction_spares(y, p, table, x));
         let sends = if x == usize::from(c.ha_id()) {
             let mut s = 0;
             if own == (p.inc, HaSt::Transient) {
@@ -1237,6 +1369,76 @@ impl<'a> Ctx<'a> {
         });
         let (evicts, push) = self.view_evicts_or_pushes(x, p, table, head);
         !(starts_round || evicts || push) && self.view_alone(x)
+    }
+
+    /// A view with `table` at participant `x` (newer than its own) whose
+    /// only log read is the eviction of one originator slot: it starts no
+    /// round and cannot lead to `push_own` (as `view_reads_no_log`), and
+    /// raises the incarnation of exactly one slot. The slot and the
+    /// incarnation it raises it to (the dtxs of earlier ones are evicted).
+    fn view_evicts_only(
+        &self,
+        x: usize,
+        p: &PartState,
+        table: &HaTable,
+        head: bool,
+    ) -> Option<(u8, Inc)> {
+        let c = self.c;
+        let n = c.n;
+        let starts_round = (0..n).any(|r| {
+            r != x
+                && table.get(r) != p.view.get(r)
+                && table.get(r).1 == HaSt::Recovering
+                && p.rounds[r].inc != table.get(r).0
+        });
+        let (_, push) = self.view_evicts_or_pushes(x, p, table, head);
+        if starts_round || push || !self.view_alone(x) || c.mutants().never_evicts() {
+            return None;
+        }
+        let mut evicted = (0..c.m()).filter(|&slot| {
+            let ni = table.get(n + slot).0;
+            ni > p.view.get(n + slot).0 && ni > 1
+        });
+        match (evicted.next(), evicted.next()) {
+            (Some(slot), None) => Some((slot as u8, table.get(n + slot).0)),
+            _ => None,
+        }
+    }
+
+    /// An eviction at live participant `x` (by a view at the head of HA's
+    /// channel to it, in the set) of slot `slot` below incarnation `alive`
+    /// sends nothing along every path that avoids the set: every record
+    /// it would evict is all-P here (P bits only grow; a pruned record is
+    /// gone), and no record of another evicted dtx can reach `x` first
+    /// (`may_reach`: those originator incarnations are dead, so only a
+    /// peer holding one may pass it on by REDO; a REDO of a dtx `x` holds
+    /// merges into its all-P record).
+    fn eviction_sends_nothing(&self, x: usize, p: &PartState, slot: u8, alive: Inc) -> bool {
+        let n = self.c.n;
+        let evicted = |t: &TxId| t.slot == slot && t.inc < alive;
+        p.log.iter().all(|r| !evicted(&r.id) || r.sv.all(n, St::P))
+            && !self.may_reach(x, x, |t| evicted(t) && !p.log.iter().any(|r| r.id == *t))
+    }
+
+    /// The eviction a view with `table` brings to live participant `y`
+    /// sends no REDO to participant `x`, whenever it is delivered (the
+    /// view need not be in the set): every record it would evict is P at
+    /// `x` here (P bits only grow), and no record of another evicted dtx
+    /// can reach `y` (`may_reach`, with no view assumed kept back).
+    fn eviction_spares(&self, y: usize, p: &PartState, table: &HaTable, x: usize) -> bool {
+        let n = self.c.n;
+        let m = self.c.m();
+        let evicted = |t: &TxId| {
+            let slot = t.slot as usize;
+            let ni = table.get(n + slot).0;
+            slot < m && ni > p.view.get(n + slot).0 && ni > 1 && t.inc < ni
+        };
+        p.log
+            .iter()
+            .all(|r| !evicted(&r.id) || r.sv.get(x) == St::P)
+            && !self.may_reach(usize::MAX, y, |t| {
+                evicted(t) && !p.log.iter().any(|r| r.id == *t)
+            })
     }
 
     /// A view with `table` at participant `x`: whether it evicts an
@@ -1659,7 +1861,29 @@ impl Closure<'_, '_> {
                 let bit = k & k.wrapping_neg();
                 k &= !bit;
                 if !indep(ctx.c, r, &d, &ctx.future_desc(x, bit, y)) {
-                    dep |= bit;
+                    // A view whose only log read is an eviction depends
+                    // on notices about the dtxs it evicts only.
+                    let table_on = ctx.c.variants.mutants.is_empty();
+                    let evicted_only = table_on
+                        && bit == PER
+                        && d.kind == VIEW
+                        && d.ev_only
+                        && r == Role::Part
+                        && !ctx.evicted_may_reach(x, y, d.ev_slot, d.ev_alive);
+                    // An originator that has not issued its dtxs does so
+                    // only on a view; with this view in the set (the head
+                    // of HA's channel), every notice reaching it along
+                    // paths avoiding the set is about an earlier
+                    // incarnation's dtx (no participant holds one of its
+                    // own yet): addressed to that incarnation, a no-op.
+                    let before_issue = table_on
+                        && bit == PER
+                        && d.kind == VIEW
+                        && r == Role::Orig
+                        && live_orig(ctx.s, &ctx.crashed, x).is_some_and(|o| !o.issued);
+                    if !evicted_only && !before_issue {
+                        dep |= bit;
+                    }
                 }
             }
             if dep != 0 {
