@@ -1,6 +1,7 @@
 //! The seed scenario replayed through the model's actors (issue 3): the
-//! final states the seed and PROTOCOL.md section 8 give, every block of the
-//! seed's tables where the seed is self-consistent, and the path's
+//! final states the seed scenario gives (README, "The seed scenario"),
+//! every block of the seed's tables where the seed is self-consistent, and
+//! the path's
 //! properties. Each place where the replay reads the seed differently is
 //! marked `reading N` and listed in README's "The seed scenario".
 

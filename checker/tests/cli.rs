@@ -1121,3 +1121,32 @@ fn readme_defines_every_property_and_clause() {
     }
     assert!(!readme.contains("PROTOCOL.md"), "the README points outside");
 }
+
+#[test]
+fn no_source_points_outside_the_repository() {
+    // A clone has no ../shared: the code and models cite the README.
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("rs" | "toml" | "md")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for d in ["src", "tests", "models", "examples", "checker/src"] {
+        walk(&root().join(d), &mut files);
+    }
+    assert!(files.len() > 20, "{files:?}");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for bad in ["PROTOCOL.md", "../shared"] {
+            assert!(!text.contains(bad), "{} mentions {bad}", f.display());
+        }
+    }
+}

@@ -7,7 +7,7 @@ use crate::protocol::types::{Inc, Op, Ts, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 
-/// When an originator calls a dtx STABLE (PROTOCOL.md section 2).
+/// When an originator calls a dtx STABLE (README, "Variants").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StableRule {
     /// Motr's code: the first P notice.
@@ -16,7 +16,8 @@ pub enum StableRule {
     KPlus1,
 }
 
-/// The protocol choices a model can make (PROTOCOL.md names each one).
+/// The protocol choices a model can make (README, "Variants"; `dtm0
+/// variants`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Variants {
     pub del_rule: crate::protocol::types::DelRule,

@@ -1,4 +1,4 @@
-//! The HA service (PROTOCOL.md section 2, HA). It never fails. It keeps one
+//! The HA service. It never fails. It keeps one
 //! table of process states and broadcasts the whole table, numbered, to
 //! every process after each change, so all see changes in one order.
 //!

@@ -1,4 +1,4 @@
-//! The messages of PROTOCOL.md section 3, and the one timer.
+//! The messages between the processes, and the one timer.
 //!
 //! Every message to a participant or an originator carries `to`, the
 //! receiver's incarnation as the sender knows it. A process drops a message
@@ -9,7 +9,7 @@
 use crate::protocol::types::{Inc, Op, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 
-/// A process state as HA decides it (PROTOCOL.md section 2, HA).
+/// A process state as HA decides it.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]

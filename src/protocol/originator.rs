@@ -1,4 +1,4 @@
-//! An originator (PROTOCOL.md sections 1-2): a client without persistent
+//! An originator: a client without persistent
 //! storage. Each incarnation runs its part of the script: it draws
 //! timestamps from its clock, sends EXECUTE to every replica, and follows
 //! each dtx INPROGRESS -> EXECUTED -> STABLE -> DONE from the replies and

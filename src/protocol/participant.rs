@@ -1,4 +1,4 @@
-//! A participant (PROTOCOL.md sections 2-6): a server with a persistent
+//! A participant: a server with a persistent
 //! catalogue replica and DTM0 log, which executes dtxs, commits them in its
 //! own step, tells the others when they are persistent, serves restore
 //! rounds to recovering peers, evicts dead originators' dtxs, and recovers

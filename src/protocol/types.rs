@@ -1,4 +1,4 @@
-//! Protocol vocabulary of PROTOCOL.md sections 1 and 4: keys, versions,
+//! Protocol vocabulary: keys, versions,
 //! transaction ids, the I/V/P state vector, and the versioned apply rule.
 
 use serde::{Deserialize, Serialize};
@@ -75,8 +75,8 @@ impl Rec {
 /// A participant's catalogue replica. A sorted map: cheap and stable to hash.
 pub type Kv = BTreeMap<Key, Rec>;
 
-/// How a DEL treats a key that is absent or already dead (PROTOCOL.md
-/// section 4).
+/// How a DEL treats a key that is absent or already dead (README,
+/// "Variants").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DelRule {
     /// The correct rule: a DEL always stores its tombstone.
