@@ -1,4 +1,4 @@
-//! The semantic reduction (src/engine/stubborn.rs) on the small models:
+//! The semantic reduction (src/engine/stubborn/) on the small models:
 //! (a) every independence claim of the table, at every reachable state,
 //! holds when both orders are executed, and every send is allowed by the
 //! may-send and trigger tables; (b) every set the closure chooses, at every
