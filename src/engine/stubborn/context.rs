@@ -562,14 +562,7 @@ impl<'a> Ctx<'a> {
         table: &HaTable,
         head: bool,
     ) -> bool {
-        let c = self.c;
-        let n = c.n;
-        let starts_round = (0..n).any(|r| {
-            r != x
-                && table.get(r) != p.view.get(r)
-                && table.get(r).1 == HaSt::Recovering
-                && p.rounds[r].inc != table.get(r).0
-        });
+        let starts_round = view_starts_round(self.c, x, p, table);
         let (evicts, push) = self.view_evicts_or_pushes(x, p, table, head);
         !(starts_round || evicts || push) && self.view_alone(x)
     }
@@ -587,23 +580,15 @@ impl<'a> Ctx<'a> {
         head: bool,
     ) -> Option<(u8, Inc)> {
         let c = self.c;
-        let n = c.n;
-        let starts_round = (0..n).any(|r| {
-            r != x
-                && table.get(r) != p.view.get(r)
-                && table.get(r).1 == HaSt::Recovering
-                && p.rounds[r].inc != table.get(r).0
-        });
+        let starts_round = view_starts_round(c, x, p, table);
         let (_, push) = self.view_evicts_or_pushes(x, p, table, head);
         if starts_round || push || !self.view_alone(x) || c.mutants().never_evicts() {
             return None;
         }
-        let mut evicted = (0..c.m()).filter(|&slot| {
-            let ni = table.get(n + slot).0;
-            ni > p.view.get(n + slot).0 && ni > 1
-        });
+        let mut evicted =
+            (0..c.m()).filter_map(|slot| Some((slot, evicted_below(c, p, table, slot)?)));
         match (evicted.next(), evicted.next()) {
-            (Some(slot), None) => Some((slot as u8, table.get(n + slot).0)),
+            (Some((slot, alive)), None) => Some((slot as u8, alive)),
             _ => None,
         }
     }
@@ -641,12 +626,10 @@ impl<'a> Ctx<'a> {
         table: &HaTable,
         x: usize,
     ) -> bool {
-        let n = self.c.n;
-        let m = self.c.m();
+        let c = self.c;
         let evicted = |t: &TxId| {
             let slot = t.slot as usize;
-            let ni = table.get(n + slot).0;
-            slot < m && ni > p.view.get(n + slot).0 && ni > 1 && t.inc < ni
+            slot < c.m() && evicted_below(c, p, table, slot).is_some_and(|alive| t.inc < alive)
         };
         p.log
             .iter()
@@ -669,11 +652,7 @@ impl<'a> Ctx<'a> {
         head: bool,
     ) -> (bool, bool) {
         let c = self.c;
-        let n = c.n;
-        let evicts = (0..c.m()).any(|slot| {
-            let ni = table.get(n + slot).0;
-            ni > p.view.get(n + slot).0 && ni > 1
-        });
+        let evicts = (0..c.m()).any(|slot| evicted_below(c, p, table, slot).is_some());
         let push = c.variants.own_redo
             && c.variants.pruning
             && (if head {
@@ -755,4 +734,25 @@ impl<'a> Ctx<'a> {
             ActorModelAction::SelectRandom { .. } => Desc::of(OTHER),
         }
     }
+}
+
+/// A view with `table` at participant `x` (state `p`, the view newer than
+/// its own) starts a restore round: it shows a peer's row changed, now
+/// RECOVERING at an incarnation other than the round's.
+fn view_starts_round(c: &Cluster, x: usize, p: &PartState, table: &HaTable) -> bool {
+    (0..c.n).any(|r| {
+        r != x
+            && table.get(r) != p.view.get(r)
+            && table.get(r).1 == HaSt::Recovering
+            && p.rounds[r].inc != table.get(r).0
+    })
+}
+
+/// A view with `table` at participant `x` (state `p`) evicts originator
+/// slot `slot` when it shows the slot at a later incarnation than `p`'s
+/// view (and not the first): the incarnation, below which every dtx of the
+/// slot is evicted (`handle_view`, `evict`).
+fn evicted_below(c: &Cluster, p: &PartState, table: &HaTable, slot: usize) -> Option<Inc> {
+    let ni = table.get(c.n + slot).0;
+    (ni > p.view.get(c.n + slot).0 && ni > 1).then_some(ni)
 }
