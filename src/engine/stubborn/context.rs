@@ -180,8 +180,9 @@ impl<'a> Ctx<'a> {
 
     /// Whether a record of a dtx in `evicted` may reach participant `y`
     /// along paths avoiding a set holding a view at `x` (the head of HA's
-    /// channel to `x`), when every such dtx's originator incarnation is
-    /// dead: see `evicted_may_reach`.
+    /// channel to `x`; `usize::MAX` when no view is known to be kept
+    /// back), when every such dtx's originator incarnation is dead: see
+    /// `evicted_may_reach`.
     pub(super) fn may_reach(&self, x: usize, y: usize, evicted: impl Fn(&TxId) -> bool) -> bool {
         let n = self.c.n;
         let mut h: Vec<bool> = (0..n)
