@@ -798,6 +798,12 @@ mod tests {
         })
     }
 
+    /// A PERSISTENT notice from p2 to p1 (incarnation 1).
+    fn notice(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>, tx: TxId, sv: StateVec) {
+        let msg = Msg::Persistent { to: 1, tx, sv };
+        on_msg(c, 0, s, c.participant_id(1), msg, o);
+    }
+
     fn execute(
         c: &Cluster,
         s: &mut Cow<PartState>,
@@ -888,18 +894,7 @@ mod tests {
         execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut Out::new());
         let all_p = StateVec::default().with(0, St::P).with(1, St::P);
-        on_msg(
-            &c,
-            0,
-            &mut s,
-            c.participant_id(1),
-            Msg::Persistent {
-                to: 1,
-                tx: put,
-                sv: all_p,
-            },
-            &mut Out::new(),
-        );
+        notice(&c, &mut s, &mut Out::new(), put, all_p);
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut Out::new());
         assert!(s.log.is_empty(), "the all-P PUT is pruned");
         // a DEL of the key, executed, not committed
@@ -1067,19 +1062,7 @@ mod tests {
         for ts in 1..=90 {
             let mut sv = StateVec::default();
             sv.raise(1, St::P);
-            let mut o = Out::new();
-            on_msg(
-                &c,
-                0,
-                &mut s,
-                c.participant_id(1),
-                Msg::Persistent {
-                    to: 1,
-                    tx: tx(ts),
-                    sv,
-                },
-                &mut o,
-            );
+            notice(&c, &mut s, &mut Out::new(), tx(ts), sv);
         }
         let mut o = Out::new();
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);

@@ -97,19 +97,11 @@ impl<'a> Ctx<'a> {
         let redo_no_view = (0..n * n)
             .map(|i| i / n != i % n && facts.redo_out_no_view(i / n, i % n))
             .collect();
-        let mut records_in = vec![Vec::new(); n];
-        for (_, dst, msg) in model::in_flight(s) {
-            let d = usize::from(dst);
-            match msg {
-                Msg::Execute { tx, .. } if d < n => records_in[d].push(*tx),
-                Msg::Redo { txr, .. } if d < n => records_in[d].push(txr.id),
-                _ => {}
-            }
-        }
         let Facts {
             crashed,
             may_restart,
             ha_may_send,
+            records_in,
             ..
         } = facts;
         let orig_open_tx = (0..na)

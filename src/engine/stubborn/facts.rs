@@ -9,7 +9,7 @@ use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
 use crate::protocol::originator::{DtxSt, OrigState};
 use crate::protocol::participant::PartState;
-use crate::protocol::types::St;
+use crate::protocol::types::{St, TxId};
 use stateright::actor::{Id, Network};
 
 pub(super) fn role(c: &Cluster, i: usize) -> Role {
@@ -117,6 +117,8 @@ pub(super) struct Facts<'a> {
     pub(super) inflight: Vec<u16>,
     pub(super) view_may_arrive: Vec<bool>,
     pub(super) push: bool,
+    /// Per participant: the dtxs of the EXECUTEs and REDOs in flight to it.
+    pub(super) records_in: Vec<Vec<TxId>>,
 }
 
 impl<'a> Facts<'a> {
@@ -131,6 +133,15 @@ impl<'a> Facts<'a> {
         let ha_i = usize::from(c.ha_id());
         let ha = model::ha(s, c);
         let flight = model::in_flight(s);
+        let mut records_in = vec![Vec::new(); n];
+        for &(_, dst, msg) in &flight {
+            let d = usize::from(dst);
+            match msg {
+                Msg::Execute { tx, .. } if d < n => records_in[d].push(*tx),
+                Msg::Redo { txr, .. } if d < n => records_in[d].push(txr.id),
+                _ => {}
+            }
+        }
         // HA changes its table (and broadcasts) only on a restart, or on
         // READY/RECOVERED of a process it shows TRANSIENT/RECOVERING.
         let mut ha_may_send = (0..ha_i).any(|i| {
@@ -178,6 +189,7 @@ impl<'a> Facts<'a> {
             inflight,
             view_may_arrive,
             push,
+            records_in,
         }
     }
 
