@@ -219,7 +219,19 @@ fn symmetry_keeps_verdicts_and_shrinks_the_space() {
 
 #[test]
 fn symmetry_is_refused_where_unsound() {
+    // stateright's checker renames every participant alike: equal budgets
+    // only.
     let e = check::run(&spec("put-crash", &[]), &opts(Strategy::Dfs, true)).unwrap_err();
+    assert_eq!(e, check::Refusal::SymmetryBudgetsDiffer);
+    // Our search renames within equal budgets: put-crash has no two
+    // participants alike (p1 may crash, p2 not)...
+    let mut ours = opts(Strategy::Dfs, true);
+    ours.reduction = check::Reduction::Stubborn;
+    let e = check::run(&spec("put-crash", &[]), &ours).unwrap_err();
+    assert_eq!(e, check::Refusal::SymmetryNoClass);
+    // ...three-crash has two (p2 and p3), which stateright's checker
+    // cannot use.
+    let e = check::run(&spec("three-crash", &[]), &opts(Strategy::Dfs, true)).unwrap_err();
     assert_eq!(e, check::Refusal::SymmetryBudgetsDiffer);
     let e = check::run(&spec("unordered", &[]), &opts(Strategy::Bfs, true)).unwrap_err();
     assert_eq!(e, check::Refusal::SymmetryWithBfs);

@@ -28,8 +28,7 @@ pub(crate) struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum ReductionArg {
     /// Our reduced DFS: persistent sets over independent actions (different
-    /// actors), plus sleep sets with --threads 1; same verdicts as `none`;
-    /// the default with --symmetry
+    /// actors), plus sleep sets with --threads 1; same verdicts as `none`
     Por,
     /// stateright's own checker, no reduction (uses every --threads)
     None,
@@ -177,7 +176,7 @@ and path that open it. --property S2,S3 checks only those. Ctrl-C prints the rep
 exits 130.\n\n\
 DFS runs use the semantic reduction by default (--reduction stubborn: stubborn sets over \
 actions of one actor that commute, checked exactly on small models; README, \"Semantic \
-reduction\"), or, with symmetry, --reduction por (actions of different actors); --reduction \
+reduction\"), with or without --symmetry; --reduction por reduces by actor only; --reduction \
 none runs stateright's checker; --compare runs none too (and the exact oracle where the plain \
 space is small) and prints the factors. --all runs every model of models/ and every mutant and \
 rewrites results/."
@@ -401,10 +400,12 @@ pub(crate) struct CheckArgs {
     /// Stop after this many seconds (makes the run bounded if reached)
     #[arg(long)]
     pub(crate) timeout: Option<u64>,
-    /// Explore up to renaming of interchangeable participants (dfs, sim)
+    /// Explore up to renaming of interchangeable participants: with dfs and our reduction, those
+    /// with equal crash budgets; with stateright's checker (--reduction none, --strategy sim),
+    /// all of them, so it needs equal budgets
     #[arg(long)]
     pub(crate) symmetry: bool,
-    /// Partial-order reduction for dfs runs: stubborn (default; por with --symmetry), por or none; see README, "Semantic reduction"
+    /// Partial-order reduction for dfs runs: stubborn (default), por or none; see README, "Semantic reduction"
     #[arg(long, value_enum, value_name = "KIND")]
     pub(crate) reduction: Option<ReductionArg>,
     /// Run again without reduction and print the reduction factor

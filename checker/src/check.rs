@@ -102,12 +102,12 @@ fn full_states(r: &Report, m: &Dtm0Model) -> Vec<Vec<Vec<String>>> {
 /// A refused run in the CLI's words.
 pub(crate) fn refusal(r: Refusal) -> String {
     match r {
-        Refusal::SymmetryBudgetsDiffer => "--symmetry: participants are not interchangeable in this model (their crash budgets differ)".into(),
+        Refusal::SymmetryBudgetsDiffer => "--symmetry: stateright's checker (--reduction none, --strategy sim) renames every participant alike, and their crash budgets differ in this model; use dfs with our reduction, which renames within equal budgets".into(),
         Refusal::SymmetryWithBfs => {
             "--symmetry: stateright applies symmetry only with dfs and sim, not bfs".into()
         }
-        Refusal::SymmetryWithStubborn => {
-            "--symmetry: not combined with --reduction stubborn yet".into()
+        Refusal::SymmetryNoClass => {
+            "--symmetry: no two participants are interchangeable in this model (no two share a crash budget)".into()
         }
     }
 }
@@ -142,9 +142,7 @@ fn run_opts(a: &CheckArgs, spec: &ModelSpec) -> Result<RunOpts, String> {
     opts.progress = true;
     opts.seed = a.seed;
     opts.random_order |= a.random_order;
-    opts.reduction = a
-        .reduction
-        .map_or(check::Reduction::default_for(opts.symmetry), Into::into);
+    opts.reduction = a.reduction.map_or(check::Reduction::Stubborn, Into::into);
     if opts.strategy == Strategy::Sim && opts.timeout.is_none() && opts.max_depth.is_none() {
         return Err(
             "--strategy sim: give --timeout or --max-depth (random walks never end by themselves)"

@@ -43,19 +43,6 @@ pub struct RunOpts {
     pub interrupt: Option<Arc<AtomicBool>>,
 }
 
-impl Reduction {
-    /// The reduction a run takes when none is named: the semantic one,
-    /// except with symmetry, which it does not combine with (then the
-    /// actor-level one, which does).
-    pub fn default_for(symmetry: bool) -> Reduction {
-        if symmetry {
-            Reduction::Por
-        } else {
-            Reduction::Stubborn
-        }
-    }
-}
-
 impl RunOpts {
     /// The options a model file asks for (its `[check]` table), with the
     /// defaults for what it leaves out: the run `dtm0 check FILE` makes
@@ -72,7 +59,7 @@ impl RunOpts {
             seed: 1,
             random_order: c.order == Some(Order::Random),
             stop_at: Vec::new(),
-            reduction: Reduction::default_for(c.symmetry.unwrap_or(false)),
+            reduction: Reduction::Stubborn,
             only: Vec::new(),
             interrupt: None,
         }
@@ -82,19 +69,24 @@ impl RunOpts {
 /// Why a run is refused before it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// Symmetry asked for, but the participants' crash budgets differ.
+    /// Symmetry asked for on stateright's checker, but the participants'
+    /// crash budgets differ.
     SymmetryBudgetsDiffer,
     /// Symmetry asked for with breadth-first search (stateright applies it
     /// only with dfs and sim).
     SymmetryWithBfs,
-    /// Symmetry asked for with the semantic reduction (not combined yet).
-    SymmetryWithStubborn,
+    /// Symmetry asked for, but no two participants share a crash budget.
+    SymmetryNoClass,
 }
 
 /// Runs `spec` again without reduction and sets `r.comparison`.
 pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), Refusal> {
     let mut plain = opts.clone();
     plain.reduction = Reduction::None;
+    // stateright's checker renames every participant alike: with budgets
+    // that differ it runs without symmetry (the factor then includes it).
+    let n = spec.cluster.n;
+    plain.symmetry &= spec.budgets[..n].iter().all(|&b| b == spec.budgets[0]);
     plain.progress = false;
     let p = run(spec, &plain)?;
     let both = p.exhaustive && r.exhaustive;
@@ -189,20 +181,24 @@ pub fn oracle_unique(spec: &ModelSpec, plain: &Report) -> Option<usize> {
 }
 
 /// Symmetry needs interchangeable participants, and a strategy that
-/// applies it.
+/// applies it. Our search renames within each class of participants with
+/// equal crash budgets; stateright's (`--reduction none`, sim) renames
+/// every participant alike, so it needs all budgets equal.
 fn refuse(spec: &ModelSpec, opts: &RunOpts) -> Result<(), Refusal> {
-    if opts.symmetry && opts.reduction == Reduction::Stubborn {
-        return Err(Refusal::SymmetryWithStubborn);
-    }
     if !opts.symmetry {
         return Ok(());
     }
-    let b = &spec.budgets[..spec.cluster.n];
-    if b.iter().any(|&x| x != b[0]) {
-        return Err(Refusal::SymmetryBudgetsDiffer);
-    }
     if opts.strategy == Strategy::Bfs {
         return Err(Refusal::SymmetryWithBfs);
+    }
+    let ours = opts.reduction != Reduction::None && opts.strategy == Strategy::Dfs;
+    let n = spec.cluster.n;
+    if ours {
+        if crate::model::symmetry::classes(&spec.budgets, n).is_empty() {
+            return Err(Refusal::SymmetryNoClass);
+        }
+    } else if spec.budgets[..n].iter().any(|&x| x != spec.budgets[0]) {
+        return Err(Refusal::SymmetryBudgetsDiffer);
     }
     Ok(())
 }

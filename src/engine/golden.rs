@@ -19,9 +19,9 @@ pub struct Counts {
     /// stateright's checker does; tested in tests/por.rs).
     pub plain_unique: u64,
     pub plain_terminal: u64,
-    /// The reduced search as `dtm0 check` runs it by default (symmetry
+    /// The actor-level reduced search (`--reduction por`), with symmetry
     /// where the model asks for it, then on one thread, so that the
-    /// representatives, and so the counts, do not depend on scheduling).
+    /// representatives, and so the counts, do not depend on scheduling.
     pub reduced_unique: u64,
     pub reduced_terminal: u64,
     /// The semantic stubborn-set search (`--reduction stubborn`), without

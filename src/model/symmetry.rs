@@ -120,27 +120,134 @@ fn participants(s: &SysState) -> usize {
         .count()
 }
 
+/// The participants' symmetry classes: the indices of participants with
+/// equal crash budgets (`budgets[i]` for participant `i`), each class of
+/// two or more in increasing order. Renaming within a class maps the
+/// model onto itself: participants differ in nothing but their budget
+/// (every key is replicated on all; scripts name no participant).
+pub fn classes(budgets: &[u8], n: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        let b = budgets.get(i).copied().unwrap_or(0);
+        match out
+            .iter_mut()
+            .find(|c| budgets.get(c[0]).copied().unwrap_or(0) == b)
+        {
+            Some(c) => c.push(i),
+            None => out.push(vec![i]),
+        }
+    }
+    out.retain(|c| c.len() > 1);
+    out
+}
+
 /// The representative: participants renamed so that their (state,
-/// storage, crashed) triples are in sorted order.
+/// storage, crashed) triples are in sorted order (every participant one
+/// class: `--reduction none`, whose checker takes a plain function).
 pub fn representative(s: &SysState) -> SysState {
-    let n = participants(s);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| {
-        (&s.actor_states[a], &s.actor_storages[a], s.crashed[a]).cmp(&(
-            &s.actor_states[b],
-            &s.actor_storages[b],
-            s.crashed[b],
-        ))
-    });
-    let mut to = vec![0; n];
-    for (new, &old) in order.iter().enumerate() {
-        to[old] = new;
+    let all = vec![(0..participants(s)).collect()];
+    representative_in(s, &all)
+}
+
+/// The representative up to renaming within each of `classes`: in each
+/// class, the participants' (state, storage, crashed) triples sorted onto
+/// the class's positions. Ties stay in place (not canonical: equivalent
+/// states may keep different representatives, which merges less and is
+/// sound).
+pub fn representative_in(s: &SysState, classes: &[Vec<usize>]) -> SysState {
+    let key = |i: usize| (&s.actor_states[i], &s.actor_storages[i], s.crashed[i]);
+    let mut to: Vec<usize> = (0..participants(s)).collect();
+    for class in classes {
+        let mut order = class.clone();
+        order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+        for (&pos, &old) in class.iter().zip(&order) {
+            to[old] = pos;
+        }
     }
     if to.iter().enumerate().all(|(i, &j)| i == j) {
         // Already sorted; the inner indices may still differ between
         // equivalent states, but renaming by the identity changes nothing.
         return s.clone();
     }
+    rename(s, to)
+}
+
+/// Renamings tried by `fingerprint_in` for an exact canonical form; past
+/// this many it sorts instead.
+const EXACT_UP_TO: usize = 6;
+
+/// The fingerprint our search stores for `s` under symmetry within
+/// `classes`: the canonical one (`canonical_fp`) while the classes allow
+/// at most `EXACT_UP_TO` renamings (two or three interchangeable
+/// participants), else that of the sorted representative.
+pub fn fingerprint_in(s: &SysState, classes: &[Vec<usize>]) -> u64 {
+    let renamings: usize = classes
+        .iter()
+        .map(|c| (1..=c.len()).product::<usize>())
+        .product();
+    if renamings <= EXACT_UP_TO {
+        canonical_fp(s, classes)
+    } else {
+        crate::model::visited_fp(&representative_in(s, classes))
+    }
+}
+
+/// The least fingerprint of `s` over every renaming within `classes`: a
+/// canonical form (equal exactly for equivalent states, but for hash
+/// collisions, which the fingerprint table risks anyway). The renamed
+/// states differ only by where participants' indices stand, so their
+/// fingerprints do not depend on which of them `s` is.
+pub fn canonical_fp(s: &SysState, classes: &[Vec<usize>]) -> u64 {
+    let n = participants(s);
+    let mut perms: Vec<Vec<usize>> = vec![(0..n).collect()];
+    for class in classes {
+        let mut next = Vec::new();
+        for to in &perms {
+            for p in permutations(class.len()) {
+                let mut t = to.clone();
+                for (k, &old) in class.iter().enumerate() {
+                    t[old] = class[p[k]];
+                }
+                next.push(t);
+            }
+        }
+        perms = next;
+    }
+    perms
+        .into_iter()
+        .map(|to| {
+            if to.iter().enumerate().all(|(i, &j)| i == j) {
+                crate::model::visited_fp(s)
+            } else {
+                crate::model::visited_fp(&rename(s, to))
+            }
+        })
+        .min()
+        .expect("the identity")
+}
+
+fn permutations(k: usize) -> Vec<Vec<usize>> {
+    if k == 0 {
+        return vec![vec![]];
+    }
+    let mut out = Vec::new();
+    for p in permutations(k - 1) {
+        for at in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(at, k - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// `s` with participant `old` renamed `to[old]` (a permutation of the
+/// participants; other actors keep their index).
+pub fn renamed(s: &SysState, to: Vec<usize>) -> SysState {
+    rename(s, to)
+}
+
+fn rename(s: &SysState, to: Vec<usize>) -> SysState {
     let perm = Perm { to };
     let states: Vec<Arc<Dtm0State>> = s
         .actor_states

@@ -127,6 +127,8 @@ pub struct Engine<'a> {
     crash_coupled: bool,
     /// Actors that may still crash or restart (crash budget > 0).
     crashable: Vec<bool>,
+    /// With symmetry: the classes of interchangeable participants.
+    sym_classes: Vec<Vec<usize>>,
     ordered: bool,
     n_actors: usize,
     /// Participant and originator actions are visible to the properties
@@ -135,6 +137,10 @@ pub struct Engine<'a> {
     pub max_depth: Option<usize>,
     pub timeout: Option<Duration>,
     pub collect_terminals: bool,
+    /// Collect each terminal state's canonical fingerprint (the least over
+    /// every renaming within the symmetry classes) instead of its stored
+    /// one: for tests that compare terminal classes across searches.
+    pub canonical_terminals: bool,
     /// Property ids (`S2`) whose counterexample ends the run.
     pub stop_at: Vec<&'static str>,
     pub progress: bool,
@@ -192,12 +198,14 @@ impl<'a> Engine<'a> {
             reduce,
             crash_coupled: cfg.max_crashes < n_crashable,
             crashable,
+            sym_classes: crate::model::symmetry::classes(&cfg.budgets, cfg.cluster.n),
             ordered: matches!(m.init_states()[0].network, Network::Ordered(_)),
             n_actors,
             visible_actor: (0..n_actors).map(|i| i != ha).collect(),
             max_depth: None,
             timeout: None,
             collect_terminals: false,
+            canonical_terminals: false,
             stop_at: vec![],
             progress: false,
             steps: StepChecks::Merged,
@@ -217,7 +225,7 @@ impl<'a> Engine<'a> {
 
     fn fp(&self, s: &SysState) -> u64 {
         if self.reduce.symmetry {
-            fingerprint(&crate::model::symmetry::representative(s))
+            crate::model::symmetry::fingerprint_in(s, &self.sym_classes)
         } else {
             fingerprint(s)
         }
@@ -371,7 +379,12 @@ impl<'a> Engine<'a> {
         let en: Vec<bool> = acts.iter().map(|a| self.enabled(&state, a)).collect();
         let n_en = en.iter().filter(|&&e| e).count();
         if n_en == 0 && self.collect_terminals {
-            sh.terminals.lock().unwrap().push(fp);
+            let t = if self.canonical_terminals {
+                crate::model::symmetry::canonical_fp(&state, &self.sym_classes)
+            } else {
+                fp
+            };
+            sh.terminals.lock().unwrap().push(t);
         }
         let t = self.persistent(&state, &acts, &en);
         if t.len() < n_en {
