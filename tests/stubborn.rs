@@ -43,7 +43,12 @@ fn models() -> Vec<String> {
 }
 
 /// Every reachable state of the plain search, depth-first.
-fn for_each_state(m: &Dtm0Model, mut f: impl FnMut(&SysState)) -> usize {
+fn for_each_state(m: &Dtm0Model, f: impl FnMut(&SysState)) -> usize {
+    for_each_state_upto(m, usize::MAX, f)
+}
+
+/// `for_each_state`, stopping after `cap` states.
+fn for_each_state_upto(m: &Dtm0Model, cap: usize, mut f: impl FnMut(&SysState)) -> usize {
     let mut seen = HashSet::new();
     let mut stack: Vec<SysState> = m.init_states();
     for s in &stack {
@@ -51,6 +56,9 @@ fn for_each_state(m: &Dtm0Model, mut f: impl FnMut(&SysState)) -> usize {
     }
     let mut n = 0;
     while let Some(s) = stack.pop() {
+        if n == cap {
+            break;
+        }
         n += 1;
         f(&s);
         let (acts, en) = stubborn::actions(m, &s);
@@ -159,6 +167,46 @@ fn claims_agree_on_step_violations_where_a_variant_violates() {
             );
         }
     }
+}
+
+/// Motr's stop condition (`motr-stop-condition`) changes what completes a
+/// recovery, which the closure's facts about views and EOLs follow
+/// (`participant::peers_done`). On both-crash, where a participant may
+/// recover while its peer is down (the rule bites), every claim at the
+/// first 150,000 states of the plain search is executed in both orders and
+/// every send is checked against the may-send table; the walk meets states
+/// where the rule decides (a recovering participant whose view shows its
+/// peer TRANSIENT).
+#[test]
+fn claims_hold_under_motr_stop_condition_where_it_bites() {
+    use dtm0::protocol::msg::HaSt;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/both-crash.toml");
+    let spec = ModelSpec::load(&path)
+        .unwrap()
+        .with_variants(&["motr-stop-condition".to_string()])
+        .unwrap();
+    let m = build(&spec);
+    let (mut claims, mut bites) = (0, 0);
+    let states = for_each_state_upto(&m, 150_000, |s| {
+        claims += check_state(&m, s).unwrap_or_else(|e| panic!("both-crash + motr: {e}"));
+        for x in 0..2 {
+            if s.crashed[x] {
+                continue;
+            }
+            if let Some(p) = s.actor_states[x].participant() {
+                let peer = p.view.get(1 - x).1;
+                if !p.declared
+                    && p.view.get(x) == (p.inc, HaSt::Recovering)
+                    && peer == HaSt::Transient
+                {
+                    bites += 1;
+                }
+            }
+        }
+    });
+    println!("both-crash + motr-stop-condition: {states} states, {claims} claims, {bites} where the rule decides");
+    assert!(claims > 0, "the table claimed nothing");
+    assert!(bites > 0, "the walk never met the rule deciding: vacuous");
 }
 
 /// The eviction facts (a view whose only log read is an eviction, one

@@ -34,6 +34,11 @@ pub struct Variants {
     /// notices it missed for records its peers have already pruned, and
     /// its log can never be pruned past them (L2).
     pub own_redo: bool,
+    /// Motr's stop condition (`motr-stop-condition`): recovery ends only
+    /// with an EOL from every other participant, each shown ONLINE or
+    /// RECOVERING; one shown TRANSIENT or FAILED blocks it (the spec skips
+    /// those), and its EOL is forgotten on that view.
+    pub motr_stop: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -46,6 +51,7 @@ impl Default for Variants {
             stable: StableRule::FirstP,
             pruning: false,
             own_redo: true,
+            motr_stop: false,
             mutants: Mutants::default(),
         }
     }
@@ -75,6 +81,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "no-own-redo",
         "Motr: a restarted participant does not push its own records (never learns missed P notices)",
     ),
+    (
+        "motr-stop-condition",
+        "Motr (dtm0/recovery.c, was_log_replayed): recovery ends only with an EOL from every other participant, each ONLINE or RECOVERING; a TRANSIENT or FAILED one blocks it and loses its EOL",
+    ),
 ];
 
 impl Variants {
@@ -90,6 +100,7 @@ impl Variants {
             "pruning" => self.pruning = true,
             "no-pruning" => self.pruning = false,
             "no-own-redo" => self.own_redo = false,
+            "motr-stop-condition" => self.motr_stop = true,
             other => {
                 if let Some((_, m, _)) = MUTANTS.iter().find(|(n, _, _)| *n == other) {
                     self.mutants.insert(*m);
@@ -133,6 +144,9 @@ impl Variants {
         });
         if !self.own_redo {
             v.push("no-own-redo");
+        }
+        if self.motr_stop {
+            v.push("motr-stop-condition");
         }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {

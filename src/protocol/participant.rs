@@ -467,6 +467,9 @@ fn follow_peer(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
     if s.eol[r] != 0 && s.eol[r] < ni && !c.mutants().stale_eol_counts() {
         s.eol[r] = 0; // an EOL from an earlier incarnation no longer counts
     }
+    if c.variants.motr_stop && matches!(ns, HaSt::Transient | HaSt::Failed) {
+        s.eol[r] = 0; // Motr forgets the EOL of a peer shown dead
+    }
     match ns {
         HaSt::Recovering => {
             if s.rounds[r].inc != ni {
@@ -728,33 +731,48 @@ fn advance_round(c: &Cluster, s: &mut PartState, r: usize, o: &mut Out<Dtm0>) {
 }
 
 /// The stop condition: recovered when an EOL is held from every peer that
-/// is ONLINE or RECOVERING. Then tell HA, and push our own records.
+/// is ONLINE or RECOVERING (`peers_done`). Then tell HA, and push our own
+/// records.
 fn check_stop(c: &Cluster, me: usize, s: &mut PartState, o: &mut Out<Dtm0>) {
     if s.declared || s.view.get(me) != (s.inc, HaSt::Recovering) {
         return;
     }
-    let counted = |r: usize| {
-        let (ri, rs) = s.view.get(r);
-        let held = if c.mutants().counts_previous_incarnation_eol() {
-            s.eol[r] + 1 >= ri
-        } else {
-            s.eol[r] != 0 && s.eol[r] >= ri
-        };
-        !matches!(rs, HaSt::Online | HaSt::Recovering) || held
-    };
-    let mut peers = (0..c.n).filter(|&r| r != me);
-    let done = if c.mutants().stops_on_first_eol() {
-        (0..c.n).any(|r| r != me && s.eol[r] != 0) || peers.all(counted)
-    } else {
-        peers.all(counted)
-    };
-    if done {
+    if peers_done(c, me, s, &s.view) {
         s.declared = true;
         s.ghost.note_declared(c, me, &s.view);
         o.send(c.ha_id(), Msg::Recovered { inc: s.inc });
         if c.variants.own_redo && c.variants.pruning {
             push_own(c, me, s, o);
         }
+    }
+}
+
+/// The peers' half of the stop condition under `view`, for participant
+/// `me` in state `s`: an EOL held from every other participant the view
+/// shows ONLINE or RECOVERING, from the incarnation it shows or a later
+/// one; one shown TRANSIENT or FAILED is skipped, or, with Motr's rule
+/// (`motr-stop-condition`), blocks. Public for the reduction, whose facts
+/// about when a view or an EOL can complete recovery follow it.
+pub fn peers_done(c: &Cluster, me: usize, s: &PartState, view: &HaTable) -> bool {
+    let counted = |r: usize| {
+        let (ri, rs) = view.get(r);
+        let held = if c.mutants().counts_previous_incarnation_eol() {
+            s.eol[r] + 1 >= ri
+        } else {
+            s.eol[r] != 0 && s.eol[r] >= ri
+        };
+        let alive = matches!(rs, HaSt::Online | HaSt::Recovering);
+        if c.variants.motr_stop {
+            alive && held
+        } else {
+            !alive || held
+        }
+    };
+    let mut peers = (0..c.n).filter(|&r| r != me);
+    if c.mutants().stops_on_first_eol() {
+        (0..c.n).any(|r| r != me && s.eol[r] != 0) || peers.all(counted)
+    } else {
+        peers.all(counted)
     }
 }
 
@@ -824,6 +842,40 @@ mod tests {
             Msg::Execute { to: 1, tx, op },
             o,
         );
+    }
+
+    /// The spec's stop condition skips a peer shown TRANSIENT; Motr's
+    /// (`motr-stop-condition`) waits for it, and forgets the EOL it held
+    /// from it when a view shows it TRANSIENT, even one of the incarnation
+    /// that sent the EOL.
+    #[test]
+    fn motr_stop_condition_waits_for_a_transient_peer_and_forgets_its_eol() {
+        let view =
+            |peer: (Inc, HaSt)| HaTable(vec![(1, HaSt::Recovering), peer, (1, HaSt::Online)]);
+        for motr in [false, true] {
+            let mut c = cluster();
+            c.variants.motr_stop = motr;
+            let mut o = Out::new();
+            let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+            // No EOL held, the peer TRANSIENT: the spec is done, Motr not.
+            assert_eq!(peers_done(&c, 0, &s, &view((2, HaSt::Transient))), !motr);
+            // An EOL from the peer's incarnation 2, then a view (seq 5)
+            // showing that incarnation TRANSIENT.
+            let mut o = Out::new();
+            let eol = Msg::Eol { to: 1, from: 2 };
+            on_msg(&c, 0, &mut s, c.participant_id(1), eol, &mut o);
+            assert_eq!(s.eol[1], 2);
+            let table = view((2, HaSt::Transient));
+            let msg = Msg::View {
+                to: 1,
+                seq: 5,
+                table,
+            };
+            on_msg(&c, 0, &mut s, c.ha_id(), msg, &mut o);
+            assert_eq!(s.eol[1], if motr { 0 } else { 2 }, "motr {motr}");
+            // The peer RECOVERING again: the spec counts the EOL it kept.
+            assert_eq!(peers_done(&c, 0, &s, &view((2, HaSt::Recovering))), !motr);
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, HaTable, Msg};
 use crate::protocol::originator::{DtxSt, OrigState};
-use crate::protocol::participant::PartState;
+use crate::protocol::participant::{peers_done, PartState};
 use crate::protocol::types::{St, TxId};
 use stateright::actor::{Id, Network};
 
@@ -38,12 +38,7 @@ pub(super) fn role(c: &Cluster, i: usize) -> Role {
 /// lists EOL for the same sends; either way every EOL to `x` is in the set
 /// or kept back, so `eol` and `declared` do not change along such paths.
 pub(super) fn stop_may_hold(c: &Cluster, x: usize, p: &PartState, table: &HaTable) -> bool {
-    !p.declared
-        && table.get(x) == (p.inc, HaSt::Recovering)
-        && (0..c.n).filter(|&r| r != x).all(|r| {
-            let (ri, rs) = table.get(r);
-            !matches!(rs, HaSt::Online | HaSt::Recovering) || (p.eol[r] != 0 && p.eol[r] >= ri)
-        })
+    !p.declared && table.get(x) == (p.inc, HaSt::Recovering) && peers_done(c, x, p, table)
 }
 
 pub(super) fn live_part<'a>(s: &'a SysState, crashed: &[bool], i: usize) -> Option<&'a PartState> {
