@@ -217,6 +217,22 @@ fn symmetry_keeps_verdicts_and_shrinks_the_space() {
     }
 }
 
+/// A model whose file asks for symmetry within a class (three-crash: p2
+/// and p3) is compared with a plain run that stateright's checker can make:
+/// without symmetry (it would rename p1 too).
+#[test]
+fn a_symmetric_model_is_compared_with_plain_search_without_symmetry() {
+    let s = spec("three-crash", &[]);
+    let mut o = check::RunOpts::from_spec(&s);
+    assert!(o.symmetry, "three-crash asks for symmetry");
+    o.timeout = Some(std::time::Duration::from_secs(2));
+    o.progress = false;
+    let mut r = check::run(&s, &o).unwrap();
+    check::compare(&s, &o, &mut r).expect("the plain run is not refused");
+    let c = r.comparison.expect("a comparison");
+    assert!(c.plain_unique_states > 0);
+}
+
 #[test]
 fn symmetry_is_refused_where_unsound() {
     // stateright's checker renames every participant alike: equal budgets

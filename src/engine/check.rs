@@ -79,14 +79,19 @@ pub enum Refusal {
     SymmetryNoClass,
 }
 
-/// Runs `spec` again without reduction and sets `r.comparison`.
-pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), Refusal> {
+/// The options of the plain run a reduced one is compared with:
+/// stateright's checker, without symmetry either (the factor then counts
+/// everything our search merges).
+pub fn plain_of(opts: &RunOpts) -> RunOpts {
     let mut plain = opts.clone();
     plain.reduction = Reduction::None;
-    // stateright's checker renames every participant alike: with budgets
-    // that differ it runs without symmetry (the factor then includes it).
-    let n = spec.cluster.n;
-    plain.symmetry &= spec.budgets[..n].iter().all(|&b| b == spec.budgets[0]);
+    plain.symmetry = false;
+    plain
+}
+
+/// Runs `spec` again without reduction and sets `r.comparison`.
+pub fn compare(spec: &ModelSpec, opts: &RunOpts, r: &mut Report) -> Result<(), Refusal> {
+    let mut plain = plain_of(opts);
     plain.progress = false;
     let p = run(spec, &plain)?;
     let both = p.exhaustive && r.exhaustive;

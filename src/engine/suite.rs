@@ -257,8 +257,7 @@ fn run_model(
     // model's time limit, for the factors; where it finishes and its graph
     // fits, the exact oracle too.
     reset_peak(o);
-    let mut ro = opts_for(spec, o);
-    ro.reduction = check::Reduction::None;
+    let mut ro = check::plain_of(&opts_for(spec, o));
     // Plain runs of the 3-participant models do not end: 120 s at most.
     ro.timeout = Some(ro.timeout.map_or(PLAIN_CAP, |t| t.min(PLAIN_CAP)));
     let p = run(spec, &ro)?;
