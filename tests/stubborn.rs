@@ -29,6 +29,7 @@ const MODELS: &[&str] = &[
     "put-crash",
     "prune-crash",
     "unordered",
+    "motr-put-crash",
 ];
 const CAP: usize = 2_000_000;
 
@@ -133,6 +134,7 @@ fn claims_agree_on_step_violations_where_a_variant_violates() {
     for (name, variant) in [
         ("unordered", "del-absent-no-tombstone"),
         ("put-crash", "redo-skip-persistent"),
+        ("put-crash", "motr-writer"),
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
         let spec = ModelSpec::load(&path)

@@ -158,7 +158,7 @@ Where the plain run finishes and has at most 2M unique states, the exact oracle 
 actions and all, checked on the full state graph, visibility ignored) gives the unique states \
 a reduction choosing among those sets reaches. Factors are plain unique over reduced unique. \
 `same`: both runs gave the same verdicts. The reduction of each run is in the Models table \
-(stubborn = the semantic reduction, the default; por = actors only, used with symmetry).\n\n\
+(stubborn = the semantic reduction, the default; + symmetry = renaming within classes of participants with equal crash budgets; por = actors only).\n\n\
 | model | reduction | plain unique | reduced unique | factor | oracle unique | oracle factor | plain s | reduced s | same |\n|---|---|---|---|---|---|---|---|---|---|",
         t = entries
             .iter()

@@ -39,6 +39,11 @@ pub struct Variants {
     /// RECOVERING; one shown TRANSIENT or FAILED blocks it (the spec skips
     /// those), and its EOL is forgotten on that view.
     pub motr_stop: bool,
+    /// Motr's writer (`motr-writer`): an originator sends EXECUTE only to
+    /// the participants its view shows ONLINE or RECOVERING, and never
+    /// sends one again (Motr's DIX skips unavailable targets; nothing
+    /// re-sends).
+    pub motr_writer: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -52,6 +57,7 @@ impl Default for Variants {
             pruning: false,
             own_redo: true,
             motr_stop: false,
+            motr_writer: false,
             mutants: Mutants::default(),
         }
     }
@@ -82,6 +88,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "Motr: a restarted participant does not push its own records (never learns missed P notices)",
     ),
     (
+        "motr-writer",
+        "Motr (dix/req.c): an originator sends EXECUTE only to participants it sees ONLINE or RECOVERING, and never re-sends one",
+    ),
+    (
         "motr-stop-condition",
         "Motr (dtm0/recovery.c, was_log_replayed): recovery ends only with an EOL from every other participant, each ONLINE or RECOVERING; a TRANSIENT or FAILED one blocks it and loses its EOL",
     ),
@@ -101,6 +111,7 @@ impl Variants {
             "no-pruning" => self.pruning = false,
             "no-own-redo" => self.own_redo = false,
             "motr-stop-condition" => self.motr_stop = true,
+            "motr-writer" => self.motr_writer = true,
             other => {
                 if let Some((_, m, _)) = MUTANTS.iter().find(|(n, _, _)| *n == other) {
                     self.mutants.insert(*m);
@@ -144,6 +155,9 @@ impl Variants {
         });
         if !self.own_redo {
             v.push("no-own-redo");
+        }
+        if self.motr_writer {
+            v.push("motr-writer");
         }
         if self.motr_stop {
             v.push("motr-stop-condition");

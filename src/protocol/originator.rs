@@ -11,7 +11,9 @@
 //!
 //! When HA shows that a participant restarted, the originator sends the
 //! EXECUTE of each of its dtxs not yet P there again, to the new
-//! incarnation (the request was lost with the old one).
+//! incarnation (the request was lost with the old one). Motr's writer
+//! (variant `motr-writer`) does neither: it skips participants HA shows
+//! TRANSIENT or FAILED and never sends an EXECUTE again.
 //!
 //! The steps, one handler each (`on_msg` dispatches): `handle_executed`,
 //! `handle_persistent`, `handle_view`. What only the properties read is in
@@ -135,10 +137,7 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             sv: StateVec::default(),
             st: DtxSt::InProgress,
         });
-        for p in 0..c.n {
-            if c.mutants().writer_skips_transient() && s.view.get(p).1 == HaSt::Transient {
-                continue;
-            }
+        for p in (0..c.n).filter(|&p| writes_to(c, &s.view, p)) {
             o.send(
                 c.participant_id(p),
                 Msg::Execute {
@@ -149,6 +148,17 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             );
         }
     }
+}
+
+/// Whether a writer sends participant `p` an EXECUTE under `view`: always
+/// in the default protocol; not when the view shows it TRANSIENT (mutant
+/// `skip-recovering-writer`), or TRANSIENT or FAILED (Motr's writer,
+/// `motr-writer`).
+fn writes_to(c: &Cluster, view: &HaTable, p: usize) -> bool {
+    let st = view.get(p).1;
+    let skipped = (c.mutants().writer_skips_transient() && st == HaSt::Transient)
+        || (c.variants.motr_writer && matches!(st, HaSt::Transient | HaSt::Failed));
+    !skipped
 }
 
 /// The originator's messages: one handler each.
@@ -249,10 +259,10 @@ fn handle_view(c: &Cluster, s: &mut Cow<OrigState>, seq: Seq, table: HaTable, o:
     s.seq = seq;
     for p in 0..c.n {
         let ni = s.view.get(p).0;
-        if ni <= old.get(p).0 || c.mutants().writer_never_resends() {
+        if ni <= old.get(p).0 || c.mutants().writer_never_resends() || c.variants.motr_writer {
             continue;
         }
-        if c.mutants().writer_skips_transient() && s.view.get(p).1 == HaSt::Transient {
+        if !writes_to(c, &s.view, p) {
             continue;
         }
         for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {
