@@ -177,7 +177,7 @@ exits 130.\n\n\
 DFS runs use the semantic reduction by default (--reduction stubborn: stubborn sets over \
 actions of one actor that commute, checked exactly on small models; README, \"Semantic \
 reduction\"), with or without --symmetry; --reduction por reduces by actor only; --reduction \
-none runs stateright's checker; --compare runs none too (and the exact oracle where the plain \
+none runs stateright's checker; --compare runs none too (without symmetry; and the exact oracle where the plain \
 space is small) and prints the factors. --all runs every model of models/ and every mutant and \
 rewrites results/."
     )]
