@@ -7,6 +7,7 @@
 use dtm0::engine::check::{self, Reduction, RunOpts};
 use dtm0::engine::por::{actor_of, Engine, Outcome, Reduce};
 use dtm0::model::file::{ModelSpec, Strategy};
+use dtm0::model::symmetry::Renamings;
 use dtm0::model::visited_fp as fingerprint;
 use dtm0::model::{build, in_flight, Action, Dtm0Model, SysState};
 use dtm0::protocol::msg::Msg;
@@ -163,10 +164,11 @@ fn symmetric_reduced_search_keeps_the_verdicts_and_terminal_classes() {
         assert_eq!(names(&plain), names(&sym), "{name}");
         // Terminal states up to renaming: the canonical forms of the plain
         // search's terminal states are what the symmetric search stores.
-        let classes = dtm0::model::symmetry::classes(&m.cfg().budgets, m.cfg().cluster.n);
+        let (cfg, classes) = (m.cfg(), dtm0::model::symmetry::classes);
+        let r = Renamings::new(classes(&cfg.budgets, cfg.cluster.n), cfg.cluster.n);
         let mut reps: Vec<u64> = terminal_states(&m)
             .iter()
-            .map(|s| dtm0::model::symmetry::canonical_fp(s, &classes))
+            .map(|s| r.canonical_fp(s))
             .collect();
         reps.sort();
         reps.dedup();
@@ -240,10 +242,11 @@ fn semantic_search_with_symmetry_keeps_verdicts_and_terminal_classes() {
 /// on two classes of one and two).
 #[test]
 fn canonical_form_is_shared_by_every_renaming_and_only_by_them() {
-    use dtm0::model::symmetry::{canonical_fp, classes, renamed};
+    use dtm0::model::symmetry::{classes, renamed};
     for name in ["three-nocrash", "three-crash"] {
         let m = build(&spec(name));
-        let cl = classes(&m.cfg().budgets, m.cfg().cluster.n);
+        let n = m.cfg().cluster.n;
+        let r = Renamings::new(classes(&m.cfg().budgets, n), n);
         let perms: Vec<Vec<usize>> = match name {
             "three-nocrash" => vec![
                 vec![0, 2, 1],
@@ -261,14 +264,14 @@ fn canonical_form_is_shared_by_every_renaming_and_only_by_them() {
             if !seen.insert(fingerprint(&s)) || seen.len() > 20_000 {
                 continue;
             }
-            let c = canonical_fp(&s, &cl);
+            let c = r.canonical_fp(&s);
             for to in &perms {
-                let r = renamed(&s, to.clone());
-                assert_eq!(canonical_fp(&r, &cl), c, "{name}: renaming {to:?}");
+                let t = renamed(&s, to);
+                assert_eq!(r.canonical_fp(&t), c, "{name}: renaming {to:?}");
             }
             // Two states sharing a form are renamings of each other.
             let orbit: HashSet<u64> = std::iter::once(fingerprint(&s))
-                .chain(perms.iter().map(|to| fingerprint(&renamed(&s, to.clone()))))
+                .chain(perms.iter().map(|to| fingerprint(&renamed(&s, to))))
                 .collect();
             if let Some(other) = classes_seen.insert(c, fingerprint(&s)) {
                 assert!(orbit.contains(&other), "{name}: one form, two orbits");

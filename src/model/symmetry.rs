@@ -14,12 +14,12 @@ use crate::protocol::types::{StateVec, Txr};
 use stateright::actor::{Envelope, Id, Network};
 use std::sync::Arc;
 
-struct Perm {
+struct Perm<'a> {
     /// `to[old] = new` for participants; other actors keep their index.
-    to: Vec<usize>,
+    to: &'a [usize],
 }
 
-impl Perm {
+impl Perm<'_> {
     fn id(&self, id: Id) -> Id {
         let i = usize::from(id);
         Id::from(self.to.get(i).copied().unwrap_or(i))
@@ -169,61 +169,68 @@ pub fn representative_in(s: &SysState, classes: &[Vec<usize>]) -> SysState {
         // equivalent states, but renaming by the identity changes nothing.
         return s.clone();
     }
-    rename(s, to)
+    renamed(s, &to)
 }
 
-/// Renamings tried by `fingerprint_in` for an exact canonical form; past
-/// this many it sorts instead.
+/// Renamings tried for an exact canonical form; past this many our search
+/// stores the sorted representative instead.
 const EXACT_UP_TO: usize = 6;
 
-/// The fingerprint our search stores for `s` under symmetry within
-/// `classes`: the canonical one (`canonical_fp`) while the classes allow
-/// at most `EXACT_UP_TO` renamings (two or three interchangeable
-/// participants), else that of the sorted representative.
-pub fn fingerprint_in(s: &SysState, classes: &[Vec<usize>]) -> u64 {
-    let renamings: usize = classes
-        .iter()
-        .map(|c| (1..=c.len()).product::<usize>())
-        .product();
-    if renamings <= EXACT_UP_TO {
-        canonical_fp(s, classes)
-    } else {
-        crate::model::visited_fp(&representative_in(s, classes))
-    }
+/// The renamings within a model's classes, computed once per search (the
+/// fingerprint is taken for every successor: the hottest path there is).
+pub struct Renamings {
+    classes: Vec<Vec<usize>>,
+    /// Every renaming but the identity, as `to[old] = new`.
+    others: Vec<Vec<usize>>,
 }
 
-/// The least fingerprint of `s` over every renaming within `classes`: a
-/// canonical form (equal exactly for equivalent states, but for hash
-/// collisions, which the fingerprint table risks anyway). The renamed
-/// states differ only by where participants' indices stand, so their
-/// fingerprints do not depend on which of them `s` is.
-pub fn canonical_fp(s: &SysState, classes: &[Vec<usize>]) -> u64 {
-    let n = participants(s);
-    let mut perms: Vec<Vec<usize>> = vec![(0..n).collect()];
-    for class in classes {
-        let mut next = Vec::new();
-        for to in &perms {
-            for p in permutations(class.len()) {
-                let mut t = to.clone();
-                for (k, &old) in class.iter().enumerate() {
-                    t[old] = class[p[k]];
+impl Renamings {
+    /// The renamings within `classes` of `n` participants.
+    pub fn new(classes: Vec<Vec<usize>>, n: usize) -> Renamings {
+        let mut all: Vec<Vec<usize>> = vec![(0..n).collect()];
+        for class in &classes {
+            let mut next = Vec::new();
+            for to in &all {
+                for p in permutations(class.len()) {
+                    let mut t = to.clone();
+                    for (k, &old) in class.iter().enumerate() {
+                        t[old] = class[p[k]];
+                    }
+                    next.push(t);
                 }
-                next.push(t);
             }
+            all = next;
         }
-        perms = next;
+        all.retain(|to| to.iter().enumerate().any(|(i, &j)| i != j));
+        Renamings {
+            classes,
+            others: all,
+        }
     }
-    perms
-        .into_iter()
-        .map(|to| {
-            if to.iter().enumerate().all(|(i, &j)| i == j) {
-                crate::model::visited_fp(s)
-            } else {
-                crate::model::visited_fp(&rename(s, to))
-            }
-        })
-        .min()
-        .expect("the identity")
+
+    /// The fingerprint our search stores for `s`: the canonical one while
+    /// there are at most `EXACT_UP_TO` renamings (two or three
+    /// interchangeable participants), else that of the sorted
+    /// representative.
+    pub fn fingerprint(&self, s: &SysState) -> u64 {
+        if self.others.len() < EXACT_UP_TO {
+            self.canonical_fp(s)
+        } else {
+            crate::model::visited_fp(&representative_in(s, &self.classes))
+        }
+    }
+
+    /// The least fingerprint of `s` over every renaming: a canonical form
+    /// (equal exactly for equivalent states, but for hash collisions,
+    /// which the fingerprint table risks anyway). The renamed states
+    /// differ only by where participants' indices stand, so their
+    /// fingerprints do not depend on which of them `s` is.
+    pub fn canonical_fp(&self, s: &SysState) -> u64 {
+        self.others
+            .iter()
+            .map(|to| crate::model::visited_fp(&renamed(s, to)))
+            .fold(crate::model::visited_fp(s), u64::min)
+    }
 }
 
 fn permutations(k: usize) -> Vec<Vec<usize>> {
@@ -243,11 +250,7 @@ fn permutations(k: usize) -> Vec<Vec<usize>> {
 
 /// `s` with participant `old` renamed `to[old]` (a permutation of the
 /// participants; other actors keep their index).
-pub fn renamed(s: &SysState, to: Vec<usize>) -> SysState {
-    rename(s, to)
-}
-
-fn rename(s: &SysState, to: Vec<usize>) -> SysState {
+pub fn renamed(s: &SysState, to: &[usize]) -> SysState {
     let perm = Perm { to };
     let states: Vec<Arc<Dtm0State>> = s
         .actor_states

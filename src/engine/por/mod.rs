@@ -127,8 +127,9 @@ pub struct Engine<'a> {
     crash_coupled: bool,
     /// Actors that may still crash or restart (crash budget > 0).
     crashable: Vec<bool>,
-    /// With symmetry: the classes of interchangeable participants.
-    sym_classes: Vec<Vec<usize>>,
+    /// With symmetry: the renamings within the classes of
+    /// interchangeable participants.
+    renamings: crate::model::symmetry::Renamings,
     ordered: bool,
     n_actors: usize,
     /// Participant and originator actions are visible to the properties
@@ -198,7 +199,10 @@ impl<'a> Engine<'a> {
             reduce,
             crash_coupled: cfg.max_crashes < n_crashable,
             crashable,
-            sym_classes: crate::model::symmetry::classes(&cfg.budgets, cfg.cluster.n),
+            renamings: crate::model::symmetry::Renamings::new(
+                crate::model::symmetry::classes(&cfg.budgets, cfg.cluster.n),
+                cfg.cluster.n,
+            ),
             ordered: matches!(m.init_states()[0].network, Network::Ordered(_)),
             n_actors,
             visible_actor: (0..n_actors).map(|i| i != ha).collect(),
@@ -225,7 +229,7 @@ impl<'a> Engine<'a> {
 
     fn fp(&self, s: &SysState) -> u64 {
         if self.reduce.symmetry {
-            crate::model::symmetry::fingerprint_in(s, &self.sym_classes)
+            self.renamings.fingerprint(s)
         } else {
             fingerprint(s)
         }
@@ -380,7 +384,7 @@ impl<'a> Engine<'a> {
         let n_en = en.iter().filter(|&&e| e).count();
         if n_en == 0 && self.collect_terminals {
             let t = if self.canonical_terminals {
-                crate::model::symmetry::canonical_fp(&state, &self.sym_classes)
+                self.renamings.canonical_fp(&state)
             } else {
                 fp
             };
