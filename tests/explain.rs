@@ -88,6 +88,8 @@ fn every_explanation_agrees_with_its_check() {
         ("crash-twice", &["stale-eol"]),
         ("both-crash", &["forget-eol-on-transient-view"]),
         ("lossy", &[]),
+        ("equal-ts", &[]),
+        ("equal-ts", &["motr-version-order"]),
     ];
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (model, variants) in runs {
@@ -108,19 +110,47 @@ fn every_explanation_agrees_with_its_check() {
 }
 
 #[test]
-fn replicas_differing_only_in_value_print_differently() {
+fn replicas_differing_only_in_value_or_writer_print_differently() {
     use dtm0::model::render::kv;
-    use dtm0::protocol::types::{Kv, Rec, Version};
-    let mut a = Kv::new();
-    a.insert(
-        1,
-        Rec {
-            ver: Version { ts: 10, del: false },
-            val: 1,
-        },
+    use dtm0::protocol::types::{Kv, Op, Rec, TxId, Version};
+    let c = spec("equal-ts", &[]).cluster;
+    let rec = |slot: u8, val: u64| {
+        let id = TxId {
+            ts: 10,
+            slot,
+            inc: 1,
+        };
+        let ver = Version::of(id, &Op::Put { key: 1, val });
+        Rec { ver, val }
+    };
+    let none = Default::default();
+    let (mut a, mut b, mut q) = (Kv::new(), Kv::new(), Kv::new());
+    a.insert(1, rec(0, 1));
+    b.insert(1, rec(0, 7));
+    q.insert(1, rec(1, 1));
+    // A value other than the key's default always shows.
+    assert_ne!(
+        kv(&c, &a, &none),
+        kv(&c, &b, &none),
+        "{}",
+        kv(&c, &a, &none)
     );
-    let mut b = a.clone();
-    b.get_mut(&1).unwrap().val = 7;
-    assert_ne!(kv(&a), kv(&b), "{}", kv(&a));
-    assert!(kv(&b).contains("k1@10=7"), "{}", kv(&b));
+    assert!(
+        kv(&c, &b, &none).contains("k1@10=7"),
+        "{}",
+        kv(&c, &b, &none)
+    );
+    // Same value, other writer: alike unless the key is marked as differing.
+    assert_eq!(kv(&c, &a, &none), kv(&c, &q, &none));
+    let differ = [1].into_iter().collect();
+    assert!(
+        kv(&c, &a, &differ).contains("k1@10=1 by o1"),
+        "{}",
+        kv(&c, &a, &differ)
+    );
+    assert!(
+        kv(&c, &q, &differ).contains("k1@10=1 by q1"),
+        "{}",
+        kv(&c, &q, &differ)
+    );
 }

@@ -135,10 +135,7 @@ fn s5_first_half_everywhere(s: &ModelSpec) -> bool {
                 .unwrap_or_default();
             stable.iter().all(|&tx| {
                 let op = op_of(&m, tx).unwrap();
-                let ver = dtm0::protocol::types::Version {
-                    ts: tx.ts,
-                    del: op.is_del(),
-                };
+                let ver = dtm0::protocol::types::Version::of(tx, &op);
                 (0..c.n).any(|p| durable(dtm0::model::store(st, p), tx, op.key(), ver))
             })
         })

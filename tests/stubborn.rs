@@ -30,6 +30,8 @@ const MODELS: &[&str] = &[
     "prune-crash",
     "unordered",
     "motr-put-crash",
+    "equal-ts",
+    "motr-equal-ts",
 ];
 const CAP: usize = 2_000_000;
 
@@ -135,6 +137,7 @@ fn claims_agree_on_step_violations_where_a_variant_violates() {
         ("unordered", "del-absent-no-tombstone"),
         ("put-crash", "redo-skip-persistent"),
         ("put-crash", "motr-writer"),
+        ("equal-ts", "motr-version-order"),
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
         let spec = ModelSpec::load(&path)

@@ -20,6 +20,15 @@ pub(crate) fn run(a: CheckArgs) -> Result<ExitCode, String> {
         spec.network = n.into();
     }
     let format = format_of(a.json, a.format)?;
+    for clash in spec.clock_collisions() {
+        let order =
+            if spec.cluster.variants.version_order == dtm0::protocol::types::VersionOrder::Motr {
+                "under motr-version-order the record that arrives first stays"
+            } else {
+                "the version order breaks the tie by writer (slot, then incarnation)"
+            };
+        eprintln!("warning: clocks collide: {clash}; {order}");
+    }
     let mut opts = run_opts(&a, &spec)?;
     opts.only = crate::properties::select(&a.property)?
         .into_iter()

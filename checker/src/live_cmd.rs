@@ -290,7 +290,10 @@ fn render_participant(spec: &LiveSpec, name: &str, p: &PartState) -> String {
         );
     }
     out += "}\n";
-    out += &format!("{}\n", dtm0::model::render::kv(&p.kv));
+    out += &format!(
+        "{}\n",
+        dtm0::model::render::kv(c, &p.kv, &Default::default())
+    );
     out += &format!("pruned {} record(s) so far\n", p.base);
     out
 }

@@ -52,6 +52,41 @@ fn small_model_passes_with_exit_0() {
     }
 }
 
+/// Two writers at one timestamp (issue 13, equal timestamps): the default
+/// version order holds, Motr's diverges; `check` warns of the collision
+/// and prints diverged replicas with value and writer.
+#[test]
+fn equal_timestamps_hold_by_default_and_diverge_under_motr_order() {
+    let o = dtm0(&["check", "models/equal-ts.toml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("every property holds (exhaustive)"), "{t}");
+    assert!(
+        t.contains("warning: clocks collide: o1.R1 and q1.R1 both write k1 at 10"),
+        "{t}"
+    );
+    let o = dtm0(&["check", "models/motr-equal-ts.toml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("verdict: violated: S1, S2"), "{t}");
+    assert!(t.contains("(18 steps, shortest) violates S1, S2"), "{t}");
+    assert!(
+        t.contains("k1@10=1 by o1") && t.contains("k1@10=2 by q1"),
+        "{t}"
+    );
+    // The same model file with the variant given on the command line.
+    let o = dtm0(&[
+        "check",
+        "models/equal-ts.toml",
+        "--variant",
+        "motr-version-order",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // No collision, no warning.
+    let o = dtm0(&["check", "models/tiny.toml"]);
+    assert!(!text(&o).contains("clocks collide"), "{}", text(&o));
+}
+
 #[test]
 fn three_crash_is_explored_to_the_end_by_default() {
     // 3 participants, p1 crashes: plain search does not finish; the

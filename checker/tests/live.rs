@@ -251,6 +251,36 @@ fn a_torn_log_tail_is_cut_on_restart() {
     l.converged(Duration::from_secs(10));
 }
 
+/// A data dir written in another log format (here: format 1, which had no
+/// header) is refused with one line naming the file, and left as it was:
+/// replaying it would have cut every frame as a torn tail.
+#[test]
+fn a_log_of_another_format_is_refused_not_cut() {
+    let mut l = Live::new("format");
+    let o = l.client(&["put", "k1", "1", "--wait", "stable"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    l.kill9("p1");
+    let wal = l.dir.join("p1").join("p1.wal");
+    let b = std::fs::read(&wal).unwrap();
+    assert_eq!(&b[..7], b"DTM0WAL");
+    std::fs::write(&wal, &b[8..]).unwrap();
+    let o = Command::new(exe())
+        .args(["node", "--id", "p1", "--data"])
+        .arg(l.dir.join("p1"))
+        .arg("--cluster")
+        .arg(&l.file)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("p1.wal") && t.contains("before format 2"), "{t}");
+    assert_eq!(std::fs::read(&wal).unwrap(), &b[8..], "the log was cut");
+    // Restored, it starts and keeps k1.
+    std::fs::write(&wal, &b).unwrap();
+    l.start("p1");
+    l.converged(Duration::from_secs(10));
+}
+
 #[test]
 fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     let l = Live::new("junk");
@@ -268,9 +298,12 @@ fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     s.send_to(&[0xff; 7], &addr).unwrap();
     s.send_to(&[], &addr).unwrap();
     s.send_to(&vec![1u8; 61_000], &addr).unwrap();
+    // a datagram of an older wire format (its body would decode)
+    s.send_to(&[1, 0, 1, 0], &addr).unwrap();
     // a well-formed protocol datagram claiming to be p2, from elsewhere:
-    // Wire::Proto (variant 0) from actor 1 with no messages
-    s.send_to(&[0, 1, 0], &addr).unwrap();
+    // the format byte, Wire::Proto (variant 0) from actor 1, no messages
+    let fmt = dtm0::live::wire::WIRE_FORMAT;
+    s.send_to(&[fmt, 0, 1, 0], &addr).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let after = l.inspect("p1");
     let c0 = &p1["counters"];
@@ -278,7 +311,7 @@ fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     let n = |c: &serde_json::Value, k: &str| c[k].as_u64().unwrap();
     assert_eq!(
         n(c1, "dropped_malformed") - n(c0, "dropped_malformed"),
-        3,
+        4,
         "{c1}"
     );
     assert_eq!(

@@ -284,7 +284,12 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
         st.kv.insert(
             key,
             Rec {
-                ver: Version { ts, del: false },
+                ver: Version {
+                    ts,
+                    del: false,
+                    slot: 0,
+                    inc: 2,
+                },
                 val: i as u64,
             },
         );

@@ -94,8 +94,10 @@ pub fn run(
         }
     };
     let inc = last + 1;
-    // Versions are (ts, del) only, so two slots must never draw the same
-    // timestamp: the slot is the low bits (up to 64 slots).
+    // The version order breaks timestamp ties by writer, but a cluster
+    // may run Motr's order (`motr-version-order`), where a tie keeps
+    // whichever record came first: so two slots never draw the same
+    // timestamp here (the slot is the low bits, up to 64 slots).
     let t0 = now_us() * SLOT_SPAN + slot as Ts;
     let planned: Vec<(Ts, Op)> = ops
         .iter()

@@ -9,11 +9,17 @@
 //! the log has grown to several times the store, it is compacted into one
 //! snapshot frame, written aside and renamed over the log.
 //!
-//! Frame format, little-endian:
+//! The file starts with an 8-byte header, `DTM0WAL` and the format number
+//! (`LOG_FORMAT`; 2 since records carry their writer), then frames,
+//! little-endian:
 //!
 //! ```text
 //! [len: u32][crc32 of payload: u32][payload: len bytes, postcard `Frame`]
 //! ```
+//!
+//! A log without the header, or of another format, is refused with an
+//! error, never replayed: its frames would not decode, and a replay would
+//! cut them off as a torn tail.
 //!
 //! A crash may leave a torn last frame. Replay stops at the first frame
 //! whose length is out of bounds, whose crc does not match, or which does
@@ -23,7 +29,7 @@
 //! the one save that was never acknowledged.
 
 use crate::protocol::participant::PartStore;
-use crate::protocol::types::{Inc, Key, Pos, Rec, StateVec, TxId, Txr, Version};
+use crate::protocol::types::{Inc, Key, Op, Pos, Rec, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -32,6 +38,10 @@ use std::time::Instant;
 
 /// Frame header: payload length and payload crc32, both `u32` LE.
 const HEADER: usize = 8;
+/// The log format this binary writes and reads.
+pub const LOG_FORMAT: u8 = 2;
+/// The file header: magic and format.
+const FILE_HEADER: [u8; 8] = [b'D', b'T', b'M', b'0', b'W', b'A', b'L', LOG_FORMAT];
 /// Largest payload accepted. A bigger length field is garbage from a torn
 /// write, not a frame; refusing it also bounds what replay allocates.
 const MAX_FRAME: usize = 64 << 20;
@@ -65,7 +75,7 @@ struct Delta {
     /// Changed or new catalogue entries (keys are never removed).
     kv: Vec<(Key, Rec)>,
     /// Entries appended to the ghost list of pruned records.
-    pruned: Vec<(TxId, Key, Version)>,
+    pruned: Vec<(TxId, Op)>,
 }
 
 impl Delta {
@@ -240,6 +250,26 @@ fn replay(buf: &[u8]) -> io::Result<Replay> {
     Ok(r)
 }
 
+/// Refuses a log that does not start with this binary's header.
+fn check_header(path: &Path, buf: &[u8]) -> io::Result<()> {
+    let magic = &FILE_HEADER[..7];
+    if buf.len() < FILE_HEADER.len() || &buf[..7] != magic {
+        return Err(corrupt(format!(
+            "{}: not a DTM0 log of format {LOG_FORMAT} (no `DTM0WAL` header: written by a \
+             dtm0 before format 2, or not a log); move it aside to start this participant empty",
+            path.display()
+        )));
+    }
+    if buf[7] != LOG_FORMAT {
+        return Err(corrupt(format!(
+            "{}: a DTM0 log of format {}; this binary reads format {LOG_FORMAT}",
+            path.display(),
+            buf[7]
+        )));
+    }
+    Ok(())
+}
+
 fn corrupt(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
@@ -336,8 +366,19 @@ impl Wal {
         }
         let mut buf = Vec::new();
         file.read_to_end(&mut buf)?;
-        let r = replay(&buf)?;
-        let truncated = (buf.len() - r.good) as u64;
+        if buf.len() < FILE_HEADER.len() && FILE_HEADER.starts_with(&buf) {
+            // New, or its creation was cut short: nothing was ever saved.
+            file.set_len(0)?;
+            file.write_all(&FILE_HEADER)?;
+            file.sync_all()?;
+            stats.fsyncs += 1;
+            buf = FILE_HEADER.to_vec();
+        }
+        check_header(path, &buf)?;
+        let body = &buf[FILE_HEADER.len()..];
+        let mut r = replay(body)?;
+        let truncated = (body.len() - r.good) as u64;
+        r.good += FILE_HEADER.len();
         if truncated > 0 {
             tracing::warn!(
                 path = %path.display(),
@@ -421,10 +462,10 @@ impl Wal {
     /// at any point leaves either the old log or the new one under `path`.
     pub fn compact(&mut self) -> io::Result<()> {
         self.check_usable()?;
-        let frame = match &self.last {
-            Some(s) => encode(&Frame::<&Delta, _>::Snapshot(s))?,
-            None => Vec::new(),
-        };
+        let mut frame = FILE_HEADER.to_vec();
+        if let Some(s) = &self.last {
+            frame.extend(encode(&Frame::<&Delta, _>::Snapshot(s))?);
+        }
         let tmp = tmp_path(&self.path);
         let written = File::create(&tmp).and_then(|mut f| {
             f.write_all(&frame)?;
@@ -579,7 +620,13 @@ mod tests {
                 slot: (self.ts % 3) as u8,
                 inc: 1,
             };
-            kv_apply(&mut self.st.kv, &op, id.ts, DelRule::AlwaysTombstone);
+            kv_apply(
+                &mut self.st.kv,
+                &op,
+                id,
+                DelRule::AlwaysTombstone,
+                Default::default(),
+            );
             let sv = StateVec::default().with(0, St::P).with(1, St::V);
             self.st.log.push(Txr { id, op, sv });
         }
@@ -593,7 +640,7 @@ mod tests {
             while self.st.log.first().is_some_and(|r| r.sv.all(self.n, St::P)) {
                 let r = self.st.log.remove(0);
                 self.st.base += 1;
-                self.st.ghost.pruned.push((r.id, r.op.key(), r.version()));
+                self.st.ghost.pruned.push((r.id, r.op));
             }
         }
     }
@@ -796,9 +843,9 @@ mod tests {
         assert!(!tmp_path(&path).exists());
         let (mut wal, rec) = reopen(&path);
         assert_eq!(rec.store.as_ref(), Some(&sim.st));
-        // An explicit compaction leaves exactly one snapshot frame.
+        // An explicit compaction leaves the header and one snapshot frame.
         wal.compact().unwrap();
-        assert_eq!(file_len(&path), snapshot);
+        assert_eq!(file_len(&path), FILE_HEADER.len() as u64 + snapshot);
         assert_eq!(wal.stats().compactions, 1);
         let (_, rec) = reopen(&path);
         assert_eq!((rec.store.as_ref(), rec.frames), (Some(&sim.st), 1));
@@ -940,6 +987,36 @@ mod tests {
         write_atomic(&path, &7u32.to_le_bytes()).unwrap();
         assert_eq!(fs::read(&path).unwrap(), 7u32.to_le_bytes());
         assert!(!tmp_path(&path).exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_log_of_another_format_is_refused_and_left_untouched() {
+        let d = dir("format");
+        let path = d.join("p0.wal");
+        let seq = realistic_sequence();
+        save_all(&path, &seq);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], &FILE_HEADER[..]);
+        // A format-1 log: frames with no header.
+        let old = d.join("old.wal");
+        fs::write(&old, &bytes[8..]).unwrap();
+        let e = Wal::open(&old).err().expect("a headerless log is refused");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("before format 2"), "{e}");
+        assert_eq!(fs::read(&old).unwrap(), &bytes[8..], "nothing cut");
+        // A later format.
+        let mut next = bytes.clone();
+        next[7] = LOG_FORMAT + 1;
+        fs::write(&old, &next).unwrap();
+        let e = Wal::open(&old).err().expect("another format is refused");
+        assert!(e.to_string().contains("reads format 2"), "{e}");
+        assert_eq!(fs::read(&old).unwrap(), next, "nothing cut");
+        // A header torn at creation is rewritten: the log is empty.
+        fs::write(&old, &FILE_HEADER[..3]).unwrap();
+        let (_, rec) = reopen(&old);
+        assert!(rec.store.is_none());
+        assert_eq!(fs::read(&old).unwrap(), FILE_HEADER);
         let _ = fs::remove_dir_all(&d);
     }
 

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 /// leaves room and keeps a bad sender from making us parse megabytes.
 pub const MAX_DATAGRAM: usize = 60_000;
 
+/// The wire format, the first byte of every datagram. 2: catalogue records
+/// carry their writer (`Version`'s slot and incarnation). A node drops a
+/// datagram of another format (counted as undecodable), so nodes of
+/// different formats never misread each other.
+pub const WIRE_FORMAT: u8 = 2;
+
 /// Which protocol messages a fault rule matches. Empty fields match all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Filter {
@@ -107,14 +113,22 @@ pub enum Wire {
 }
 
 pub fn encode(w: &Wire) -> Vec<u8> {
-    postcard::to_allocvec(w).expect("encoding into memory does not fail")
+    postcard::to_extend(w, vec![WIRE_FORMAT]).expect("encoding into memory does not fail")
 }
 
 pub fn decode(b: &[u8]) -> Result<Wire, String> {
     if b.len() > MAX_DATAGRAM {
         return Err(format!("oversized datagram ({} bytes)", b.len()));
     }
-    postcard::from_bytes(b).map_err(|e| format!("undecodable datagram: {e}"))
+    match b.split_first() {
+        None => Err("empty datagram".into()),
+        Some((&f, rest)) if f == WIRE_FORMAT => {
+            postcard::from_bytes(rest).map_err(|e| format!("undecodable datagram: {e}"))
+        }
+        Some((&f, _)) => Err(format!(
+            "datagram of wire format {f}; this node speaks format {WIRE_FORMAT}"
+        )),
+    }
 }
 
 /// Splits `msgs` into datagrams no larger than `MAX_DATAGRAM`.
@@ -172,6 +186,16 @@ mod tests {
         // a truncated datagram does not decode
         let b = encode(&w);
         assert!(decode(&b[..b.len() - 1]).is_err());
+        // another format is refused by its first byte, even if the rest
+        // would decode
+        assert_eq!(b[0], WIRE_FORMAT);
+        let mut old = b.clone();
+        old[0] = 1;
+        assert!(decode(&old).unwrap_err().contains("wire format 1"));
+        assert!(
+            decode(&b[1..]).is_err(),
+            "a datagram without the format byte"
+        );
     }
 
     #[test]

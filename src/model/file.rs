@@ -124,6 +124,35 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// Pairs of dtxs of different writers that write one key at one
+    /// timestamp, as `o1.R1 and q1.R1 both write k1 at 10`. The default
+    /// version order breaks such a tie by the writer; Motr's
+    /// (`motr-version-order`) keeps whichever record came first.
+    pub fn clock_collisions(&self) -> Vec<String> {
+        let c = &self.cluster;
+        let mut all = Vec::new();
+        for (slot, o) in c.originators.iter().enumerate() {
+            for i in 0..o.plan.len() {
+                all.extend(c.issued_by(slot, o.first_inc + i as crate::protocol::types::Inc));
+            }
+        }
+        let mut out = Vec::new();
+        for (i, (a, oa)) in all.iter().enumerate() {
+            for (b, ob) in &all[i + 1..] {
+                if a.ts == b.ts && oa.key() == ob.key() && (a.slot, a.inc) != (b.slot, b.inc) {
+                    out.push(format!(
+                        "{} and {} both write k{} at {}",
+                        crate::model::table::dtx_name(c, a),
+                        crate::model::table::dtx_name(c, b),
+                        oa.key(),
+                        a.ts
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Reads and validates a model file. The error is one line.
     pub fn load(path: &Path) -> Result<ModelSpec, String> {
         let text = std::fs::read_to_string(path)

@@ -79,9 +79,9 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: false,
         at_rest: false,
-        definition: "a participant's durable catalogue holds, for every key, a version at least that of every durable log record on it, and its visible catalogue is never behind the durable one: versions never go back across a crash",
+        definition: "a participant's durable catalogue is exactly what the versioned apply (a tombstone for every DEL, the default version order) makes of its pruned records and its durable log, and its visible catalogue is never behind the durable one: versions never go back across a crash",
         clauses: &[
-            "catalogue covers log: the durable catalogue holds, for every key, a version at least that of every record of the durable log on it",
+            "catalogue is the log's: the durable catalogue equals the versioned apply (a tombstone for every DEL, the default version order) of the records pruned from the durable log and of the durable log: version, writer and value of every key",
             "visible not behind durable: a live participant shows, for every key, a version at least the one on its disk",
         ],
         why: s1_why,
@@ -366,13 +366,7 @@ pub fn op_of(m: &Dtm0Model, tx: TxId) -> Option<Op> {
 
 fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
     match op_of(m, tx) {
-        Some(op) => {
-            let ver = Version {
-                ts: tx.ts,
-                del: op.is_del(),
-            };
-            durable(store(s, p), tx, op.key(), ver)
-        }
+        Some(op) => durable(store(s, p), tx, op.key(), Version::of(tx, &op)),
         None => false,
     }
 }
@@ -444,23 +438,44 @@ fn durable_txs(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
 // ---------------------------------------------------------------------
 // Safety.
 
-/// S1: the durable catalogue holds, for every key, a version >= every
-/// durable log record on it (so a tombstone exactly when the highest op
-/// applied is a DEL), and a live participant's visible catalogue is never
-/// behind its durable one: a restart reloads the durable one, so versions
-/// never decrease across crashes.
+/// S1: the durable catalogue is exactly what the reference versioned apply
+/// (a tombstone for every DEL, the default version order: a maximum, so
+/// the order of the records does not matter) makes of the records pruned
+/// from the durable log and the durable log itself (so a tombstone exactly
+/// when the highest op logged is a DEL, and every record's version, writer
+/// and value as its dtx wrote them). A variant that applies otherwise
+/// (Motr's DEL rule or version order) violates it where its catalogue
+/// departs from its log. And a live participant's visible
+/// catalogue is never behind its durable one: a restart reloads the
+/// durable one, so versions never decrease across crashes.
 pub fn s1_monotone_store(m: &Dtm0Model, s: &SysState) -> bool {
     (0..m.cfg().cluster.n).all(|p| s1_at(s, p))
+}
+
+/// The catalogue the durable records of `st` make under the reference
+/// rules: its pruned records and its log, each applied with a tombstone
+/// for every DEL and the default version order.
+pub fn replayed_kv(st: &PartStore) -> crate::protocol::types::Kv {
+    use crate::protocol::types::{apply, DelRule, Kv, VersionOrder};
+    let mut kv = Kv::new();
+    let records = st.ghost.pruned.iter().copied();
+    for (id, op) in records.chain(st.log.iter().map(|r| (r.id, r.op))) {
+        apply(
+            &mut kv,
+            &op,
+            id,
+            DelRule::AlwaysTombstone,
+            VersionOrder::Writer,
+        );
+    }
+    kv
 }
 
 /// S1 at one participant `p` (S1 is the conjunction over participants;
 /// the step-local form checks it at the stepping participant).
 pub fn s1_at(s: &SysState, p: usize) -> bool {
     let st = store(s, p);
-    let logged = st
-        .log
-        .iter()
-        .all(|r| st.kv.get(&r.op.key()).is_some_and(|k| k.ver >= r.version()));
+    let logged = replayed_kv(st) == st.kv;
     let ahead = live(s, p).is_none_or(|ls| {
         st.kv
             .iter()
@@ -491,7 +506,13 @@ pub fn s3_no_resurrection(m: &Dtm0Model, s: &SysState) -> bool {
                 .filter(|r| r.op.key() == key)
                 .map(|r| r.version())
                 .chain(st.kv.get(&key).map(|r| r.ver))
-                .chain(st.ghost.pruned.iter().filter(|x| x.1 == key).map(|x| x.2));
+                .chain(
+                    st.ghost
+                        .pruned
+                        .iter()
+                        .filter(|x| x.1.key() == key)
+                        .map(|x| Version::of(x.0, &x.1)),
+                );
             for v in vers {
                 highest = highest.max(Some(v));
             }
@@ -586,11 +607,10 @@ pub fn s6_atomicity(m: &Dtm0Model, s: &SysState) -> bool {
 pub fn s7_safe_pruning(m: &Dtm0Model, s: &SysState) -> bool {
     let n = m.cfg().cluster.n;
     (0..n).all(|p| {
-        store(s, p)
-            .ghost
-            .pruned
-            .iter()
-            .all(|&(tx, key, ver)| (0..n).all(|q| durable(store(s, q), tx, key, ver)))
+        store(s, p).ghost.pruned.iter().all(|&(tx, op)| {
+            let ver = Version::of(tx, &op);
+            (0..n).all(|q| durable(store(s, q), tx, op.key(), ver))
+        })
     })
 }
 
@@ -811,7 +831,7 @@ fn writer(m: &Dtm0Model, key: Key, ver: Version) -> Option<TxId> {
                 c.issued_by(slot, o.first_inc + i as crate::protocol::types::Inc)
             })
         })
-        .find(|(id, op)| id.ts == ver.ts && op.key() == key && op.is_del() == ver.del)
+        .find(|(id, op)| op.key() == key && Version::of(*id, op) == ver)
         .map(|(id, _)| id)
 }
 
@@ -844,15 +864,16 @@ pub fn s1_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
 pub fn s1_why_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
     let st = store(s, p);
     let name = pname(m, p);
-    for r in &st.log {
-        let key = r.op.key();
-        let have = st.kv.get(&key);
-        if have.is_none_or(|k| k.ver < r.version()) {
+    let want = replayed_kv(st);
+    let keys: std::collections::BTreeSet<Key> = want.keys().chain(st.kv.keys()).copied().collect();
+    for key in keys {
+        let (have, should) = (st.kv.get(&key), want.get(&key));
+        if have != should {
             return fail(
-                "catalogue covers log",
+                "catalogue is the log's",
                 format!(
-                    "{name}'s durable log holds {} but its durable catalogue has {}",
-                    dtx_op(m, r.id),
+                    "{name}'s durable log and pruned records make {} but its durable catalogue has {}",
+                    rec_text(m, key, should),
                     rec_text(m, key, have)
                 ),
             );
@@ -920,7 +941,13 @@ fn s3_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
                     .filter(|r| r.op.key() == key)
                     .map(|r| r.version())
                     .chain(st.kv.get(&key).map(|r| r.ver))
-                    .chain(st.ghost.pruned.iter().filter(|x| x.1 == key).map(|x| x.2))
+                    .chain(
+                        st.ghost
+                            .pruned
+                            .iter()
+                            .filter(|x| x.1.key() == key)
+                            .map(|x| Version::of(x.0, &x.1)),
+                    )
                     .collect::<Vec<_>>()
             })
             .max();
@@ -1090,8 +1117,9 @@ fn s6_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
 fn s7_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
     let n = m.cfg().cluster.n;
     for p in 0..n {
-        for &(tx, key, ver) in &store(s, p).ghost.pruned {
-            if let Some(q) = (0..n).find(|&q| !durable(store(s, q), tx, key, ver)) {
+        for &(tx, op) in &store(s, p).ghost.pruned {
+            let ver = Version::of(tx, &op);
+            if let Some(q) = (0..n).find(|&q| !durable(store(s, q), tx, op.key(), ver)) {
                 return fail(
                     "safe pruning",
                     format!(

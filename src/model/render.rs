@@ -6,7 +6,7 @@ use crate::model::{incarnation, Action, ModelCfg, SysState};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::cluster::Proc;
 use crate::protocol::msg::{HaTable, Msg, Timer};
-use crate::protocol::types::{render_op, Kv, Txr};
+use crate::protocol::types::{render_op, Key, Kv, Txr};
 use stateright::actor::{ActorModelAction, Id};
 use std::fmt::Write;
 
@@ -119,17 +119,39 @@ pub fn kv_entry(key: crate::protocol::types::Key, r: &crate::protocol::types::Re
     }
 }
 
-/// `kvs = {k1@10}, tombstones = {k2@101}` as the seed writes it.
-pub fn kv(c: &Kv) -> String {
+/// `kvs = {k1@10}, tombstones = {k2@101}` as the seed writes it. Keys in
+/// `differ` (their records differ between replicas) show value and writer
+/// too: `k1@10=2 by q1`, tombstone `k1@10 by o1`.
+pub fn kv(cl: &Cluster, c: &Kv, differ: &std::collections::BTreeSet<Key>) -> String {
+    let by = |r: &crate::protocol::types::Rec| {
+        let slot = r.ver.slot as usize;
+        if slot < cl.m() {
+            format!(" by {}", orig_name(cl, slot, r.ver.inc))
+        } else {
+            String::new()
+        }
+    };
     let live: Vec<String> = c
         .iter()
         .filter(|(_, r)| r.alive())
-        .map(|(k, r)| kv_entry(*k, r))
+        .map(|(k, r)| {
+            if differ.contains(k) {
+                format!("k{k}@{}={}{}", r.ver.ts, r.val, by(r))
+            } else {
+                kv_entry(*k, r)
+            }
+        })
         .collect();
     let dead: Vec<String> = c
         .iter()
         .filter(|(_, r)| !r.alive())
-        .map(|(k, r)| format!("k{k}@{}", r.ver.ts))
+        .map(|(k, r)| {
+            if differ.contains(k) {
+                format!("k{k}@{}{}", r.ver.ts, by(r))
+            } else {
+                format!("k{k}@{}", r.ver.ts)
+            }
+        })
         .collect();
     let set = |v: Vec<String>| {
         if v.is_empty() {

@@ -169,15 +169,7 @@ fn all_txs(m: &Dtm0Model) -> Vec<TxId> {
 }
 
 fn version(m: &Dtm0Model, tx: TxId) -> Option<(crate::protocol::types::Key, Version)> {
-    op_of(m, tx).map(|op| {
-        (
-            op.key(),
-            Version {
-                ts: tx.ts,
-                del: op.is_del(),
-            },
-        )
-    })
+    op_of(m, tx).map(|op| (op.key(), Version::of(tx, &op)))
 }
 
 /// `tx` is durable at `p` in `s` (`properties::durable` of p's store).
@@ -381,11 +373,11 @@ fn s7_step(m: &Dtm0Model, before: &SysState, after: &SysState, p: usize) -> bool
     }
     let n = m.cfg().cluster.n;
     let old: Option<&PartState> = live(before, p);
-    a.iter().filter(|x| !b.contains(x)).all(|&(tx, key, ver)| {
+    a.iter().filter(|x| !b.contains(x)).all(|&(tx, op)| {
         let peers_p = old
             .and_then(|ls| ls.log.iter().find(|r| r.id == tx))
             .is_some_and(|r| (0..n).all(|q| q == p || r.sv.get(q) == St::P));
-        peers_p && durable(store(after, p), tx, key, ver)
+        peers_p && durable(store(after, p), tx, op.key(), Version::of(tx, &op))
     })
 }
 

@@ -125,6 +125,7 @@ pub fn snapshot(
         columns.push(Column { name, entries });
     }
     let mut kvs = Vec::new();
+    let mut cats = Vec::new();
     for p in 0..c.n {
         let name = c.participant_name(p);
         let (entries, kv) = if s.crashed[p] {
@@ -152,7 +153,17 @@ pub fn snapshot(
             name: name.clone(),
             entries,
         });
-        kvs.push((name, crate::model::render::kv(&kv)));
+        cats.push((name, kv));
+    }
+    // Keys whose records differ between replicas print with value and
+    // writer everywhere, so that diverged replicas never look alike.
+    let differ: std::collections::BTreeSet<crate::protocol::types::Key> = cats
+        .iter()
+        .flat_map(|(_, kv)| kv.keys().copied())
+        .filter(|k| cats.iter().any(|(_, kv)| kv.get(k) != cats[0].1.get(k)))
+        .collect();
+    for (name, kv) in cats {
+        kvs.push((name, crate::model::render::kv(c, &kv, &differ)));
     }
     Block {
         time: String::new(),

@@ -44,6 +44,9 @@ pub struct Variants {
     /// sends one again (Motr's DIX skips unavailable targets; nothing
     /// re-sends).
     pub motr_writer: bool,
+    /// How the versioned apply orders versions (`motr-version-order`:
+    /// timestamp and tombstone flag only, as Motr's `m0_crv_cmp`).
+    pub version_order: crate::protocol::types::VersionOrder,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -58,6 +61,7 @@ impl Default for Variants {
             own_redo: true,
             motr_stop: false,
             motr_writer: false,
+            version_order: crate::protocol::types::VersionOrder::Writer,
             mutants: Mutants::default(),
         }
     }
@@ -95,6 +99,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "motr-stop-condition",
         "Motr (dtm0/recovery.c, was_log_replayed): recovery ends only with an EOL from every other participant, each ONLINE or RECOVERING; a TRANSIENT or FAILED one blocks it and loses its EOL",
     ),
+    (
+        "motr-version-order",
+        "Motr (cas/cas.c m0_crv_cmp, cas/ctg_store.c): versions compare by timestamp and tombstone flag only; at a tie the record already stored stays, whoever wrote it",
+    ),
 ];
 
 impl Variants {
@@ -112,6 +120,7 @@ impl Variants {
             "no-own-redo" => self.own_redo = false,
             "motr-stop-condition" => self.motr_stop = true,
             "motr-writer" => self.motr_writer = true,
+            "motr-version-order" => self.version_order = crate::protocol::types::VersionOrder::Motr,
             other => {
                 if let Some((_, m, _)) = MUTANTS.iter().find(|(n, _, _)| *n == other) {
                     self.mutants.insert(*m);
@@ -161,6 +170,9 @@ impl Variants {
         }
         if self.motr_stop {
             v.push("motr-stop-condition");
+        }
+        if self.version_order == crate::protocol::types::VersionOrder::Motr {
+            v.push("motr-version-order");
         }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {

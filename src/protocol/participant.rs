@@ -59,7 +59,8 @@ pub struct PartStore {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PartStoreGhost {
     /// Every record pruned from the log, ever (S7).
-    pub pruned: Vec<(TxId, Key, Version)>,
+    /// Each with its op, so that S1 can replay the catalogue.
+    pub pruned: Vec<(TxId, Op)>,
 }
 
 /// A participant's ghost: what the protocol writes for the properties and
@@ -78,7 +79,7 @@ impl PartGhost {
     /// `r` was pruned (S7), when the cluster records ghosts.
     fn note_pruned(&mut self, c: &Cluster, r: &Txr) {
         if c.ghosts {
-            self.durable.pruned.push((r.id, r.op.key(), r.version()));
+            self.durable.pruned.push((r.id, r.op));
         }
     }
 
@@ -561,7 +562,7 @@ fn execute_record(
         }
         return false;
     }
-    if c.variants.pruning && superseded_durably(s, &txr) {
+    if c.variants.pruning && superseded_durably(c, s, &txr) {
         // The dtx may have been pruned here: the durable catalogue already
         // holds a version >= it, so it is durable here by definition. Say
         // so instead of logging it again.
@@ -586,7 +587,13 @@ fn execute_record(
             s.shadow.insert(j, (key, durable));
         }
     }
-    apply(&mut s.kv, &txr.op, txr.id.ts, c.variants.del_rule);
+    apply(
+        &mut s.kv,
+        &txr.op,
+        txr.id,
+        c.variants.del_rule,
+        c.variants.version_order,
+    );
     s.log.push(Txr {
         id: txr.id,
         op: txr.op,
@@ -607,7 +614,8 @@ fn execute_record(
 /// became all-P: L2 on three-put-del-crash.) Public for the reduction,
 /// which asks whether an EXECUTE or REDO will answer with notices
 /// addressed by the view.
-pub fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
+pub fn superseded_durably(c: &Cluster, s: &PartState, txr: &Txr) -> bool {
+    let order = c.variants.version_order;
     let key = txr.op.key();
     let durable = if s.pending().iter().any(|r| r.op.key() == key) {
         match s.shadow.binary_search_by_key(&key, |e| e.0) {
@@ -617,7 +625,7 @@ pub fn superseded_durably(s: &PartState, txr: &Txr) -> bool {
     } else {
         s.kv.get(&key).map(|r| r.ver)
     };
-    durable.is_some_and(|v| v >= txr.version())
+    durable.is_some_and(|v| order.covers(v, txr.version()))
 }
 
 /// Asks for a commit when the log's first durable record is all-P: the
@@ -952,7 +960,8 @@ mod tests {
         // a DEL of the key, executed, not committed
         execute(&c, &mut s, &mut Out::new(), 20, Op::Del { key: 1 });
         assert_eq!(s.pending().len(), 1);
-        assert_eq!(s.shadow, vec![(1, Some(Version { ts: 10, del: false }))]);
+        let put_op = Op::Put { key: 1, val: 1 };
+        assert_eq!(s.shadow, vec![(1, Some(Version::of(put, &put_op)))]);
         // the PUT comes back by REDO (a peer's eviction that did not know)
         let mut o = Out::new();
         let txr = Txr {
@@ -1143,10 +1152,7 @@ mod tests {
         execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
         let mut st = s.into_owned();
         st.ndur = st.log.len() as Pos;
-        st.ghost
-            .durable
-            .pruned
-            .push((st.log[0].id, 1, st.log[0].version()));
+        st.ghost.durable.pruned.push((st.log[0].id, st.log[0].op));
         let store = st.store();
         let flat = (
             store.inc,

@@ -48,15 +48,55 @@ impl Op {
     }
 }
 
-/// A record version `(ts, tombstone-flag)`: `ts` first, and at equal `ts`
-/// a DEL wins over a PUT (the derived order compares fields in order and
-/// `false < true`).
+/// A record version: the timestamp, the tombstone flag and the writer (the
+/// originator slot and incarnation of the dtx). The derived order is the
+/// default version order, total on dtxs: `ts` first; at equal `ts` a DEL
+/// stands above a PUT (`false < true`); at equal `ts` and kind the writer
+/// breaks the tie, slot then incarnation. Motr's order (`VersionOrder::Motr`,
+/// variant `motr-version-order`) stops after the tombstone flag, so two
+/// writers' PUTs at one timestamp are equal there.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
 pub struct Version {
     pub ts: Ts,
     pub del: bool,
+    pub slot: u8,
+    pub inc: Inc,
+}
+
+impl Version {
+    /// The version dtx `id` writes with `op`.
+    pub fn of(id: TxId, op: &Op) -> Version {
+        Version {
+            ts: id.ts,
+            del: op.is_del(),
+            slot: id.slot,
+            inc: id.inc,
+        }
+    }
+}
+
+/// How the versioned apply compares versions (README, "Version order").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum VersionOrder {
+    /// Timestamp, tombstone flag, writer: distinct dtxs never tie.
+    #[default]
+    Writer,
+    /// Motr's `m0_crv_cmp` (variant `motr-version-order`): timestamp and
+    /// tombstone flag only; at a tie the record already there stays.
+    Motr,
+}
+
+impl VersionOrder {
+    /// Whether a record at `have` makes an op at `v` a no-op: `have >= v`
+    /// in this order.
+    pub fn covers(self, have: Version, v: Version) -> bool {
+        match self {
+            VersionOrder::Writer => have >= v,
+            VersionOrder::Motr => (have.ts, have.del) >= (v.ts, v.del),
+        }
+    }
 }
 
 /// A catalogue record: alive with a value, or a tombstone.
@@ -86,22 +126,19 @@ pub enum DelRule {
     NoTombstoneIfAbsent,
 }
 
-/// Applies `op` at version `ts` to `kv` under `rule`. Returns whether the
-/// catalogue changed.
+/// Applies `op` of dtx `id` to `kv` under `rule` and `order`. Returns
+/// whether the catalogue changed.
 ///
-/// 1. if the key has a record with version >= the op's: nothing (this also
-///    makes duplicates idempotent);
+/// 1. if the key has a record whose version covers the op's (>= in
+///    `order`): nothing (this also makes duplicates idempotent);
 /// 2. otherwise a PUT stores `(v, alive, value)` and a DEL stores
 ///    `(v, tombstone)` (or nothing, under the Motr variant, when the key is
 ///    absent or dead).
-pub fn apply(kv: &mut Kv, op: &Op, ts: Ts, rule: DelRule) -> bool {
-    let ver = Version {
-        ts,
-        del: op.is_del(),
-    };
+pub fn apply(kv: &mut Kv, op: &Op, id: TxId, rule: DelRule, order: VersionOrder) -> bool {
+    let ver = Version::of(id, op);
     let old = kv.get(&op.key());
     if let Some(r) = old {
-        if r.ver >= ver {
+        if order.covers(r.ver, ver) {
             return false;
         }
     }
@@ -222,10 +259,7 @@ pub struct Txr {
 
 impl Txr {
     pub fn version(&self) -> Version {
-        Version {
-            ts: self.id.ts,
-            del: self.op.is_del(),
-        }
+        Version::of(self.id, &self.op)
     }
 }
 
@@ -289,13 +323,22 @@ mod tests {
     fn del(key: Key) -> Op {
         Op::Del { key }
     }
+    /// Applies as dtx `(ts, o1)` under the default order.
+    fn ap(kv: &mut Kv, op: &Op, ts: Ts, rule: DelRule) -> bool {
+        let id = TxId {
+            ts,
+            slot: 0,
+            inc: 1,
+        };
+        apply(kv, op, id, rule, VersionOrder::Writer)
+    }
     const T: DelRule = DelRule::AlwaysTombstone;
     const M: DelRule = DelRule::NoTombstoneIfAbsent;
 
     #[test]
     fn put_on_absent_key_stores_alive_record() {
         let mut kv = Kv::new();
-        assert!(apply(&mut kv, &put(1, 7), 10, T));
+        assert!(ap(&mut kv, &put(1, 7), 10, T));
         let r = kv[&1];
         assert!(r.alive());
         assert_eq!((r.ver.ts, r.val), (10, 7));
@@ -305,28 +348,28 @@ mod tests {
     fn newer_op_replaces_and_older_is_ignored() {
         for rule in [T, M] {
             let mut kv = Kv::new();
-            apply(&mut kv, &put(1, 1), 10, rule);
-            assert!(apply(&mut kv, &put(1, 2), 12, rule));
-            assert!(!apply(&mut kv, &put(1, 3), 11, rule), "older PUT must lose");
+            ap(&mut kv, &put(1, 1), 10, rule);
+            assert!(ap(&mut kv, &put(1, 2), 12, rule));
+            assert!(!ap(&mut kv, &put(1, 3), 11, rule), "older PUT must lose");
             assert_eq!(kv[&1].val, 2);
-            assert!(!apply(&mut kv, &del(1), 11, rule), "older DEL must lose");
+            assert!(!ap(&mut kv, &del(1), 11, rule), "older DEL must lose");
             assert!(kv[&1].alive());
-            assert!(apply(&mut kv, &del(1), 13, rule));
+            assert!(ap(&mut kv, &del(1), 13, rule));
             assert!(!kv[&1].alive());
-            assert!(!apply(&mut kv, &put(1, 4), 12, rule), "no resurrection");
+            assert!(!ap(&mut kv, &put(1, 4), 12, rule), "no resurrection");
         }
     }
 
     #[test]
     fn duplicates_are_idempotent() {
         let mut kv = Kv::new();
-        apply(&mut kv, &put(1, 1), 10, T);
+        ap(&mut kv, &put(1, 1), 10, T);
         let before = kv.clone();
-        assert!(!apply(&mut kv, &put(1, 1), 10, T));
+        assert!(!ap(&mut kv, &put(1, 1), 10, T));
         assert_eq!(kv, before);
-        apply(&mut kv, &del(1), 20, T);
+        ap(&mut kv, &del(1), 20, T);
         let before = kv.clone();
-        assert!(!apply(&mut kv, &del(1), 20, T));
+        assert!(!ap(&mut kv, &del(1), 20, T));
         assert_eq!(kv, before);
     }
 
@@ -334,42 +377,82 @@ mod tests {
     fn equal_timestamps_del_wins_over_put() {
         // DEL then PUT at the same ts: the PUT loses.
         let mut kv = Kv::new();
-        apply(&mut kv, &put(1, 1), 5, T);
-        assert!(apply(&mut kv, &del(1), 10, T));
-        assert!(!apply(&mut kv, &put(1, 2), 10, T));
+        ap(&mut kv, &put(1, 1), 5, T);
+        assert!(ap(&mut kv, &del(1), 10, T));
+        assert!(!ap(&mut kv, &put(1, 2), 10, T));
         assert!(!kv[&1].alive());
         // PUT then DEL at the same ts: the DEL wins.
         let mut kv = Kv::new();
-        assert!(apply(&mut kv, &put(1, 2), 10, T));
-        assert!(apply(&mut kv, &del(1), 10, T));
+        assert!(ap(&mut kv, &put(1, 2), 10, T));
+        assert!(ap(&mut kv, &del(1), 10, T));
         assert!(!kv[&1].alive());
-        assert_eq!(kv[&1].ver, Version { ts: 10, del: true });
+        assert_eq!((kv[&1].ver.ts, kv[&1].ver.del), (10, true));
+    }
+
+    #[test]
+    fn equal_timestamps_are_ordered_by_writer_by_default_and_tie_under_motr() {
+        let a = TxId {
+            ts: 10,
+            slot: 0,
+            inc: 1,
+        };
+        let b = TxId {
+            ts: 10,
+            slot: 1,
+            inc: 1,
+        };
+        let (pa, pb) = (put(1, 1), put(1, 2));
+        // Default: both arrival orders end with b's record (slot 1 > 0).
+        for order in [[(a, pa), (b, pb)], [(b, pb), (a, pa)]] {
+            let mut kv = Kv::new();
+            for (id, op) in order {
+                apply(&mut kv, &op, id, T, VersionOrder::Writer);
+            }
+            assert_eq!(kv[&1].val, 2);
+            assert_eq!(kv[&1].ver, Version::of(b, &pb));
+        }
+        // Motr: the first arrival stays, so two replicas can differ.
+        let mut first_a = Kv::new();
+        apply(&mut first_a, &pa, a, T, VersionOrder::Motr);
+        assert!(!apply(&mut first_a, &pb, b, T, VersionOrder::Motr));
+        let mut first_b = Kv::new();
+        apply(&mut first_b, &pb, b, T, VersionOrder::Motr);
+        assert!(!apply(&mut first_b, &pa, a, T, VersionOrder::Motr));
+        assert_ne!(first_a, first_b);
+        // A DEL stands above a PUT of the same timestamp in both orders,
+        // whoever wrote either.
+        for order in [VersionOrder::Writer, VersionOrder::Motr] {
+            let mut kv = Kv::new();
+            apply(&mut kv, &del(1), a, T, order);
+            assert!(!apply(&mut kv, &pb, b, T, order), "{order:?}");
+            assert!(!kv[&1].alive());
+        }
     }
 
     #[test]
     fn del_on_absent_key_leaves_tombstone_that_blocks_older_put() {
         let mut kv = Kv::new();
-        assert!(apply(&mut kv, &del(1), 100, T));
-        assert_eq!(kv[&1].ver, Version { ts: 100, del: true });
-        assert!(!apply(&mut kv, &put(1, 1), 10, T), "REDO of an older PUT");
+        assert!(ap(&mut kv, &del(1), 100, T));
+        assert_eq!((kv[&1].ver.ts, kv[&1].ver.del), (100, true));
+        assert!(!ap(&mut kv, &put(1, 1), 10, T), "REDO of an older PUT");
         assert!(kv.values().all(|r| !r.alive()));
     }
 
     #[test]
     fn motr_variant_del_on_absent_writes_nothing_and_older_put_resurrects() {
         let mut kv = Kv::new();
-        assert!(!apply(&mut kv, &del(1), 100, M));
+        assert!(!ap(&mut kv, &del(1), 100, M));
         assert!(kv.is_empty());
-        assert!(apply(&mut kv, &put(1, 1), 10, M));
+        assert!(ap(&mut kv, &put(1, 1), 10, M));
         assert!(kv[&1].alive(), "the seed's divergence: k1@10 comes back");
     }
 
     #[test]
     fn motr_variant_del_on_dead_key_writes_nothing_but_on_alive_key_does() {
         let mut kv = Kv::new();
-        apply(&mut kv, &put(1, 1), 10, M);
-        assert!(apply(&mut kv, &del(1), 20, M));
-        assert!(!apply(&mut kv, &del(1), 30, M), "already dead");
+        ap(&mut kv, &put(1, 1), 10, M);
+        assert!(ap(&mut kv, &del(1), 20, M));
+        assert!(!ap(&mut kv, &del(1), 30, M), "already dead");
         assert_eq!(kv[&1].ver.ts, 20);
     }
 

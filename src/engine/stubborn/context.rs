@@ -257,7 +257,7 @@ impl<'a> Ctx<'a> {
                     op: *op,
                     sv: Default::default(),
                 };
-                d.mask = u16::from(!superseded_durably(p, &txr));
+                d.mask = u16::from(!superseded_durably(c, p, &txr));
                 if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
                     return noop;
                 }
@@ -265,7 +265,7 @@ impl<'a> Ctx<'a> {
             Msg::Redo { txr, .. } => {
                 d.tx = Some(txr.id);
                 d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
-                d.mask = u16::from(!superseded_durably(p, txr));
+                d.mask = u16::from(!superseded_durably(c, p, txr));
             }
             Msg::Persistent { tx, sv, .. } => {
                 d.tx = Some(*tx);
