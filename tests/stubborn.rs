@@ -17,9 +17,18 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
+/// A model by name, `name+variant+...` with variants added.
 fn model(name: &str) -> Dtm0Model {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
-    build(&ModelSpec::load(&path).unwrap())
+    let mut parts = name.split('+');
+    let file = parts.next().unwrap();
+    let variants: Vec<String> = parts.map(str::to_string).collect();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{file}.toml"));
+    build(
+        &ModelSpec::load(&path)
+            .unwrap()
+            .with_variants(&variants)
+            .unwrap(),
+    )
 }
 
 const MODELS: &[&str] = &[
@@ -32,6 +41,9 @@ const MODELS: &[&str] = &[
     "motr-put-crash",
     "equal-ts",
     "motr-equal-ts",
+    "evict-split",
+    "evict-split+no-execute-fence",
+    "put-crash+notice-own-commit",
 ];
 const CAP: usize = 2_000_000;
 
@@ -138,6 +150,8 @@ fn claims_agree_on_step_violations_where_a_variant_violates() {
         ("put-crash", "redo-skip-persistent"),
         ("put-crash", "motr-writer"),
         ("equal-ts", "motr-version-order"),
+        ("evict-split", "no-execute-fence"),
+        ("put-crash", "notice-own-commit"),
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
         let spec = ModelSpec::load(&path)

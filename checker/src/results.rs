@@ -117,6 +117,7 @@ fn markdown(entries: &[Entry], live: Option<&serde_json::Value>) -> String {
     md_models(&mut o, entries);
     md_comparison(&mut o, entries);
     md_mutants(&mut o, entries);
+    md_variants(&mut o, entries);
     if let Some(v) = live {
         md_live(&mut o, v);
     }
@@ -244,6 +245,58 @@ threads; `por` with symmetry where the model asks for it); `plain` entries in re
 Peak MiB is the process's peak resident memory (VmHWM), reset before each run after the allocator \
 has returned what it kept to the system; it includes the program's own floor (about 10-50 MiB)."
     );
+}
+
+/// Each Motr variant's verdict on each model of `models/variants.toml`.
+fn md_variants(o: &mut String, entries: &[Entry]) {
+    let vs: Vec<&Entry> = entries.iter().filter(|e| e.kind == "variant").collect();
+    if vs.is_empty() {
+        return;
+    }
+    let mut variants: Vec<&str> = Vec::new();
+    let mut models: Vec<&str> = Vec::new();
+    for e in &vs {
+        let v = e.variant.as_deref().unwrap_or("");
+        if !variants.contains(&v) {
+            variants.push(v);
+        }
+        if !models.contains(&e.model.as_str()) {
+            models.push(&e.model);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n## Motr variants\n\nEach of Motr's behaviours (`dtm0 variants`; `motr` is all of them at once) \
+on each model of `models/variants.toml`, with the model's own settings, stopping at the first \
+violation within the time limit. A cell gives the properties violated and the length of the \
+counterexample found (the shortest of its length or less), `holds` for an exhaustive run without \
+violation, or `none found (bounded)` for a run that hit its limit: not a proof.\n"
+    );
+    let _ = writeln!(o, "| model | {} |", variants.join(" | "));
+    let _ = writeln!(o, "|---|{}", "---|".repeat(variants.len()));
+    for m in &models {
+        let cells: Vec<String> = variants
+            .iter()
+            .map(|v| {
+                let Some(e) = vs
+                    .iter()
+                    .find(|e| e.model == *m && e.variant.as_deref() == Some(*v))
+                else {
+                    return String::new();
+                };
+                if !e.violated.is_empty() {
+                    let steps = e.counterexamples.iter().map(|c| c.1).min();
+                    let props = e.violated.join(", ");
+                    steps.map_or(props.clone(), |n| format!("{props} ({n})"))
+                } else if e.exhaustive {
+                    "holds".to_string()
+                } else {
+                    "none found (bounded)".to_string()
+                }
+            })
+            .collect();
+        let _ = writeln!(o, "| {m} | {} |", cells.join(" | "));
+    }
 }
 
 /// The live prototype's figures (`results/live-bench.json`).

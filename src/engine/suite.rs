@@ -24,6 +24,29 @@ struct MutantFile {
     mutant: Vec<MutantSpec>,
 }
 
+/// `models/variants.toml`: every variant of `variants` is run on every
+/// model of `models` (a report of verdicts, no expectation).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantMatrix {
+    pub variants: Vec<String>,
+    pub models: Vec<String>,
+    /// Each run's time limit (the model's own, if shorter).
+    pub timeout_secs: Option<u64>,
+}
+
+/// The variant matrix of `path`, or `None` where there is no such file.
+pub fn load_matrix(path: &Path) -> Result<Option<VariantMatrix>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+    };
+    let m: VariantMatrix = toml::from_str(&text)
+        .map_err(|e| format!("{}: {}", path.display(), e.message().replace('\n', " ")))?;
+    Ok(Some(m))
+}
+
 pub fn load_mutants(path: &Path) -> Result<Vec<MutantSpec>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -41,7 +64,9 @@ pub fn model_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .filter(|p| {
             let name = p.file_name().map(|f| f.to_string_lossy().into_owned());
             p.extension().is_some_and(|x| x == "toml")
-                && name.is_some_and(|n| !n.starts_with("cluster") && n != "mutants.toml")
+                && name.is_some_and(|n| {
+                    !n.starts_with("cluster") && n != "mutants.toml" && n != "variants.toml"
+                })
         })
         .collect();
     v.sort();
@@ -226,7 +251,48 @@ pub fn run_all(
         log(&e);
         out.push(e);
     }
+    if let Some(mx) = load_matrix(&dir.join("variants.toml"))? {
+        for model in &mx.models {
+            for variant in &mx.variants {
+                let e = run_variant(dir, model, variant, mx.timeout_secs, o)?;
+                log(&e);
+                out.push(e);
+            }
+        }
+    }
     Ok(out)
+}
+
+/// A variant on a model of the matrix, stopping at the first violation:
+/// its verdict for the report. Met when the run ends (refusals stop the
+/// suite).
+fn run_variant(
+    dir: &Path,
+    model: &str,
+    variant: &str,
+    timeout_secs: Option<u64>,
+    o: &SuiteOpts,
+) -> Result<Entry, SuiteError> {
+    let path = dir.join(format!("{model}.toml"));
+    let spec = ModelSpec::load(&path)?.with_variants(&[variant.to_string()])?;
+    reset_peak(o);
+    let mut ro = opts_for(&spec, o);
+    if let Some(t) = timeout_secs.map(Duration::from_secs) {
+        ro.timeout = Some(ro.timeout.map_or(t, |m| m.min(t)));
+    }
+    ro.stop_at = crate::model::properties::PROPS
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let r = run(&spec, &ro)?;
+    Ok(entry(
+        "variant",
+        &spec,
+        Some(variant.to_string()),
+        &r,
+        "report".to_string(),
+        true,
+    ))
 }
 
 /// A model against its expected verdict, and, when its reduced run is

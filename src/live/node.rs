@@ -76,6 +76,8 @@ pub struct Node {
     orig_file: Option<PathBuf>,
     last_store: Option<Dtm0Store>,
     commit_at: Option<Instant>,
+    /// `Timer::Send` is set (fired at the next turn of the loop).
+    send_due: bool,
     hold_commits: bool,
     faults: bool,
     rules: Vec<(bool, Filter)>,
@@ -170,6 +172,7 @@ impl Node {
             orig_file,
             last_store: storage.clone(),
             commit_at: None,
+            send_due: false,
             hold_commits: false,
             faults,
             rules: Vec::new(),
@@ -274,6 +277,14 @@ impl Node {
     }
 
     fn timers(&mut self) -> Result<(), String> {
+        while std::mem::take(&mut self.send_due) {
+            let mut o = Out::new();
+            let mut st = Cow::Owned(std::mem::replace(&mut self.state, Dtm0State::placeholder()));
+            self.actor
+                .on_timeout(self.id, &mut st, &Timer::Send, &mut o);
+            self.state = st.into_owned();
+            self.apply(o)?;
+        }
         let now = Instant::now();
         if let Some(t) = self.commit_at {
             if t <= now && !self.hold_commits {
@@ -478,6 +489,10 @@ impl Node {
                     }
                 }
                 Command::CancelTimer(Timer::Commit) => self.commit_at = None,
+                // An originator's next request (models with one send per
+                // step): due at once.
+                Command::SetTimer(Timer::Send, _) => self.send_due = true,
+                Command::CancelTimer(Timer::Send) => self.send_due = false,
                 Command::Save(store) => {
                     self.saves_issued += 1;
                     self.save(&store)?;

@@ -189,6 +189,7 @@ impl LiveSpec {
             variants,
             k,
             ghosts: f.ghosts,
+            one_send_per_step: false,
         };
         Ok(LiveSpec {
             name: f.name.clone().unwrap_or_else(|| "cluster".into()),

@@ -74,6 +74,17 @@ pub enum Verdict {
     Violate,
 }
 
+/// How an originator sends the EXECUTEs of one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Sends {
+    /// Every EXECUTE of a step goes out in that step (the default).
+    #[default]
+    AllAtOnce,
+    /// One EXECUTE per step: a crash can fall between two.
+    OnePerStep,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OriginatorFile {
@@ -100,6 +111,8 @@ struct ModelFile {
     #[serde(default)]
     crashes: BTreeMap<String, u8>,
     max_concurrent_crashes: Option<usize>,
+    #[serde(default)]
+    sends: Sends,
     #[serde(default)]
     check: CheckFile,
     expect: Option<Expect>,
@@ -210,6 +223,8 @@ pub fn contradiction(names: &[String]) -> Result<(), String> {
     const EXCLUSIVE: &[(&str, &str)] = &[
         ("stable-first-p", "stable-k-plus-1"),
         ("pruning", "no-pruning"),
+        ("motr", "pruning"),
+        ("motr", "stable-k-plus-1"),
     ];
     for (a, b) in EXCLUSIVE {
         if names.iter().any(|n| n == a) && names.iter().any(|n| n == b) {
@@ -374,6 +389,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             variants,
             k,
             ghosts: true,
+            one_send_per_step: f.sends == Sends::OnePerStep,
         },
         network: f.network,
         budgets,
@@ -441,11 +457,44 @@ o = 1
                 GOOD.replace("name = \"o\"", "name = \"p\""),
                 "already taken",
             ),
+            (
+                GOOD.replace("keys = 2", "keys = 2\nsends = \"sometimes\""),
+                "line 4: unknown variant `sometimes`, expected `all-at-once` or `one-per-step`",
+            ),
+            (
+                GOOD.replace("keys = 2", "keys = 2\nvariants = [\"motr\", \"pruning\"]"),
+                "contradict",
+            ),
         ];
         for (text, want) in cases {
             let e = ModelSpec::parse(&text, "x").unwrap_err();
             assert!(e.contains(want), "wanted `{want}` in `{e}`");
             assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn one_send_per_step_and_the_motr_preset_parse() {
+        let m = ModelSpec::parse(
+            &GOOD.replace("keys = 2", "keys = 2\nsends = \"one-per-step\""),
+            "g",
+        )
+        .unwrap();
+        assert!(m.cluster.one_send_per_step);
+        assert!(
+            !ModelSpec::parse(GOOD, "g")
+                .unwrap()
+                .cluster
+                .one_send_per_step
+        );
+        let m = ModelSpec::parse(
+            &GOOD.replace("keys = 2", "keys = 2\nvariants = [\"motr\"]"),
+            "g",
+        )
+        .unwrap();
+        let names = m.cluster.variants.names();
+        for v in crate::protocol::cluster::MOTR_PRESET {
+            assert!(names.contains(v), "{v} missing from {names:?}");
         }
     }
 
@@ -457,7 +506,7 @@ o = 1
             let p = e.unwrap().path();
             let cluster_file = p.file_name().is_some_and(|f| {
                 let f = f.to_string_lossy();
-                f.starts_with("cluster") || f == "mutants.toml"
+                f.starts_with("cluster") || f == "mutants.toml" || f == "variants.toml"
             });
             if p.extension().is_some_and(|x| x == "toml") && !cluster_file {
                 ModelSpec::load(&p).unwrap_or_else(|e| panic!("{e}"));

@@ -102,6 +102,9 @@ pub fn action(cfg: &ModelCfg, a: &Action) -> String {
             let p = proc_name(cfg, *id, None);
             format!("{p}disk -> {p}: committed")
         }
+        ActorModelAction::Timeout(id, Timer::Send) => {
+            format!("{}: sends its next request", proc_name(cfg, *id, None))
+        }
         ActorModelAction::Crash(id) => format!("{}proc: crash", proc_name(cfg, *id, None)),
         ActorModelAction::Recover(id) => format!("{}proc: restart", proc_name(cfg, *id, None)),
         ActorModelAction::SelectRandom { .. } => "random choice".into(),
@@ -326,6 +329,21 @@ pub fn step(cfg: &ModelCfg, pre: &SysState, a: &Action) -> String {
                 format!("{p}disk -> {p}: committed (prune)")
             } else {
                 format!("{p}disk -> {p}: committed({})", pending.join(", "))
+            }
+        }
+        ActorModelAction::Timeout(id, Timer::Send) => {
+            let me = usize::from(*id);
+            let next = pre.actor_states[me]
+                .originator()
+                .and_then(|o| o.outbox.first().map(|&(p, _, tx)| (p, tx)));
+            match next {
+                Some((p, tx)) => format!(
+                    "{} -> {}: request {} (one per step)",
+                    who(c, pre, *id),
+                    c.participant_name(p as usize),
+                    dtx_name(c, &tx)
+                ),
+                None => format!("{}: nothing to send", who(c, pre, *id)),
             }
         }
         ActorModelAction::Crash(id) => format!("{}proc: crash", who(c, pre, *id)),

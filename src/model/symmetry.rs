@@ -90,6 +90,9 @@ impl Perm<'_> {
                 for d in &mut o.dtxs {
                     d.sv = self.sv(d.sv);
                 }
+                for e in &mut o.outbox {
+                    e.0 = self.to[e.0 as usize] as u8;
+                }
                 o.view = self.table(&o.view);
                 Dtm0State::Originator(o)
             }

@@ -86,6 +86,13 @@ fn commit_timeout() -> Range<Duration> {
     model_timeout()
 }
 
+/// The range of `Timer::Send` (an originator's next EXECUTE): as the
+/// commit's, ignored by the model checker; the live runtime fires it at
+/// once.
+pub fn send_timeout() -> Range<Duration> {
+    model_timeout()
+}
+
 /// Runs a handler on the inner state of one kind, writing back only if it
 /// changed (so that an unchanged state stays borrowed, as stateright
 /// expects of a no-op).
@@ -167,12 +174,15 @@ impl Actor for Dtm0 {
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<Dtm0State>, timer: &Timer, o: &mut Out<Self>) {
         let c = &self.cluster;
-        let Proc::Participant(p) = self.proc else {
-            return;
-        };
-        with_inner!(state, Participant, |s| participant::on_timeout(
-            c, p, &mut s, timer, o
-        ))
+        match self.proc {
+            Proc::Participant(p) => with_inner!(state, Participant, |s| participant::on_timeout(
+                c, p, &mut s, timer, o
+            )),
+            Proc::Originator(_) => with_inner!(state, Originator, |s| originator::on_timeout(
+                c, &mut s, timer, o
+            )),
+            Proc::Ha => {}
+        }
     }
 
     fn name(&self) -> String {

@@ -47,6 +47,14 @@ pub struct Variants {
     /// How the versioned apply orders versions (`motr-version-order`:
     /// timestamp and tombstone flag only, as Motr's `m0_crv_cmp`).
     pub version_order: crate::protocol::types::VersionOrder,
+    /// Motr's CAS (`no-execute-fence`): a participant executes an EXECUTE
+    /// whatever HA says of its originator (the default drops the EXECUTEs
+    /// of an incarnation HA declared FAILED).
+    pub no_execute_fence: bool,
+    /// Motr's notice handling (`notice-own-commit`): each PERSISTENT notice
+    /// that raises a durable record's state vector is saved at once, in a
+    /// store write of its own (the default saves it with the next commit).
+    pub notice_own_commit: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -62,10 +70,26 @@ impl Default for Variants {
             motr_stop: false,
             motr_writer: false,
             version_order: crate::protocol::types::VersionOrder::Writer,
+            no_execute_fence: false,
+            notice_own_commit: false,
             mutants: Mutants::default(),
         }
     }
 }
+
+/// What the preset `motr` sets: every behaviour of Motr's sources that
+/// differs from the default protocol.
+pub const MOTR_PRESET: &[&str] = &[
+    "del-absent-no-tombstone",
+    "no-pruning",
+    "no-own-redo",
+    "stable-first-p",
+    "motr-writer",
+    "motr-stop-condition",
+    "motr-version-order",
+    "no-execute-fence",
+    "notice-own-commit",
+];
 
 /// Names of the variants, as accepted by `--variant` and model files.
 pub const VARIANT_NAMES: &[(&str, &str)] = &[
@@ -103,6 +127,18 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "motr-version-order",
         "Motr (cas/cas.c m0_crv_cmp, cas/ctg_store.c): versions compare by timestamp and tombstone flag only; at a tie the record already stored stays, whoever wrote it",
     ),
+    (
+        "no-execute-fence",
+        "Motr (cas/service.c): a participant executes every EXECUTE it receives, even from an originator incarnation HA declared FAILED",
+    ),
+    (
+        "notice-own-commit",
+        "Motr (dtm0/fop.c): each PERSISTENT notice is saved in a store transaction of its own, not with the next commit",
+    ),
+    (
+        "motr",
+        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit)",
+    ),
 ];
 
 impl Variants {
@@ -121,6 +157,13 @@ impl Variants {
             "motr-stop-condition" => self.motr_stop = true,
             "motr-writer" => self.motr_writer = true,
             "motr-version-order" => self.version_order = crate::protocol::types::VersionOrder::Motr,
+            "no-execute-fence" => self.no_execute_fence = true,
+            "notice-own-commit" => self.notice_own_commit = true,
+            "motr" => {
+                for v in MOTR_PRESET {
+                    self.set(v)?;
+                }
+            }
             other => {
                 if let Some((_, m, _)) = MUTANTS.iter().find(|(n, _, _)| *n == other) {
                     self.mutants.insert(*m);
@@ -142,6 +185,19 @@ impl Variants {
 
     pub fn has(&self, m: Mutant) -> bool {
         self.mutants.has(m)
+    }
+
+    /// Whether the semantic reduction's independence table and its no-op
+    /// and fact classifications were argued for these rules: not for a
+    /// mutant. Without it, two actions of one actor are always dependent.
+    /// The Motr variants keep it: `no-execute-fence` only removes a no-op,
+    /// which the classification asks about; under `notice-own-commit` a
+    /// notice saves the durable store, which no other action of the table
+    /// writes but the commit (dependent with every notice), so both orders
+    /// of a claimed pair still save the same store last. tests/stubborn.rs
+    /// executes both orders of every claim on models with each.
+    pub fn table_argued(&self) -> bool {
+        self.mutants.is_empty()
     }
 
     /// The names that describe this set of variants, for reports.
@@ -174,6 +230,12 @@ impl Variants {
         if self.version_order == crate::protocol::types::VersionOrder::Motr {
             v.push("motr-version-order");
         }
+        if self.no_execute_fence {
+            v.push("no-execute-fence");
+        }
+        if self.notice_own_commit {
+            v.push("notice-own-commit");
+        }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {
                 v.push(name);
@@ -205,6 +267,11 @@ pub struct Cluster {
     pub variants: Variants,
     /// K, the number of failures tolerated (for `stable-k-plus-1`).
     pub k: usize,
+    /// An originator sends one EXECUTE per step (`sends = "one-per-step"`
+    /// in a model file), so that a crash can leave a dtx on some replicas
+    /// only; otherwise all the EXECUTEs of a step go out together.
+    #[serde(default)]
+    pub one_send_per_step: bool,
     /// Record the properties' ghosts (pruned records, STABLE dtxs). Always
     /// on in models; a live cluster turns it off unless asked, as the
     /// ghosts grow with every dtx.

@@ -104,9 +104,13 @@ impl Msg {
     }
 }
 
-/// The local commit of a participant: the fsync completing. A step of its
-/// own, so that a crash can fall between execution and commit.
+/// A step an actor asks to take on its own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Timer {
+    /// The local commit of a participant: the fsync completing. A step of
+    /// its own, so that a crash can fall between execution and commit.
     Commit,
+    /// An originator sending the next EXECUTE of its outbox (models with
+    /// `sends = "one-per-step"`): a crash can fall between two sends.
+    Send,
 }

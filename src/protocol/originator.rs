@@ -21,7 +21,7 @@
 
 use crate::protocol::actor::{Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
-use crate::protocol::msg::{HaSt, HaTable, Msg};
+use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
 use crate::protocol::types::{Inc, Op, Seq, St, StateVec, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
@@ -82,6 +82,10 @@ pub struct OrigState {
     pub view: HaTable,
     pub issued: bool,
     pub dtxs: Vec<Dtx>,
+    /// EXECUTEs not yet sent, in order, with `one_send_per_step`: each
+    /// `(participant, incarnation it is addressed to, dtx)`; one goes out
+    /// per `Timer::Send` step. Always empty otherwise.
+    pub outbox: Vec<(u8, Inc, TxId)>,
     /// Read by properties only (S5).
     pub ghost: OrigGhost,
 }
@@ -112,6 +116,7 @@ pub fn on_start(
         view: HaTable(vec![(1, HaSt::Online); c.n + c.m()]),
         issued: false,
         dtxs: Vec::new(),
+        outbox: Vec::new(),
         ghost: OrigGhost::default(),
     };
     match storage {
@@ -137,16 +142,60 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             sv: StateVec::default(),
             st: DtxSt::InProgress,
         });
-        for p in (0..c.n).filter(|&p| writes_to(c, &s.view, p)) {
-            o.send(
-                c.participant_id(p),
-                Msg::Execute {
-                    to: s.view.get(p).0,
-                    tx,
-                    op,
-                },
-            );
+        for p in 0..c.n {
+            if writes_to(c, &s.view, p) {
+                let to = s.view.get(p).0;
+                send_execute(c, s, p, to, tx, op, o);
+            }
         }
+    }
+}
+
+/// Sends EXECUTE of `tx` to participant `p` (incarnation `to`), or queues
+/// it for a later step of its own (`one_send_per_step`).
+fn send_execute(
+    c: &Cluster,
+    s: &mut OrigState,
+    p: usize,
+    to: Inc,
+    tx: TxId,
+    op: Op,
+    o: &mut Out<Dtm0>,
+) {
+    if c.one_send_per_step {
+        if s.outbox.is_empty() {
+            o.set_timer(Timer::Send, crate::protocol::actor::send_timeout());
+        }
+        s.outbox.push((p as u8, to, tx));
+        return;
+    }
+    o.send(c.participant_id(p), Msg::Execute { to, tx, op });
+}
+
+/// The originator's timer: the next EXECUTE of the outbox goes out.
+pub fn on_timeout(c: &Cluster, s: &mut Cow<OrigState>, timer: &Timer, o: &mut Out<Dtm0>) {
+    match timer {
+        Timer::Send => handle_send_timer(c, s, o),
+        Timer::Commit => {}
+    }
+}
+
+/// One queued EXECUTE goes out; the timer stays set while more wait.
+fn handle_send_timer(c: &Cluster, s: &mut Cow<OrigState>, o: &mut Out<Dtm0>) {
+    if s.outbox.is_empty() {
+        return;
+    }
+    let s = s.to_mut();
+    let (p, to, tx) = s.outbox.remove(0);
+    let op = s
+        .dtxs
+        .iter()
+        .find(|d| d.id == tx)
+        .map(|d| d.op)
+        .expect("a queued EXECUTE is of an issued dtx");
+    o.send(c.participant_id(p as usize), Msg::Execute { to, tx, op });
+    if !s.outbox.is_empty() {
+        o.set_timer(Timer::Send, crate::protocol::actor::send_timeout());
     }
 }
 
@@ -265,15 +314,14 @@ fn handle_view(c: &Cluster, s: &mut Cow<OrigState>, seq: Seq, table: HaTable, o:
         if !writes_to(c, &s.view, p) {
             continue;
         }
-        for d in s.dtxs.iter().filter(|d| d.sv.get(p) < St::P) {
-            o.send(
-                c.participant_id(p),
-                Msg::Execute {
-                    to: ni,
-                    tx: d.id,
-                    op: d.op,
-                },
-            );
+        let open: Vec<(TxId, Op)> = s
+            .dtxs
+            .iter()
+            .filter(|d| d.sv.get(p) < St::P)
+            .map(|d| (d.id, d.op))
+            .collect();
+        for (tx, op) in open {
+            send_execute(c, s, p, ni, tx, op, o);
         }
     }
     let me = c.n + s.slot as usize;
@@ -285,6 +333,52 @@ fn handle_view(c: &Cluster, s: &mut Cow<OrigState>, seq: Seq, table: HaTable, o:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stateright::actor::Command;
+
+    /// With one send per step, issuing queues the EXECUTEs and each
+    /// `Timer::Send` step sends one, in order; the timer is set again
+    /// while more wait.
+    #[test]
+    fn one_send_per_step_sends_one_execute_per_timer_step() {
+        let c = Cluster {
+            n: 2,
+            originators: vec![crate::protocol::cluster::OriginatorCfg {
+                name: "o".into(),
+                plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
+                first_inc: 1,
+            }],
+            keys: 1,
+            variants: Default::default(),
+            k: 1,
+            ghosts: true,
+            one_send_per_step: true,
+        };
+        let sends = |o: &Out<Dtm0>| {
+            o.iter()
+                .filter_map(|x| match x {
+                    Command::Send(dst, Msg::Execute { .. }) => Some(usize::from(*dst)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let timer_set = |o: &Out<Dtm0>| {
+            o.iter()
+                .any(|x| matches!(x, Command::SetTimer(Timer::Send, _)))
+        };
+        let mut o = Out::new();
+        let mut s: Cow<OrigState> = Cow::Owned(on_start(&c, 0, &None, &mut o));
+        assert!(sends(&o).is_empty(), "nothing sent at issue");
+        assert!(timer_set(&o));
+        assert_eq!(s.outbox.len(), 2);
+        let mut o = Out::new();
+        on_timeout(&c, &mut s, &Timer::Send, &mut o);
+        assert_eq!(sends(&o), vec![0]);
+        assert!(timer_set(&o), "one more waits");
+        let mut o = Out::new();
+        on_timeout(&c, &mut s, &Timer::Send, &mut o);
+        assert_eq!(sends(&o), vec![1]);
+        assert!(!timer_set(&o) && s.outbox.is_empty());
+    }
 
     #[test]
     fn the_ghost_struct_adds_nothing_to_the_encoded_store() {

@@ -18,7 +18,7 @@
 use crate::protocol::actor::{set_commit_timer, Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::types::{apply, Inc, Key, Kv, Op, Pos, Seq, St, StateVec, TxId, Txr, Version};
+use crate::protocol::types::{apply, Inc, Key, Kv, Op, Pos, Seq, St, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -121,12 +121,14 @@ pub struct PartState {
     /// This incarnation has told HA it recovered.
     pub declared: bool,
     /// For each key with records pending (executed, not yet committed),
-    /// its version in the durable catalogue (`None`: absent), taken at the
+    /// its record in the durable catalogue (`None`: absent), taken at the
     /// first pending write since the last commit; emptied by the commit.
     /// With it, "superseded durably" is exact while records are pending
-    /// (`superseded_durably`). Sorted by key.
+    /// (`superseded_durably`), and the durable store can be written
+    /// between commits (`durable_store`, `notice-own-commit`). Sorted by
+    /// key.
     #[serde(default)]
-    pub shadow: Vec<(Key, Option<Version>)>,
+    pub shadow: Vec<(Key, Option<crate::protocol::types::Rec>)>,
     /// Read by properties only (S7, S8).
     pub ghost: PartGhost,
     /// Where each dtx sits in the log, once the log is long (a live
@@ -187,6 +189,27 @@ impl PartState {
     pub fn pending(&self) -> &[Txr] {
         &self.log[self.ndur as usize..]
     }
+    /// The store as the last commit wrote it, plus the state vectors merged
+    /// into durable records since: the durable catalogue (the visible one
+    /// with each pending key's shadow restored) and the durable log. What
+    /// `notice-own-commit` saves between commits.
+    fn durable_store(&self) -> PartStore {
+        let mut kv = self.kv.clone();
+        for (key, rec) in &self.shadow {
+            match rec {
+                Some(r) => kv.insert(*key, *r),
+                None => kv.remove(key),
+            };
+        }
+        PartStore {
+            inc: self.inc,
+            kv,
+            log: self.durable_log().to_vec(),
+            base: self.base,
+            ghost: self.ghost.durable.clone(),
+        }
+    }
+
     fn store(&self) -> PartStore {
         // Called at commit, when nothing is pending: the visible catalogue
         // is the durable one.
@@ -265,6 +288,7 @@ pub fn on_timeout(
 ) {
     match timer {
         Timer::Commit => handle_commit_timer(c, me, s, o),
+        Timer::Send => {} // an originator's timer
     }
 }
 
@@ -316,7 +340,7 @@ fn handle_execute(
     o: &mut Out<Dtm0>,
 ) {
     let (cur, _) = s.view.get(c.n + tx.slot as usize);
-    if cur > tx.inc {
+    if cur > tx.inc && !c.variants.no_execute_fence {
         return; // from an originator incarnation HA declared FAILED
     }
     let txr = Txr {
@@ -381,6 +405,10 @@ fn handle_persistent(
         let merged = s.log[i].sv.merge(sv);
         if merged != s.log[i].sv {
             s.to_mut().log[i].sv = merged;
+            if c.variants.notice_own_commit && i < s.ndur as usize {
+                // Motr: the notice is written in a transaction of its own.
+                o.save(Dtm0Store::Participant(s.durable_store()));
+            }
             arm_if_prunable(c, s, o);
         }
         return;
@@ -582,7 +610,7 @@ fn execute_record(
     if !s.pending().iter().any(|r| r.op.key() == key) {
         // The first pending write on the key: its visible version is
         // still the durable one.
-        let durable = s.kv.get(&key).map(|r| r.ver);
+        let durable = s.kv.get(&key).copied();
         if let Err(j) = s.shadow.binary_search_by_key(&key, |e| e.0) {
             s.shadow.insert(j, (key, durable));
         }
@@ -619,7 +647,7 @@ pub fn superseded_durably(c: &Cluster, s: &PartState, txr: &Txr) -> bool {
     let key = txr.op.key();
     let durable = if s.pending().iter().any(|r| r.op.key() == key) {
         match s.shadow.binary_search_by_key(&key, |e| e.0) {
-            Ok(j) => s.shadow[j].1,
+            Ok(j) => s.shadow[j].1.map(|r| r.ver),
             Err(_) => None,
         }
     } else {
@@ -804,6 +832,7 @@ mod tests {
 
     fn cluster() -> Cluster {
         Cluster {
+            one_send_per_step: false,
             n: 2,
             originators: vec![OriginatorCfg {
                 name: "o".into(),
@@ -850,6 +879,70 @@ mod tests {
             Msg::Execute { to: 1, tx, op },
             o,
         );
+    }
+
+    /// An EXECUTE of an originator incarnation HA declared FAILED is
+    /// dropped by default; Motr's CAS (`no-execute-fence`) executes it.
+    #[test]
+    fn no_execute_fence_executes_a_failed_originators_request() {
+        for fence in [true, false] {
+            let mut c = cluster();
+            c.variants.no_execute_fence = !fence;
+            let mut o = Out::new();
+            let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+            // HA: o1 FAILED, o2 ONLINE.
+            let table = HaTable(vec![
+                (1, HaSt::Online),
+                (1, HaSt::Online),
+                (2, HaSt::Online),
+            ]);
+            let view = Msg::View {
+                to: 1,
+                seq: 1,
+                table,
+            };
+            on_msg(&c, 0, &mut s, c.ha_id(), view, &mut Out::new());
+            let mut o = Out::new();
+            execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
+            assert_eq!(s.log.len(), usize::from(!fence), "fence {fence}");
+            assert_eq!(s.kv.contains_key(&1), !fence);
+        }
+    }
+
+    /// A notice that raises a durable record's vector is saved by the next
+    /// commit by default; under `notice-own-commit` at once, in a store
+    /// whose catalogue is the durable one even with a write pending.
+    #[test]
+    fn notice_own_commit_saves_the_durable_store_at_once() {
+        for own in [false, true] {
+            let mut c = cluster();
+            c.variants.notice_own_commit = own;
+            let mut o = Out::new();
+            let mut s = Cow::Owned(on_start(&c, 0, &None, &mut o));
+            let put = TxId {
+                ts: 10,
+                slot: 0,
+                inc: 1,
+            };
+            execute(&c, &mut s, &mut Out::new(), 10, Op::Put { key: 1, val: 1 });
+            on_timeout(&c, 0, &mut s, &Timer::Commit, &mut Out::new());
+            let durable = s.kv.clone();
+            // A later write on the key, pending.
+            execute(&c, &mut s, &mut Out::new(), 20, Op::Del { key: 1 });
+            assert_ne!(s.kv, durable);
+            let mut o = Out::new();
+            let p2 = StateVec::default().with(1, St::P);
+            notice(&c, &mut s, &mut o, put, p2);
+            match saved(&o) {
+                None => assert!(!own, "Motr saves the notice"),
+                Some(st) => {
+                    assert!(own, "the default saves nothing");
+                    assert_eq!(st.kv, durable, "the durable catalogue, not the visible one");
+                    assert_eq!(st.log.len(), 1, "the durable log only");
+                    assert_eq!(st.log[0].sv.render(2), "PP");
+                }
+            }
+        }
     }
 
     /// The spec's stop condition skips a peer shown TRANSIENT; Motr's
@@ -961,7 +1054,15 @@ mod tests {
         execute(&c, &mut s, &mut Out::new(), 20, Op::Del { key: 1 });
         assert_eq!(s.pending().len(), 1);
         let put_op = Op::Put { key: 1, val: 1 };
-        assert_eq!(s.shadow, vec![(1, Some(Version::of(put, &put_op)))]);
+        let shadow: Vec<_> = s
+            .shadow
+            .iter()
+            .map(|(k, r)| (*k, r.map(|r| r.ver)))
+            .collect();
+        assert_eq!(
+            shadow,
+            vec![(1, Some(crate::protocol::types::Version::of(put, &put_op)))]
+        );
         // the PUT comes back by REDO (a peer's eviction that did not know)
         let mut o = Out::new();
         let txr = Txr {

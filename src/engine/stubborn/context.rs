@@ -239,7 +239,7 @@ impl<'a> Ctx<'a> {
         head: bool,
     ) -> Desc {
         let c = self.c;
-        let noop_ok = c.variants.mutants.is_empty();
+        let noop_ok = c.variants.table_argued();
         let noop = Desc { kind: NOOP, ..d };
         if noop_ok {
             if let Some(to) = msg.to_inc() {
@@ -258,7 +258,10 @@ impl<'a> Ctx<'a> {
                     sv: Default::default(),
                 };
                 d.mask = u16::from(!superseded_durably(c, p, &txr));
-                if noop_ok && p.view.get(c.n + tx.slot as usize).0 > tx.inc {
+                // Dropped unread (the fence), unless the variant has none.
+                let fenced =
+                    !c.variants.no_execute_fence && p.view.get(c.n + tx.slot as usize).0 > tx.inc;
+                if noop_ok && fenced {
                     return noop;
                 }
             }
@@ -365,7 +368,7 @@ impl<'a> Ctx<'a> {
     /// description of the delivery.
     pub(super) fn deliver_to_orig(&self, x: usize, o: &OrigState, msg: &Msg, mut d: Desc) -> Desc {
         let c = self.c;
-        let noop_ok = c.variants.mutants.is_empty();
+        let noop_ok = c.variants.table_argued();
         let noop = Desc { kind: NOOP, ..d };
         let src = d.src;
         if noop_ok && msg.to_inc().is_some_and(|to| to != o.inc) {
@@ -421,7 +424,7 @@ impl<'a> Ctx<'a> {
     /// the delivery.
     pub(super) fn deliver_to_ha(&self, h: &HaState, msg: &Msg, d: Desc) -> Desc {
         let c = self.c;
-        let noop_ok = c.variants.mutants.is_empty();
+        let noop_ok = c.variants.table_argued();
         let noop = Desc { kind: NOOP, ..d };
         let src = d.src;
         if noop_ok {
@@ -458,7 +461,7 @@ impl<'a> Ctx<'a> {
             // commit for the same notices, so they are in the set or
             // kept back: the commit still finds nothing pending when it
             // fires along a path that avoids the set.
-            return !self.c.variants.mutants.is_empty()
+            return !self.c.variants.table_argued()
                 || live_part(self.s, &self.crashed, y)
                     .is_none_or(|p| p.log.len() > p.ndur as usize);
         }
@@ -472,7 +475,7 @@ impl<'a> Ctx<'a> {
         let Some(p) = live_part(self.s, &self.crashed, y) else {
             return true;
         };
-        if !self.c.variants.mutants.is_empty() || !self.view_alone(y) {
+        if !self.c.variants.table_argued() || !self.view_alone(y) {
             return true;
         }
         if *seq <= p.seq {
@@ -713,7 +716,7 @@ impl<'a> Ctx<'a> {
             }
             ActorModelAction::Timeout(id, _) => Desc {
                 // Nothing pending: the commit sends no notice.
-                flag: self.c.variants.mutants.is_empty()
+                flag: self.c.variants.table_argued()
                     && live_part(self.s, &self.crashed, usize::from(*id))
                         .is_some_and(|p| p.log.len() == p.ndur as usize),
                 ..Desc::of(COMMIT)

@@ -234,7 +234,17 @@ impl<'a> Facts<'a> {
     }
 
     pub(super) fn exec_in(&self, y: usize, o: usize) -> bool {
-        self.inflight[o * self.na + y] & EXE != 0 || self.view_may_arrive[o] || self.crashed[o]
+        self.inflight[o * self.na + y] & EXE != 0
+            || self.view_may_arrive[o]
+            || self.crashed[o]
+            || self.queued_exec(o, y)
+    }
+
+    /// Originator `o` holds an EXECUTE to participant `y` in its outbox
+    /// (one send per step).
+    pub(super) fn queued_exec(&self, o: usize, y: usize) -> bool {
+        self.orig(o)
+            .is_some_and(|st| st.outbox.iter().any(|e| e.0 as usize == y))
     }
 
     /// `may_send[src * na + dst]`: the kinds `src` may send to `dst` along
@@ -265,6 +275,7 @@ impl<'a> Facts<'a> {
                     for (d, k) in row.iter_mut().enumerate() {
                         *k = match (role(c, d), o) {
                             (Role::Part, None) => EXE,
+                            (Role::Part, Some(_)) if self.queued_exec(y, d) => EXE,
                             (Role::Part, Some(_)) if self.may_restart[y] => EXE,
                             (Role::Part, Some(o)) if self.view_may_arrive[y] => {
                                 let raised = self.may_restart[d]

@@ -131,7 +131,7 @@ pub(super) enum Role {
 /// state (on an ordered network, this includes the order of what they
 /// append to one channel).
 pub(super) fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
-    if !c.variants.mutants.is_empty() {
+    if !c.variants.table_argued() {
         return false; // the table is argued for the correct protocol only
     }
     // A crash disables every action of its actor; a restart is the only
@@ -331,6 +331,9 @@ pub(super) fn triggers(c: &Cluster, role: Role, k: u16) -> &'static [(u16, bool)
         (Role::Part, EOL) => &[(VIEW, false), (ACK, true)],
         (Role::Part, READY) => &[(VIEW, false)],
         (Role::Part, RECOV) => &[(VIEW | EOL, false)],
+        // With one send per step, the next EXECUTE goes out on the
+        // originator's own timer (`COMMIT` stands for any timeout).
+        (Role::Orig, EXE) if c.one_send_per_step => &[(VIEW | COMMIT, false)],
         (Role::Orig, EXE) => &[(VIEW, false)],
         (Role::Ha, VIEW) => &[(START | READY | RECOV, false)],
         _ => &[],
