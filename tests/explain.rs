@@ -90,6 +90,8 @@ fn every_explanation_agrees_with_its_check() {
         ("lossy", &[]),
         ("equal-ts", &[]),
         ("equal-ts", &["motr-version-order"]),
+        ("crash-twice", &["no-epochs"]),
+        ("evict-split", &["no-execute-fence"]),
     ];
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (model, variants) in runs {

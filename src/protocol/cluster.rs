@@ -55,6 +55,12 @@ pub struct Variants {
     /// that raises a durable record's state vector is saved at once, in a
     /// store write of its own (the default saves it with the next commit).
     pub notice_own_commit: bool,
+    /// Motr's messages carry no epoch (`no-epochs`): a process takes every
+    /// message addressed to it, whatever incarnation of it the sender had
+    /// in mind, and an EOL counts for the incarnation of its sender that
+    /// the receiver's view shows (the default drops a message meant for an
+    /// earlier incarnation, and an EOL names its round's incarnation).
+    pub no_epochs: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -72,6 +78,7 @@ impl Default for Variants {
             version_order: crate::protocol::types::VersionOrder::Writer,
             no_execute_fence: false,
             notice_own_commit: false,
+            no_epochs: false,
             mutants: Mutants::default(),
         }
     }
@@ -89,6 +96,7 @@ pub const MOTR_PRESET: &[&str] = &[
     "motr-version-order",
     "no-execute-fence",
     "notice-own-commit",
+    "no-epochs",
 ];
 
 /// Names of the variants, as accepted by `--variant` and model files.
@@ -136,8 +144,12 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "Motr (dtm0/fop.c): each PERSISTENT notice is saved in a store transaction of its own, not with the next commit",
     ),
     (
+        "no-epochs",
+        "Motr (dtm0/recovery.c, dtm0/fop.c): messages carry no epoch; a process takes every message addressed to it, and an EOL counts for the sender's incarnation the receiver's view shows",
+    ),
+    (
         "motr",
-        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit)",
+        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs)",
     ),
 ];
 
@@ -159,6 +171,7 @@ impl Variants {
             "motr-version-order" => self.version_order = crate::protocol::types::VersionOrder::Motr,
             "no-execute-fence" => self.no_execute_fence = true,
             "notice-own-commit" => self.notice_own_commit = true,
+            "no-epochs" => self.no_epochs = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -189,7 +202,9 @@ impl Variants {
 
     /// Whether the semantic reduction's independence table and its no-op
     /// and fact classifications were argued for these rules: not for a
-    /// mutant. Without it, two actions of one actor are always dependent.
+    /// mutant, nor for `no-epochs` (messages to earlier incarnations are
+    /// no no-ops there, and EOLs are read against the view). Without it,
+    /// two actions of one actor are always dependent.
     /// The Motr variants keep it: `no-execute-fence` only removes a no-op,
     /// which the classification asks about; under `notice-own-commit` a
     /// notice saves the durable store, which no other action of the table
@@ -197,7 +212,7 @@ impl Variants {
     /// of a claimed pair still save the same store last. tests/stubborn.rs
     /// executes both orders of every claim on models with each.
     pub fn table_argued(&self) -> bool {
-        self.mutants.is_empty()
+        self.mutants.is_empty() && !self.no_epochs
     }
 
     /// The names that describe this set of variants, for reports.
@@ -235,6 +250,9 @@ impl Variants {
         }
         if self.notice_own_commit {
             v.push("notice-own-commit");
+        }
+        if self.no_epochs {
+            v.push("no-epochs");
         }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {

@@ -214,7 +214,7 @@ fn writes_to(c: &Cluster, view: &HaTable, p: usize) -> bool {
 pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Out<Dtm0>) {
     match msg {
         // A reply to an earlier incarnation: lost with it.
-        _ if msg.to_inc().is_some_and(|to| to != s.inc) => {}
+        _ if msg.to_inc().is_some_and(|to| to != s.inc) && !c.variants.no_epochs => {}
         Msg::Executed { tx, .. } => handle_executed(c, s, src, tx, o),
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
         Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),

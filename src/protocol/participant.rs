@@ -325,7 +325,7 @@ fn lost_with_earlier_incarnation(c: &Cluster, s: &PartState, msg: &Msg) -> bool 
         return false;
     };
     let stale_eol_counts = c.mutants().stale_eol_counts() && matches!(msg, Msg::Eol { .. });
-    to != 0 && to != s.inc && !stale_eol_counts
+    to != 0 && to != s.inc && !stale_eol_counts && !c.variants.no_epochs
 }
 
 /// EXECUTE (from the originator): unless HA declared the originator's
@@ -435,6 +435,14 @@ fn handle_eol(
     o: &mut Out<Dtm0>,
 ) {
     let peer = usize::from(src);
+    // Without epochs an EOL names no round: it is taken as from the
+    // sender's incarnation this participant's view shows (the first, with
+    // no view yet).
+    let from = if c.variants.no_epochs && peer < c.n {
+        s.view.get(peer).0.max(1)
+    } else {
+        from
+    };
     if peer < c.n && from > s.eol[peer] {
         let s = s.to_mut();
         s.eol[peer] = from;
@@ -906,6 +914,23 @@ mod tests {
             execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
             assert_eq!(s.log.len(), usize::from(!fence), "fence {fence}");
             assert_eq!(s.kv.contains_key(&1), !fence);
+        }
+    }
+
+    /// An EOL meant for an earlier incarnation is dropped by default; with
+    /// `no-epochs` it is taken, as from the sender's incarnation the view
+    /// shows, and counts.
+    #[test]
+    fn no_epochs_takes_an_eol_meant_for_an_earlier_incarnation() {
+        for epochs in [true, false] {
+            let mut c = cluster();
+            c.variants.no_epochs = !epochs;
+            let mut o = Out::new();
+            let mut s: Cow<PartState> = Cow::Owned(on_start(&c, 0, &None, &mut o));
+            s.to_mut().inc = 3; // restarted twice
+            let eol = Msg::Eol { to: 2, from: 1 };
+            on_msg(&c, 0, &mut s, c.participant_id(1), eol, &mut Out::new());
+            assert_eq!(s.eol[1], u32::from(!epochs), "epochs {epochs}");
         }
     }
 
