@@ -270,3 +270,30 @@ fn cycle_finder_stops_at_its_cap() {
     let m = build(&spec("put-crash", &[]));
     assert_eq!(find_cycle(&m, 10), Ok(10));
 }
+
+/// `models/variants.toml` (the variant matrix of `check --all`) names only
+/// models that exist and variants they accept, and every Motr variant of
+/// `dtm0 variants` (each cites its Motr source) is in it.
+#[test]
+fn the_variant_matrix_names_real_models_and_every_motr_variant() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mx = dtm0::engine::suite::load_matrix(&dir.join("variants.toml"))
+        .unwrap()
+        .expect("models/variants.toml");
+    assert!(mx.models.len() >= 10 && mx.variants.len() >= 9);
+    for m in &mx.models {
+        for v in &mx.variants {
+            spec(m, &[v]);
+        }
+    }
+    // Every Motr behaviour that is not the default.
+    let default = dtm0::protocol::cluster::Variants::default().names();
+    for (name, what) in dtm0::protocol::cluster::VARIANT_NAMES {
+        if (what.starts_with("Motr (") && !default.contains(name)) || *name == "motr" {
+            assert!(
+                mx.variants.iter().any(|v| v == name),
+                "{name} not in the matrix"
+            );
+        }
+    }
+}

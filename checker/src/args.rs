@@ -433,8 +433,9 @@ pub(crate) struct CheckArgs {
     /// Seed of the random walks (sim) and of --random-order
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
-    /// Run every model of models/ against its expected verdict and every mutant of
-    /// models/mutants.toml (must be caught); write results/results.json, RESULTS.md, states.svg
+    /// Run every model of models/ against its expected verdict, every mutant of
+    /// models/mutants.toml (must be caught) and every variant of models/variants.toml on
+    /// each model it lists (a report); write results/results.json, RESULTS.md, states.svg
     #[arg(long, conflicts_with_all = ["model", "strategy", "variants", "symmetry", "save_trace", "max_depth", "network", "format", "random_order"])]
     pub(crate) all: bool,
     /// With --all: where to write the results (default: results/ beside models/)

@@ -103,7 +103,7 @@ pub const MOTR_PRESET: &[&str] = &[
 pub const VARIANT_NAMES: &[(&str, &str)] = &[
     (
         "del-absent-no-tombstone",
-        "Motr's CAS rule: a DEL on an absent or dead key writes no tombstone",
+        "Motr (cas/ctg_store.c): a DEL on an absent or dead key writes no tombstone",
     ),
     (
         "redo-skip-persistent",
@@ -111,7 +111,7 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
     ),
     (
         "stable-first-p",
-        "Motr: a dtx is STABLE at the first P notice (default)",
+        "Motr (dtm0/dtx.c): a dtx is STABLE at the first P notice (default)",
     ),
     (
         "stable-k-plus-1",
@@ -121,7 +121,7 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
     ("no-pruning", "never prune logs"),
     (
         "no-own-redo",
-        "Motr: a restarted participant does not push its own records (never learns missed P notices)",
+        "Motr (dtm0/recovery.c): a restarted participant does not push its own records (never learns missed P notices)",
     ),
     (
         "motr-writer",
