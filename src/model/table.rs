@@ -155,12 +155,21 @@ pub fn snapshot(
         });
         cats.push((name, kv));
     }
-    // Keys whose records differ between replicas print with value and
-    // writer everywhere, so that diverged replicas never look alike.
+    // Keys on which two replicas hold different records of one timestamp
+    // and kind (two writers, or two values) print with value and writer
+    // everywhere, so that diverged replicas never look alike; records
+    // of different versions already print differently (the seed's
+    // notation).
     let differ: std::collections::BTreeSet<crate::protocol::types::Key> = cats
         .iter()
         .flat_map(|(_, kv)| kv.keys().copied())
-        .filter(|k| cats.iter().any(|(_, kv)| kv.get(k) != cats[0].1.get(k)))
+        .filter(|k| {
+            let recs: Vec<_> = cats.iter().filter_map(|(_, kv)| kv.get(k)).collect();
+            recs.iter().any(|a| {
+                recs.iter()
+                    .any(|b| a != b && (a.ver.ts, a.ver.del) == (b.ver.ts, b.ver.del))
+            })
+        })
         .collect();
     for (name, kv) in cats {
         kvs.push((name, crate::model::render::kv(c, &kv, &differ)));
