@@ -474,14 +474,24 @@ pub fn replayed_kv(st: &PartStore) -> crate::protocol::types::Kv {
 /// S1 at one participant `p` (S1 is the conjunction over participants;
 /// the step-local form checks it at the stepping participant).
 pub fn s1_at(s: &SysState, p: usize) -> bool {
+    s1_store(store(s, p)) && s1_ahead(s, p)
+}
+
+/// S1's first clause, on a store: its catalogue is its records' (reads
+/// the store only).
+pub fn s1_store(st: &PartStore) -> bool {
+    replayed_kv(st) == st.kv
+}
+
+/// S1's second clause at `p`: a live participant's visible catalogue is
+/// not behind its durable one.
+pub fn s1_ahead(s: &SysState, p: usize) -> bool {
     let st = store(s, p);
-    let logged = replayed_kv(st) == st.kv;
-    let ahead = live(s, p).is_none_or(|ls| {
+    live(s, p).is_none_or(|ls| {
         st.kv
             .iter()
             .all(|(k, d)| ls.kv.get(k).is_some_and(|v| v.ver >= d.ver))
-    });
-    logged && ahead
+    })
 }
 
 /// S2: quiescent => all replicas of every key hold the same record.
@@ -489,6 +499,17 @@ pub fn s2_convergence(m: &Dtm0Model, s: &SysState) -> bool {
     let n = m.cfg().cluster.n;
     let same = (1..n).all(|p| store(s, p).kv == store(s, 0).kv);
     same || !quiescent(m, s)
+}
+
+/// Every version of `key` durable in `st`: logged, in the catalogue, or
+/// pruned (S3).
+fn durable_versions(st: &PartStore, key: Key) -> impl Iterator<Item = Version> + '_ {
+    let logged = st.log.iter().filter(move |r| r.op.key() == key);
+    let pruned = st.ghost.pruned.iter().filter(move |x| x.1.key() == key);
+    logged
+        .map(|r| r.version())
+        .chain(st.kv.get(&key).map(|r| r.ver))
+        .chain(pruned.map(|x| Version::of(x.0, &x.1)))
 }
 
 /// S3: quiescent => a key whose highest op is a DEL that some participant
@@ -500,20 +521,7 @@ pub fn s3_no_resurrection(m: &Dtm0Model, s: &SysState) -> bool {
         let mut highest: Option<Version> = None;
         for p in 0..c.n {
             let st = store(s, p);
-            let vers = st
-                .log
-                .iter()
-                .filter(|r| r.op.key() == key)
-                .map(|r| r.version())
-                .chain(st.kv.get(&key).map(|r| r.ver))
-                .chain(
-                    st.ghost
-                        .pruned
-                        .iter()
-                        .filter(|x| x.1.key() == key)
-                        .map(|x| Version::of(x.0, &x.1)),
-                );
-            for v in vers {
+            for v in durable_versions(st, key) {
                 highest = highest.max(Some(v));
             }
         }
@@ -934,22 +942,7 @@ fn s3_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
     }
     for key in 1..=c.keys {
         let highest = (0..c.n)
-            .flat_map(|p| {
-                let st = store(s, p);
-                st.log
-                    .iter()
-                    .filter(|r| r.op.key() == key)
-                    .map(|r| r.version())
-                    .chain(st.kv.get(&key).map(|r| r.ver))
-                    .chain(
-                        st.ghost
-                            .pruned
-                            .iter()
-                            .filter(|x| x.1.key() == key)
-                            .map(|x| Version::of(x.0, &x.1)),
-                    )
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|p| durable_versions(store(s, p), key).collect::<Vec<_>>())
             .max();
         let Some(h) = highest.filter(|v| v.del) else {
             continue;

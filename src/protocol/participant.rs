@@ -189,11 +189,12 @@ impl PartState {
     pub fn pending(&self) -> &[Txr] {
         &self.log[self.ndur as usize..]
     }
-    /// The store as the last commit wrote it, plus the state vectors merged
-    /// into durable records since: the durable catalogue (the visible one
-    /// with each pending key's shadow restored) and the durable log. What
-    /// `notice-own-commit` saves between commits.
-    fn durable_store(&self) -> PartStore {
+    /// What survives a crash: the durable catalogue (the visible one with
+    /// each pending key's shadow restored) and the durable log, with the
+    /// state vectors merged so far. At a commit nothing is pending and the
+    /// shadow is empty: the whole visible state. Between commits it is what
+    /// `notice-own-commit` saves.
+    fn store(&self) -> PartStore {
         let mut kv = self.kv.clone();
         for (key, rec) in &self.shadow {
             match rec {
@@ -210,18 +211,6 @@ impl PartState {
         }
     }
 
-    fn store(&self) -> PartStore {
-        // Called at commit, when nothing is pending: the visible catalogue
-        // is the durable one.
-        debug_assert_eq!(self.ndur as usize, self.log.len());
-        PartStore {
-            inc: self.inc,
-            kv: self.kv.clone(),
-            log: self.log.clone(),
-            base: self.base,
-            ghost: self.ghost.durable.clone(),
-        }
-    }
     fn find(&self, tx: TxId) -> Option<usize> {
         if let Some(ix) = &self.index.0 {
             return ix.get(&tx).map(|&p| (p - self.base) as usize);
@@ -407,7 +396,7 @@ fn handle_persistent(
             s.to_mut().log[i].sv = merged;
             if c.variants.notice_own_commit && i < s.ndur as usize {
                 // Motr: the notice is written in a transaction of its own.
-                o.save(Dtm0Store::Participant(s.durable_store()));
+                o.save(Dtm0Store::Participant(s.store()));
             }
             arm_if_prunable(c, s, o);
         }
