@@ -92,6 +92,9 @@ fn every_explanation_agrees_with_its_check() {
         ("equal-ts", &["motr-version-order"]),
         ("crash-twice", &["no-epochs"]),
         ("evict-split", &["no-execute-fence"]),
+        ("gc", &["collect-on-commit"]),
+        ("gc-orphan", &[]),
+        ("fail-first-p", &[]),
     ];
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (model, variants) in runs {

@@ -3,14 +3,16 @@
 //! semantic search. A refactor must not move them; a change meant to move
 //! them regenerates the file with `cargo run --release -- golden --write`.
 //!
-//! Models whose plain space exceeds `LARGE` unique states (today `four`
-//! and `put-del-crash`, about 4 minutes together) are checked only with
-//! `DTM0_GOLDEN_ALL=1`; `cargo run --release -- golden` checks every one.
+//! Models whose plain space exceeds `LARGE` unique states (today
+//! `crash-twice`, `orphan`, `orphan-split`, `put-del-crash` and `four`,
+//! about 7 minutes together on 2 cores) are checked only with
+//! `DTM0_GOLDEN_ALL=1`, to keep CI under its time budget;
+//! `cargo run --release -- golden` checks every one.
 
 use dtm0::engine::golden;
 use std::path::Path;
 
-const LARGE: u64 = 5_000_000;
+const LARGE: u64 = 1_000_000;
 
 #[test]
 fn every_exhaustive_model_keeps_its_golden_counts() {

@@ -64,7 +64,7 @@ fn correct_models_hold_exhaustively_with_every_witness() {
 #[test]
 fn every_property_has_a_witness_found_in_some_model() {
     let mut found = std::collections::BTreeSet::new();
-    for name in ["put-crash", "prune-crash", "orphan"] {
+    for name in ["put-crash", "prune-crash", "orphan", "gc"] {
         let r = check::run(&spec(name, &[]), &opts(Strategy::Dfs, false)).unwrap();
         for p in r.properties {
             if p.witness_status == WitnessStatus::Found {

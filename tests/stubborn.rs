@@ -45,6 +45,9 @@ const MODELS: &[&str] = &[
     "evict-split+no-execute-fence",
     "put-crash+notice-own-commit",
     "put-crash+no-epochs",
+    "fail-two",
+    "gc",
+    "gc+collect-on-commit",
 ];
 const CAP: usize = 2_000_000;
 
@@ -103,7 +106,7 @@ fn every_claim_and_every_send_holds_at_every_reachable_state() {
         });
         // A model whose rules the table was not argued for (no-epochs)
         // claims nothing: its sends are still checked.
-        let argued = m.cfg().cluster.variants.table_argued();
+        let argued = m.cfg().cluster.table_argued();
         assert!(claims > 0 || !argued, "{name}: the table claimed nothing");
         assert!(argued || claims == 0, "{name}: claims with the table off");
         println!(

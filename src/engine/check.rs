@@ -198,11 +198,12 @@ fn refuse(spec: &ModelSpec, opts: &RunOpts) -> Result<(), Refusal> {
     }
     let ours = opts.reduction != Reduction::None && opts.strategy == Strategy::Dfs;
     let n = spec.cluster.n;
+    let keys = crate::model::symmetry::class_keys(&spec.cluster, &spec.budgets);
     if ours {
-        if crate::model::symmetry::classes(&spec.budgets, n).is_empty() {
+        if crate::model::symmetry::classes(&keys, n).is_empty() {
             return Err(Refusal::SymmetryNoClass);
         }
-    } else if spec.budgets[..n].iter().any(|&x| x != spec.budgets[0]) {
+    } else if keys[..n].iter().any(|&x| x != keys[0]) {
         return Err(Refusal::SymmetryBudgetsDiffer);
     }
     Ok(())

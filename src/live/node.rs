@@ -493,6 +493,9 @@ impl Node {
                 // step): due at once.
                 Command::SetTimer(Timer::Send, _) => self.send_due = true,
                 Command::CancelTimer(Timer::Send) => self.send_due = false,
+                // Failing for good is a model's event; a live cluster's
+                // spec never lets a participant set it.
+                Command::SetTimer(Timer::Fail, _) | Command::CancelTimer(Timer::Fail) => {}
                 Command::Save(store) => {
                     self.saves_issued += 1;
                     self.save(&store)?;

@@ -190,6 +190,7 @@ impl LiveSpec {
             k,
             ghosts: f.ghosts,
             one_send_per_step: false,
+            may_fail: Vec::new(),
         };
         Ok(LiveSpec {
             name: f.name.clone().unwrap_or_else(|| "cluster".into()),

@@ -51,6 +51,7 @@ pub fn kind(m: &Msg) -> &'static str {
         Msg::Ready { .. } => "ready",
         Msg::Recovered { .. } => "recovered",
         Msg::Down { .. } => "down",
+        Msg::Failed { .. } => "failed",
     }
 }
 

@@ -128,6 +128,7 @@ fn clause(id: &str) -> &'static str {
         "S7" => "a record was pruned while not durable at every participant",
         "S8" => "a participant declared itself recovered before applying every record its peers logged",
         "S9" => "an EOL was sent before every REDO of its round was acked",
+        "S13" => "a tombstone was collected before every replica held it, or an older op came back after it",
         "L1" => "settled with a participant not ONLINE",
         "L2" => "settled with a dtx not durable everywhere or not P in every record of it",
         "L3" => "settled with a dtx of a live originator neither STABLE nor DONE",

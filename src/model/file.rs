@@ -110,6 +110,10 @@ struct ModelFile {
     originators: Vec<OriginatorFile>,
     #[serde(default)]
     crashes: BTreeMap<String, u8>,
+    /// Participants that may fail for good (storage lost, never back): 0
+    /// or 1 each, at most `k` in all.
+    #[serde(default)]
+    failures: BTreeMap<String, u8>,
     max_concurrent_crashes: Option<usize>,
     #[serde(default)]
     sends: Sends,
@@ -354,6 +358,35 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             return Err(format!("{at}: at most 3 crashes per process are supported"));
         }
     }
+    let mut may_fail = vec![false; n];
+    for (proc, &b) in &f.failures {
+        let at = format!("failures.{proc}");
+        let Some(p) = proc
+            .strip_prefix('p')
+            .and_then(|d| d.parse::<usize>().ok())
+            .filter(|&p| p >= 1 && p <= n)
+        else {
+            return Err(if originators.iter().any(|o| &o.name == proc) {
+                format!("{at}: an originator's incarnation is declared FAILED when it restarts: give it a crash budget in [crashes]")
+            } else if proc == "HA" {
+                format!("{at}: HA never fails")
+            } else {
+                format!("{at}: no participant named `{proc}` (p1..p{n})")
+            });
+        };
+        if b > 1 {
+            return Err(format!(
+                "{at}: a participant fails for good at most once (0 or 1)"
+            ));
+        }
+        may_fail[p - 1] = b == 1;
+    }
+    let failing = may_fail.iter().filter(|&&x| x).count();
+    if failing > k {
+        return Err(format!(
+            "failures: {failing} participants may fail for good, more than k = {k} (the failures tolerated)"
+        ));
+    }
     let total: usize = budgets.iter().map(|&b| b as usize).sum();
     let max_concurrent_crashes = f.max_concurrent_crashes.unwrap_or(total);
     if max_concurrent_crashes > total {
@@ -390,6 +423,7 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             k,
             ghosts: true,
             one_send_per_step: f.sends == Sends::OnePerStep,
+            may_fail,
         },
         network: f.network,
         budgets,
@@ -449,6 +483,22 @@ o = 1
                 "originators[0].scripts[0][0]",
             ),
             (GOOD.replace("p1 = 1", "HA = 1"), "HA never fails"),
+            (
+                format!("{GOOD}[failures]\np2 = 2\n"),
+                "failures.p2: a participant fails for good at most once",
+            ),
+            (
+                format!("{GOOD}[failures]\no = 1\n"),
+                "failures.o: an originator's incarnation",
+            ),
+            (
+                format!("{GOOD}[failures]\np4 = 1\n"),
+                "failures.p4: no participant",
+            ),
+            (
+                format!("{GOOD}[failures]\np2 = 1\np3 = 1\n"),
+                "failures: 2 participants may fail for good, more than k = 1",
+            ),
             (
                 GOOD.replace("keys = 2", "keys = 2\nvariants = [\"nope\"]"),
                 "variants: unknown variant",

@@ -207,12 +207,14 @@ fn within_boundary(cfg: &ModelCfg, s: &SysState) -> bool {
 }
 
 /// The crash budgets alone (no early stop): every crashed actor is within
-/// its budget. The explorer hides the crashes that leave it.
+/// its budget, and none failed for good (such a participant never crashes
+/// or restarts again). The explorer hides the crashes that leave it.
 pub fn within_budgets(cfg: &ModelCfg, s: &SysState) -> bool {
-    s.crashed
-        .iter()
-        .enumerate()
-        .all(|(i, &crashed)| !crashed || incarnation(s, i) <= Inc::from(cfg.budgets[i]))
+    s.crashed.iter().enumerate().all(|(i, &crashed)| {
+        !crashed
+            || (incarnation(s, i) <= Inc::from(cfg.budgets[i])
+                && !(i < cfg.cluster.n && failed(s, i)))
+    })
 }
 
 /// Canonical stores. A participant's store is read by the protocol only
@@ -279,6 +281,18 @@ pub fn store(s: &SysState, p: usize) -> &PartStore {
         .as_ref()
         .and_then(Dtm0Store::participant)
         .expect("every participant saves its store when it starts")
+}
+
+/// Whether participant `p` failed for good (a model's `[failures]`): its
+/// storage is lost and it never returns. The properties' "non-FAILED"
+/// participants are the others.
+pub fn failed(s: &SysState, p: usize) -> bool {
+    s.actor_states[p].participant().is_some_and(|x| x.failed)
+}
+
+/// The participants that have not failed for good, in order.
+pub fn up(cfg: &ModelCfg, s: &SysState) -> Vec<usize> {
+    (0..cfg.cluster.n).filter(|&p| !failed(s, p)).collect()
 }
 
 /// A participant's volatile state, or `None` while it is crashed (its

@@ -12,8 +12,8 @@
 //! `eventually`, which misses violations on paths that join.
 
 use crate::model::file::{ModelSpec, NetworkKind};
-use crate::model::{ha, in_flight, incarnation, live, store, Dtm0Model, SysState};
-use crate::protocol::msg::{HaSt, Msg};
+use crate::model::{failed, ha, in_flight, incarnation, live, store, up, Dtm0Model, SysState};
+use crate::protocol::msg::{HaSt, Msg, Timer};
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Key, Op, St, TxId, Version};
 use stateright::actor::ActorModelAction;
@@ -21,7 +21,7 @@ use stateright::{Model, Property};
 
 /// Every property id, in report order.
 pub const PROPERTY_IDS: &[&str] = &[
-    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2", "L3",
+    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S13", "L1", "L2", "L3",
 ];
 
 type Cond = fn(&Dtm0Model, &SysState) -> bool;
@@ -42,6 +42,8 @@ pub enum Needs {
     Del,
     /// Pruning on.
     Pruning,
+    /// Tombstone collection on (`tombstone-gc`, or its mutant).
+    Collection,
 }
 
 /// One spec property with its witness.
@@ -95,9 +97,9 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: true,
-        definition: "at quiescence every replica holds the same record for every key",
+        definition: "at quiescence every non-FAILED replica holds the same record for every key",
         clauses: &[
-            "replicas agree: at a quiescent state every participant's durable catalogue holds the same record (version and value) for every key",
+            "replicas agree: at a quiescent state every non-FAILED participant's durable catalogue holds the same record (version and value) for every key",
         ],
         why: s2_why,
     },
@@ -125,9 +127,9 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: false,
-        definition: "whenever anything (a log record, an early notice, an originator's dtx, a notice or REDO in flight) shows P for participant `q`, the dtx is durable at `q`",
+        definition: "whenever anything (a log record, an early notice, an originator's dtx, a notice or REDO in flight) shows P for participant `q`, the dtx is durable at `q`, unless `q` failed for good",
         clauses: &[
-            "honest P: every P bit for a participant q, in a log record, an early notice, an originator's dtx, a PERSISTENT or REDO in flight, is on a dtx durable at q",
+            "honest P: every P bit for a participant q, in a log record, an early notice, an originator's dtx, a PERSISTENT or REDO in flight, is on a dtx durable at q (or q failed for good, its store lost)",
         ],
         why: s4_why,
     },
@@ -140,10 +142,10 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: false,
         at_rest: false,
-        definition: "once an originator saw a dtx STABLE, some participant keeps it durable, and at quiescence all do",
+        definition: "once an originator saw a dtx STABLE, some non-FAILED participant keeps it durable, and at quiescence all do",
         clauses: &[
-            "STABLE kept: a dtx an originator saw STABLE is durable at some participant",
-            "STABLE everywhere: at a quiescent state it is durable at every participant",
+            "STABLE kept: a dtx an originator saw STABLE is durable at some non-FAILED participant",
+            "STABLE everywhere: at a quiescent state it is durable at every non-FAILED participant",
         ],
         why: s5_why,
     },
@@ -156,9 +158,9 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::AnyCrash,
         liveness: false,
         at_rest: true,
-        definition: "at quiescence, a dtx durable at one participant is durable at all",
+        definition: "at quiescence, a dtx durable at one non-FAILED participant is durable at all of them",
         clauses: &[
-            "all or nothing: at a quiescent state a dtx durable at one participant is durable at every participant",
+            "all or nothing: at a quiescent state a dtx durable at one non-FAILED participant is durable at every non-FAILED participant",
         ],
         why: s6_why,
     },
@@ -171,9 +173,9 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Pruning,
         liveness: false,
         at_rest: false,
-        definition: "a record pruned at `p` is durable at every participant",
+        definition: "a record pruned at a non-FAILED `p` is durable at every non-FAILED participant",
         clauses: &[
-            "safe pruning: a record pruned at a participant is durable at every participant",
+            "safe pruning: a record pruned at a non-FAILED participant is durable at every non-FAILED participant",
         ],
         why: s7_why,
     },
@@ -209,6 +211,22 @@ pub const PROPS: &[Prop] = &[
         why: s9_why,
     },
     Prop {
+        id: "S13",
+        name: "S13 safe collection",
+        check: s13_safe_collection,
+        witness_name: "S13 witness: a participant collected a tombstone",
+        witness: w13_collected,
+        needs: Needs::Collection,
+        liveness: false,
+        at_rest: false,
+        definition: "where tombstones are collected (`tombstone-gc`), a tombstone collected at a non-FAILED participant is durable at every non-FAILED one, and no older op on its key is applied after it",
+        clauses: &[
+            "replicas hold it: a tombstone a non-FAILED participant collected is durable, at its version or above, at every non-FAILED participant (in its catalogue, or collected there too)",
+            "not undone: no non-FAILED participant's durable catalogue holds, for a key, a record older than the newest DEL of that key among its records (an older op applied after the tombstone was collected)",
+        ],
+        why: s13_why,
+    },
+    Prop {
         id: "L1",
         name: "L1 recovery ends",
         check: l1_recovery_ends,
@@ -217,9 +235,9 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::ParticipantCrash,
         liveness: true,
         at_rest: true,
-        definition: "at a settled state every participant is ONLINE",
+        definition: "at a settled state every non-FAILED participant is ONLINE",
         clauses: &[
-            "recovery ends: at a settled state every participant is ONLINE in HA's table",
+            "recovery ends: at a settled state every non-FAILED participant is ONLINE in HA's table",
         ],
         why: l1_why,
     },
@@ -232,10 +250,10 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: true,
         at_rest: true,
-        definition: "at a settled state a dtx durable somewhere is durable everywhere and P in every participant's record of it",
+        definition: "at a settled state a dtx durable at a non-FAILED participant is durable at every one, and P for every one in every record of it",
         clauses: &[
-            "durable everywhere: at a settled state a dtx durable at one participant is durable at every participant",
-            "P everywhere: at a settled state every record of a live participant's log is P for every participant",
+            "durable everywhere: at a settled state a dtx durable at one non-FAILED participant is durable at every non-FAILED participant",
+            "P everywhere: at a settled state every record of a live participant's log is P for every non-FAILED participant",
         ],
         why: l2_why,
     },
@@ -273,6 +291,7 @@ pub enum NotApplicable {
     NoCrash,
     NoDel,
     NoPruning,
+    NoCollection,
 }
 
 impl NotApplicable {
@@ -284,6 +303,7 @@ impl NotApplicable {
             NotApplicable::NoCrash => "no process may crash",
             NotApplicable::NoDel => "no DEL in any script",
             NotApplicable::NoPruning => "pruning is off",
+            NotApplicable::NoCollection => "tombstone collection is off",
         }
     }
 }
@@ -319,6 +339,7 @@ pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<NotApplicable> {
         Needs::AnyCrash if spec.total_crashes() == 0 => Some(NotApplicable::NoCrash),
         Needs::Del if !has_del => Some(NotApplicable::NoDel),
         Needs::Pruning if !c.variants.pruning => Some(NotApplicable::NoPruning),
+        Needs::Collection if !c.collects() => Some(NotApplicable::NoCollection),
         _ => None,
     }
 }
@@ -354,6 +375,51 @@ pub fn durable(st: &PartStore, tx: TxId, key: Key, ver: Version) -> bool {
     st.log.iter().any(|r| r.id == tx) || st.kv.get(&key).is_some_and(|r| r.ver >= ver)
 }
 
+/// `durable` where participants may collect tombstones (`collects`): a
+/// collected tombstone still stands for its DEL, so the key absent from
+/// the catalogue with a DEL of version >= `ver` among its records (logged
+/// or pruned) counts as a version >= `ver`.
+pub fn durable_in(collects: bool, st: &PartStore, tx: TxId, key: Key, ver: Version) -> bool {
+    durable(st, tx, key, ver) || (collects && collected(st, key).is_some_and(|v| v >= ver))
+}
+
+/// The catalogue `st` stands for: its durable catalogue, plus, where
+/// tombstones are collected (`collects`), every tombstone it collected.
+pub fn logical_kv(collects: bool, st: &PartStore) -> crate::protocol::types::Kv {
+    let mut kv = st.kv.clone();
+    if collects {
+        let keys: std::collections::BTreeSet<Key> = st
+            .ghost
+            .pruned
+            .iter()
+            .map(|x| x.1.key())
+            .chain(st.log.iter().map(|r| r.op.key()))
+            .collect();
+        for k in keys {
+            if let Some(v) = collected(st, k) {
+                kv.insert(k, crate::protocol::types::Rec { ver: v, val: 0 });
+            }
+        }
+    }
+    kv
+}
+
+/// The version of the tombstone `st` collected on `key`, if it did: the
+/// key is absent from its durable catalogue while its records (pruned and
+/// logged) end on `key` with a DEL.
+pub fn collected(st: &PartStore, key: Key) -> Option<Version> {
+    if st.kv.contains_key(&key) {
+        return None;
+    }
+    let pruned = st.ghost.pruned.iter().map(|&(id, op)| (id, op));
+    pruned
+        .chain(st.log.iter().map(|r| (r.id, r.op)))
+        .filter(|(_, op)| op.key() == key)
+        .map(|(id, op)| Version::of(id, &op))
+        .max()
+        .filter(|v| v.del)
+}
+
 /// The op of a dtx, from the scripts (ids are unique per originator
 /// incarnation and clock reading).
 pub fn op_of(m: &Dtm0Model, tx: TxId) -> Option<Op> {
@@ -366,7 +432,13 @@ pub fn op_of(m: &Dtm0Model, tx: TxId) -> Option<Op> {
 
 fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
     match op_of(m, tx) {
-        Some(op) => durable(store(s, p), tx, op.key(), Version::of(tx, &op)),
+        Some(op) => durable_in(
+            m.cfg().cluster.collects(),
+            store(s, p),
+            tx,
+            op.key(),
+            Version::of(tx, &op),
+        ),
         None => false,
     }
 }
@@ -374,7 +446,10 @@ fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
 /// No step other than a crash or a loss changes the state: nothing to
 /// deliver that matters, no commit pending, nobody down.
 pub fn settled(m: &Dtm0Model, s: &SysState) -> bool {
-    if s.crashed.iter().any(|&c| c) || s.timers_set.iter().any(|t| t.iter().next().is_some()) {
+    // A participant's failure for good is a failure, as a crash is: its
+    // timer does not keep a state from being settled.
+    let pending = |t: &stateright::actor::Timers<Timer>| t.iter().any(|t| *t != Timer::Fail);
+    if s.crashed.iter().any(|&c| c) || s.timers_set.iter().any(pending) {
         return false;
     }
     if m.cfg().network == NetworkKind::Ordered {
@@ -387,6 +462,7 @@ pub fn settled(m: &Dtm0Model, s: &SysState) -> bool {
             None => true,
             Some(next) => no_change(&next, s),
         },
+        ActorModelAction::Timeout(_, Timer::Fail) => true,
         ActorModelAction::Timeout(..) | ActorModelAction::Recover(_) => false,
         _ => true,
     })
@@ -407,16 +483,18 @@ fn no_change(next: &SysState, s: &SysState) -> bool {
         && next.crashed == s.crashed
 }
 
-/// `quiescent`: settled, and every participant ONLINE.
+/// `quiescent`: settled, and every participant that has not failed for
+/// good ONLINE.
 pub fn quiescent(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
     all_online(m, s) && settled(m, s) && (0..c.n).all(|p| live(s, p).is_some())
 }
 
 fn all_online(m: &Dtm0Model, s: &SysState) -> bool {
-    let c = &m.cfg().cluster;
-    let t = &ha(s, c).table;
-    (0..c.n).all(|p| t.get(p).1 == HaSt::Online)
+    let t = &ha(s, &m.cfg().cluster).table;
+    up(m.cfg(), s)
+        .into_iter()
+        .all(|p| t.get(p).1 == HaSt::Online)
 }
 
 /// Every dtx id recorded anywhere durable: storage logs and pruned ghosts.
@@ -449,7 +527,8 @@ fn durable_txs(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
 /// catalogue is never behind its durable one: a restart reloads the
 /// durable one, so versions never decrease across crashes.
 pub fn s1_monotone_store(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).all(|p| s1_at(s, p))
+    let collects = m.cfg().cluster.collects();
+    (0..m.cfg().cluster.n).all(|p| s1_at(collects, s, p))
 }
 
 /// The catalogue the durable records of `st` make under the reference
@@ -473,14 +552,25 @@ pub fn replayed_kv(st: &PartStore) -> crate::protocol::types::Kv {
 
 /// S1 at one participant `p` (S1 is the conjunction over participants;
 /// the step-local form checks it at the stepping participant).
-pub fn s1_at(s: &SysState, p: usize) -> bool {
-    s1_store(store(s, p)) && s1_ahead(s, p)
+pub fn s1_at(collects: bool, s: &SysState, p: usize) -> bool {
+    s1_store(collects, store(s, p)) && s1_ahead(s, p)
 }
 
 /// S1's first clause, on a store: its catalogue is its records' (reads
-/// the store only).
-pub fn s1_store(st: &PartStore) -> bool {
-    replayed_kv(st) == st.kv
+/// the store only). Where participants collect tombstones (`collects`), a
+/// tombstone of the records may be missing from the catalogue.
+pub fn s1_store(collects: bool, st: &PartStore) -> bool {
+    let want = replayed_kv(st);
+    if !collects {
+        return want == st.kv;
+    }
+    let mut have = st.kv.clone();
+    for (k, r) in &want {
+        if !r.alive() && !have.contains_key(k) {
+            have.insert(*k, *r);
+        }
+    }
+    want == have
 }
 
 /// S1's second clause at `p`: a live participant's visible catalogue is
@@ -496,8 +586,13 @@ pub fn s1_ahead(s: &SysState, p: usize) -> bool {
 
 /// S2: quiescent => all replicas of every key hold the same record.
 pub fn s2_convergence(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
-    let same = (1..n).all(|p| store(s, p).kv == store(s, 0).kv);
+    let ups = up(m.cfg(), s);
+    let collects = m.cfg().cluster.collects();
+    let kvs: Vec<_> = ups
+        .iter()
+        .map(|&p| logical_kv(collects, store(s, p)))
+        .collect();
+    let same = kvs.iter().all(|kv| *kv == kvs[0]);
     same || !quiescent(m, s)
 }
 
@@ -539,8 +634,10 @@ pub fn s3_no_resurrection(m: &Dtm0Model, s: &SysState) -> bool {
 /// is durable at `q`.
 pub fn s4_honest_p(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
+    // A participant that failed for good lost its store: a P bit for it
+    // is honest (it was durable there before it failed, as S4 held then).
     let honest = |tx: TxId, sv: crate::protocol::types::StateVec| {
-        (0..c.n).all(|q| sv.get(q) != St::P || durable_at(m, s, q, tx))
+        (0..c.n).all(|q| sv.get(q) != St::P || failed(s, q) || durable_at(m, s, q, tx))
     };
     for p in 0..c.n {
         let ok = match live(s, p) {
@@ -587,37 +684,39 @@ fn stable_ghost(m: &Dtm0Model, s: &SysState) -> Vec<TxId> {
 /// S5: once an originator saw a dtx STABLE, some participant keeps it
 /// durable, and at quiescence all do.
 pub fn s5_stable_durable(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
     let stable = stable_ghost(m, s);
     if !stable
         .iter()
-        .all(|&tx| (0..n).any(|p| durable_at(m, s, p, tx)))
+        .all(|&tx| ups.iter().any(|&p| durable_at(m, s, p, tx)))
     {
         return false;
     }
     let everywhere = stable
         .iter()
-        .all(|&tx| (0..n).all(|p| durable_at(m, s, p, tx)));
+        .all(|&tx| ups.iter().all(|&p| durable_at(m, s, p, tx)));
     everywhere || !quiescent(m, s)
 }
 
 /// S6 (redo-only atomicity): quiescent and durable at one participant =>
 /// durable at every participant.
 pub fn s6_atomicity(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
     let atomic = durable_txs(m, s)
         .into_iter()
-        .all(|tx| (0..n).all(|p| durable_at(m, s, p, tx)));
+        .all(|tx| ups.iter().all(|&p| durable_at(m, s, p, tx)));
     atomic || !quiescent(m, s)
 }
 
 /// S7: a record pruned at `p` is durable at every participant.
 pub fn s7_safe_pruning(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
-    (0..n).all(|p| {
+    let ups = up(m.cfg(), s);
+    let collects = m.cfg().cluster.collects();
+    ups.iter().all(|&p| {
         store(s, p).ghost.pruned.iter().all(|&(tx, op)| {
             let ver = Version::of(tx, &op);
-            (0..n).all(|q| durable(store(s, q), tx, op.key(), ver))
+            ups.iter()
+                .all(|&q| durable_in(collects, store(s, q), tx, op.key(), ver))
         })
     })
 }
@@ -632,7 +731,7 @@ pub fn s8_sound_recovery(m: &Dtm0Model, s: &SysState) -> bool {
         if !ps.declared {
             continue;
         }
-        for q in (0..n).filter(|&q| q != p) {
+        for q in (0..n).filter(|&q| q != p && !failed(s, q)) {
             let Some(qs) = live(s, q) else { continue };
             let rd = &qs.rounds[p];
             // A peer the stop condition had to hear from (ONLINE or
@@ -665,6 +764,73 @@ pub fn s9_eol_order(m: &Dtm0Model, s: &SysState) -> bool {
     })
 }
 
+/// S13 at one participant `p` (its step-local form is this, after each
+/// step of `p`): the clause that fails, with its data.
+pub fn s13_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
+    let c = &m.cfg().cluster;
+    if !c.collects() || failed(s, p) {
+        return None;
+    }
+    let st = store(s, p);
+    let want = replayed_kv(st);
+    for (&key, r) in &want {
+        if r.alive() {
+            continue;
+        }
+        match st.kv.get(&key) {
+            Some(have) if have.ver < r.ver => {
+                return fail(
+                    "not undone",
+                    format!(
+                        "{} holds {} although its records end with {}: the tombstone was collected and an older op came back",
+                        pname(m, p),
+                        rec_text(m, key, Some(have)),
+                        ver_text(m, key, r.ver)
+                    ),
+                )
+            }
+            Some(_) => {}
+            None => {
+                let lacking = up(m.cfg(), s).into_iter().find(|&q| {
+                    let sq = store(s, q);
+                    !(sq.kv.get(&key).is_some_and(|x| x.ver >= r.ver)
+                        || collected(sq, key).is_some_and(|v| v >= r.ver))
+                });
+                if let Some(q) = lacking {
+                    return fail(
+                        "replicas hold it",
+                        format!(
+                            "{} collected its tombstone {}, which {} does not hold durably",
+                            pname(m, p),
+                            ver_text(m, key, r.ver),
+                            pname(m, q)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    None
+}
+
+/// S13: where tombstones are collected, a collected tombstone is durable
+/// at every non-FAILED participant, and no older op on its key is applied
+/// after it.
+pub fn s13_safe_collection(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).all(|p| s13_at(m, s, p).is_none())
+}
+
+fn s13_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    (0..m.cfg().cluster.n).find_map(|p| s13_at(m, s, p))
+}
+
+fn w13_collected(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    up(m.cfg(), s)
+        .into_iter()
+        .any(|p| (1..=c.keys).any(|k| collected(store(s, p), k).is_some()))
+}
+
 // ---------------------------------------------------------------------
 // Liveness, at settled states.
 
@@ -676,11 +842,14 @@ pub fn l1_recovery_ends(m: &Dtm0Model, s: &SysState) -> bool {
 /// L2: every dtx durable somewhere becomes durable everywhere, and P in
 /// every participant's record of it (pruned, where pruning is on).
 pub fn l2_p_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
+    let all_p = |r: &crate::protocol::types::Txr| ups.iter().all(|&q| r.sv.get(q) == St::P);
     let goal = durable_txs(m, s)
         .into_iter()
-        .all(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
-        && (0..n).all(|p| live(s, p).is_none_or(|ls| ls.log.iter().all(|r| r.sv.all(n, St::P))));
+        .all(|tx| ups.iter().all(|&p| durable_at(m, s, p, tx)))
+        && ups
+            .iter()
+            .all(|&p| live(s, p).is_none_or(|ls| ls.log.iter().all(all_p)));
     goal || !settled(m, s)
 }
 
@@ -708,13 +877,21 @@ fn w1_restart_reloaded(m: &Dtm0Model, s: &SysState) -> bool {
 }
 
 fn w2_quiescent_all_hold(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
-    (0..n).all(|p| !store(s, p).kv.is_empty()) && quiescent(m, s)
+    let collects = m.cfg().cluster.collects();
+    up(m.cfg(), s)
+        .into_iter()
+        .all(|p| !logical_kv(collects, store(s, p)).is_empty())
+        && quiescent(m, s)
 }
 
 fn w3_quiescent_tombstone_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
-    (1..=c.keys).any(|k| (0..c.n).all(|p| store(s, p).kv.get(&k).is_some_and(|r| !r.alive())))
+    let ups = up(m.cfg(), s);
+    let kvs: Vec<_> = ups
+        .iter()
+        .map(|&p| logical_kv(c.collects(), store(s, p)))
+        .collect();
+    (1..=c.keys).any(|k| kvs.iter().all(|kv| kv.get(&k).is_some_and(|r| !r.alive())))
         && quiescent(m, s)
 }
 
@@ -735,11 +912,11 @@ fn w5_stable_seen(m: &Dtm0Model, s: &SysState) -> bool {
 
 fn w6_quiescent_after_crash(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
-    let n = c.n;
+    let ups = up(m.cfg(), s);
     (0..c.actor_count()).any(|i| incarnation(s, i) >= 2)
         && durable_txs(m, s)
             .into_iter()
-            .any(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
+            .any(|tx| ups.iter().all(|&p| durable_at(m, s, p, tx)))
         && quiescent(m, s)
 }
 
@@ -773,10 +950,10 @@ fn wl1_restarted_online(m: &Dtm0Model, s: &SysState) -> bool {
 }
 
 fn wl2_durable_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
     durable_txs(m, s)
         .into_iter()
-        .any(|tx| (0..n).all(|p| durable_at(m, s, p, tx)))
+        .any(|tx| ups.iter().all(|&p| durable_at(m, s, p, tx)))
         && settled(m, s)
 }
 
@@ -873,10 +1050,12 @@ pub fn s1_why_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
     let st = store(s, p);
     let name = pname(m, p);
     let want = replayed_kv(st);
+    let collects = m.cfg().cluster.collects();
     let keys: std::collections::BTreeSet<Key> = want.keys().chain(st.kv.keys()).copied().collect();
     for key in keys {
         let (have, should) = (st.kv.get(&key), want.get(&key));
-        if have != should {
+        let gone = collects && have.is_none() && should.is_some_and(|r| !r.alive());
+        if have != should && !gone {
             return fail(
                 "catalogue is the log's",
                 format!(
@@ -907,20 +1086,28 @@ pub fn s1_why_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
 
 /// Every key some participant's durable catalogue holds.
 fn stored_keys(m: &Dtm0Model, s: &SysState) -> std::collections::BTreeSet<Key> {
+    let collects = m.cfg().cluster.collects();
     (0..m.cfg().cluster.n)
-        .flat_map(|p| store(s, p).kv.keys().copied())
+        .flat_map(|p| logical_kv(collects, store(s, p)).into_keys())
         .collect()
 }
 
 fn s2_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
+    let collects = m.cfg().cluster.collects();
+    let kvs: Vec<_> = ups
+        .iter()
+        .map(|&p| logical_kv(collects, store(s, p)))
+        .collect();
     let differ: Vec<String> = stored_keys(m, s)
         .into_iter()
         .filter_map(|k| {
-            let recs: Vec<_> = (0..n).map(|p| store(s, p).kv.get(&k)).collect();
+            let recs: Vec<_> = kvs.iter().map(|kv| kv.get(&k)).collect();
             recs.iter().any(|r| *r != recs[0]).then(|| {
-                let who: Vec<String> = (0..n)
-                    .map(|p| format!("{} has {}", pname(m, p), rec_text(m, k, recs[p])))
+                let who: Vec<String> = ups
+                    .iter()
+                    .zip(&recs)
+                    .map(|(&p, r)| format!("{} has {}", pname(m, p), rec_text(m, k, *r)))
                     .collect();
                 format!("k{k} differs: {}", who.join(", "))
             })
@@ -966,7 +1153,7 @@ fn s4_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
     let c = &m.cfg().cluster;
     let n = c.n;
     let liar = |tx: TxId, sv: crate::protocol::types::StateVec| {
-        (0..n).find(|&q| sv.get(q) == St::P && !durable_at(m, s, q, tx))
+        (0..n).find(|&q| sv.get(q) == St::P && !failed(s, q) && !durable_at(m, s, q, tx))
     };
     let say = |holder: String, tx: TxId, sv: crate::protocol::types::StateVec, q: usize| {
         fail(
@@ -1037,16 +1224,25 @@ fn s4_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
 }
 
 fn s5_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
     let stable = stable_ghost(m, s);
     if let Some(&tx) = stable
         .iter()
-        .find(|&&tx| !(0..n).any(|p| durable_at(m, s, p, tx)))
+        .find(|&&tx| !ups.iter().any(|&p| durable_at(m, s, p, tx)))
     {
+        let lost: Vec<String> = (0..m.cfg().cluster.n)
+            .filter(|&p| failed(s, p))
+            .map(|p| pname(m, p))
+            .collect();
+        let note = if lost.is_empty() {
+            String::new()
+        } else {
+            format!(" that has not failed for good ({} did)", lost.join(", "))
+        };
         return fail(
             "STABLE kept",
             format!(
-                "{} was seen STABLE, yet it is durable at no participant",
+                "{} was seen STABLE, yet it is durable at no participant{note}",
                 dtx_op(m, tx)
             ),
         );
@@ -1055,25 +1251,28 @@ fn s5_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
         return None;
     }
     stable.iter().find_map(|&tx| {
-        (0..n).find(|&p| !durable_at(m, s, p, tx)).and_then(|p| {
-            fail(
-                "STABLE everywhere",
-                format!(
-                    "at quiescence {} (seen STABLE) is not durable at {}",
-                    dtx_op(m, tx),
-                    pname(m, p)
-                ),
-            )
-        })
+        ups.iter()
+            .copied()
+            .find(|&p| !durable_at(m, s, p, tx))
+            .and_then(|p| {
+                fail(
+                    "STABLE everywhere",
+                    format!(
+                        "at quiescence {} (seen STABLE) is not durable at {}",
+                        dtx_op(m, tx),
+                        pname(m, p)
+                    ),
+                )
+            })
     })
 }
 
 /// A dtx durable at some participant and not at another: (tx, at, not at).
 fn partly_durable(m: &Dtm0Model, s: &SysState) -> Option<(TxId, usize, usize)> {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
     durable_txs(m, s).into_iter().find_map(|tx| {
-        let at = (0..n).find(|&p| durable_at(m, s, p, tx));
-        let not = (0..n).find(|&p| !durable_at(m, s, p, tx));
+        let at = ups.iter().copied().find(|&p| durable_at(m, s, p, tx));
+        let not = ups.iter().copied().find(|&p| !durable_at(m, s, p, tx));
         match (at, not) {
             (Some(a), Some(b)) => Some((tx, a, b)),
             // Durable nowhere (a pruned ghost whose op is unknown).
@@ -1108,11 +1307,15 @@ fn s6_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
 }
 
 fn s7_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
-    let n = m.cfg().cluster.n;
-    for p in 0..n {
+    let ups = up(m.cfg(), s);
+    let collects = m.cfg().cluster.collects();
+    for &p in &ups {
         for &(tx, op) in &store(s, p).ghost.pruned {
             let ver = Version::of(tx, &op);
-            if let Some(q) = (0..n).find(|&q| !durable(store(s, q), tx, op.key(), ver)) {
+            if let Some(&q) = ups
+                .iter()
+                .find(|&&q| !durable_in(collects, store(s, q), tx, op.key(), ver))
+            {
                 return fail(
                     "safe pruning",
                     format!(
@@ -1135,7 +1338,7 @@ fn s8_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
         if !ps.declared {
             continue;
         }
-        for q in (0..n).filter(|&q| q != p) {
+        for q in (0..n).filter(|&q| q != p && !failed(s, q)) {
             let Some(qs) = live(s, q) else { continue };
             let rd = &qs.rounds[p];
             let counted = ps.ghost.declared_peers.get(q).copied().unwrap_or(0);
@@ -1204,7 +1407,9 @@ fn s9_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
 fn l1_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
     let c = &m.cfg().cluster;
     let t = &ha(s, c).table;
-    let p = (0..c.n).find(|&p| t.get(p).1 != HaSt::Online)?;
+    let p = up(m.cfg(), s)
+        .into_iter()
+        .find(|&p| t.get(p).1 != HaSt::Online)?;
     if !settled(m, s) {
         return None;
     }
@@ -1215,16 +1420,18 @@ fn l1_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
 }
 
 fn l2_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
-    let n = m.cfg().cluster.n;
+    let ups = up(m.cfg(), s);
+    let not_p =
+        |r: &crate::protocol::types::Txr| ups.iter().copied().find(|&q| r.sv.get(q) != St::P);
     let reason = match partly_durable(m, s) {
         Some(bad) => Some(("durable everywhere", partly_text(m, bad))),
-        None => (0..n).find_map(|p| {
+        None => ups.iter().find_map(|&p| {
             live(s, p)?
                 .log
                 .iter()
-                .find(|r| !r.sv.all(n, St::P))
+                .find(|r| not_p(r).is_some())
                 .map(|r| {
-                    let q = (0..n).find(|&q| r.sv.get(q) != St::P).unwrap_or(p);
+                    let q = not_p(r).unwrap_or(p);
                     (
                         "P everywhere",
                         format!(

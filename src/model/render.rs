@@ -61,6 +61,7 @@ pub fn message(cfg: &ModelCfg, msg: &Msg) -> String {
         Msg::Ready { .. } => "ready to RECOVERING".into(),
         Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
         Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
+        Msg::Failed { inc } => format!("failed for good (incarnation {inc}, storage lost)"),
     }
 }
 
@@ -104,6 +105,9 @@ pub fn action(cfg: &ModelCfg, a: &Action) -> String {
         }
         ActorModelAction::Timeout(id, Timer::Send) => {
             format!("{}: sends its next request", proc_name(cfg, *id, None))
+        }
+        ActorModelAction::Timeout(id, Timer::Fail) => {
+            format!("{}proc: fails for good", proc_name(cfg, *id, None))
         }
         ActorModelAction::Crash(id) => format!("{}proc: crash", proc_name(cfg, *id, None)),
         ActorModelAction::Recover(id) => format!("{}proc: restart", proc_name(cfg, *id, None)),
@@ -199,6 +203,13 @@ pub fn state(cfg: &ModelCfg, s: &SysState) -> String {
             .iter()
             .find(|(n, _)| *n == name)
             .map_or(String::new(), |(_, kv)| kv.clone());
+        if crate::model::failed(s, p) {
+            let _ = writeln!(
+                out,
+                "{name} (incarnation {inc}) FAILED for good: storage lost, never back"
+            );
+            continue;
+        }
         if s.crashed[p] {
             let on_disk: Vec<String> = column(&name).into_iter().skip(1).collect();
             let _ = writeln!(
@@ -331,6 +342,9 @@ pub fn step(cfg: &ModelCfg, pre: &SysState, a: &Action) -> String {
                 format!("{p}disk -> {p}: committed({})", pending.join(", "))
             }
         }
+        ActorModelAction::Timeout(id, Timer::Fail) => {
+            format!("{}: fails for good (storage lost)", c.name(*id, 0))
+        }
         ActorModelAction::Timeout(id, Timer::Send) => {
             let me = usize::from(*id);
             let next = pre.actor_states[me]
@@ -407,5 +421,6 @@ fn step_message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> Str
         Msg::Ready { .. } => "ready to RECOVERING".into(),
         Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
         Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
+        Msg::Failed { .. } => "failed for good: declare me FAILED".into(),
     }
 }

@@ -24,8 +24,8 @@
 //! `durable(q, tx)` below is `properties::durable` of `q`'s store for the
 //! dtx's key and version (`D_q` is the set of dtxs durable at `q`).
 
-use crate::model::properties::{durable, op_of, s1_ahead, s1_store};
-use crate::model::{live, store, Action, Dtm0Model, SysState};
+use crate::model::properties::{durable_in, op_of, s1_ahead, s1_store};
+use crate::model::{failed, live, store, up, Action, Dtm0Model, SysState};
 use crate::protocol::msg::Msg;
 use crate::protocol::participant::PartState;
 use crate::protocol::types::{St, StateVec, TxId, Version};
@@ -33,7 +33,7 @@ use stateright::actor::{ActorModelAction, Id, Network};
 use std::collections::BTreeSet;
 
 /// The properties with a step-local form, in report order.
-pub const STEP_IDS: &[&str] = &["S1", "S4", "S5", "S7", "S8", "S9"];
+pub const STEP_IDS: &[&str] = &["S1", "S4", "S5", "S7", "S8", "S9", "S13"];
 
 /// Whether property `id` has a step-local form.
 pub fn has_step_form(id: &str) -> bool {
@@ -49,6 +49,7 @@ pub fn prerequisites(id: &str) -> &'static [&'static str] {
         "S4" => &["S1"],
         "S5" | "S7" => &["S1", "S4"],
         "S8" => &["S1", "S4", "S9"],
+        "S13" => &["S1"],
         _ => &[],
     }
 }
@@ -102,6 +103,18 @@ pub fn step_violations(
         }
         if !s9_step(after, p) {
             v.push("S9");
+        }
+        if failed(after, p) && !failed(before, p) && !s5_kept(m, after) {
+            v.push("S5");
+        }
+        // S13 reads p's store and the others' durable records, which no
+        // other participant's step lowers (S1's local form; a participant
+        // that failed for good is out of it): judged where p's store
+        // changed.
+        if before.actor_storages[p] != after.actor_storages[p]
+            && crate::model::properties::s13_at(m, after, p).is_some()
+        {
+            v.push("S13");
         }
     } else if a < c.n + c.m() {
         if !s4_originator_step(m, before, after, a, received) {
@@ -174,7 +187,8 @@ fn version(m: &Dtm0Model, tx: TxId) -> Option<(crate::protocol::types::Key, Vers
 
 /// `tx` is durable at `p` in `s` (`properties::durable` of p's store).
 fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
-    version(m, tx).is_some_and(|(key, ver)| durable(store(s, p), tx, key, ver))
+    let collects = m.cfg().cluster.collects();
+    version(m, tx).is_some_and(|(key, ver)| durable_in(collects, store(s, p), tx, key, ver))
 }
 
 /// S1, local form, on a step of participant `p`: S1 holds at `p` after the
@@ -198,13 +212,16 @@ fn durable_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId) -> bool {
 /// step changed the store (every store starts empty, where it holds): the
 /// replay of the log is not paid on every step.
 fn s1_step(m: &Dtm0Model, before: &SysState, after: &SysState, p: usize) -> bool {
+    if failed(after, p) {
+        return true; // failed for good: its store is lost, by definition
+    }
     if !s1_ahead(after, p) {
         return false;
     }
     if before.actor_storages[p] == after.actor_storages[p] {
         return true;
     }
-    s1_store(store(after, p))
+    s1_store(m.cfg().cluster.collects(), store(after, p))
         && all_txs(m)
             .into_iter()
             .all(|tx| !durable_at(m, before, p, tx) || durable_at(m, after, p, tx))
@@ -353,10 +370,38 @@ fn s5_step(m: &Dtm0Model, before: &SysState, after: &SysState, i: usize) -> bool
         return a == b;
     };
     let n = m.cfg().cluster.n;
+    let failures = m.cfg().cluster.may_fail.iter().any(|&f| f);
     a.iter().filter(|tx| !b.contains(tx)).all(|tx| {
         o.dtxs
             .iter()
             .any(|d| d.id == *tx && d.sv.count(n, St::P) >= 1)
+            && (!failures
+                || up(m.cfg(), after)
+                    .iter()
+                    .any(|&q| durable_at(m, after, q, *tx)))
+    })
+}
+
+/// S5's first clause, read on the whole state: every dtx an originator saw
+/// STABLE is durable at some participant that has not failed for good.
+/// The local form of S5 on a participant's failure for good (the step that
+/// loses a store, after which `D_p` is empty), and, with failures in the
+/// model, on an originator's step that records a dtx STABLE (the P bit it
+/// needs may be for a participant that failed since).
+fn s5_kept(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    let ups = up(m.cfg(), s);
+    (0..c.m()).all(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        s.actor_storages[i]
+            .as_ref()
+            .and_then(|x| x.originator())
+            .is_none_or(|o| {
+                o.ghost
+                    .stable
+                    .iter()
+                    .all(|&tx| ups.iter().any(|&q| durable_at(m, s, q, tx)))
+            })
     })
 }
 
@@ -379,10 +424,25 @@ fn s7_step(m: &Dtm0Model, before: &SysState, after: &SysState, p: usize) -> bool
     let n = m.cfg().cluster.n;
     let old: Option<&PartState> = live(before, p);
     a.iter().filter(|x| !b.contains(x)).all(|&(tx, op)| {
+        // P for every other participant, or FAILED in p's view (HA says so
+        // only of a participant that failed for good: S7 skips it).
         let peers_p = old
-            .and_then(|ls| ls.log.iter().find(|r| r.id == tx))
-            .is_some_and(|r| (0..n).all(|q| q == p || r.sv.get(q) == St::P));
-        peers_p && durable(store(after, p), tx, op.key(), Version::of(tx, &op))
+            .and_then(|ls| ls.log.iter().find(|r| r.id == tx).map(|r| (ls, r)))
+            .is_some_and(|(ls, r)| {
+                (0..n).all(|q| {
+                    q == p
+                        || r.sv.get(q) == St::P
+                        || ls.view.get(q).1 == crate::protocol::msg::HaSt::Failed
+                })
+            });
+        peers_p
+            && durable_in(
+                m.cfg().cluster.collects(),
+                store(after, p),
+                tx,
+                op.key(),
+                Version::of(tx, &op),
+            )
     })
 }
 
@@ -420,7 +480,7 @@ fn s8_step(
     p: usize,
     sent: &[(Id, Msg)],
 ) -> bool {
-    let Some(ps) = live(after, p) else {
+    let Some(ps) = live(after, p).filter(|ps| !ps.failed) else {
         return true;
     };
     let old = live(before, p).filter(|b| b.inc == ps.inc);

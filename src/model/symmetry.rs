@@ -123,10 +123,22 @@ fn participants(s: &SysState) -> usize {
         .count()
 }
 
+/// What tells participants apart in a model: the crash budget of each
+/// actor, with bit 7 set for a participant that may fail for good. The
+/// argument `classes` takes.
+pub fn class_keys(c: &crate::protocol::cluster::Cluster, budgets: &[u8]) -> Vec<u8> {
+    budgets
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if c.may_fail(i) { b | 0x80 } else { b })
+        .collect()
+}
+
 /// The participants' symmetry classes: the indices of participants with
-/// equal crash budgets (`budgets[i]` for participant `i`), each class of
+/// equal crash budgets (`budgets[i]` for participant `i`; give it
+/// `class_keys`, which adds whether each may fail for good), each class of
 /// two or more in increasing order. Renaming within a class maps the
-/// model onto itself: participants differ in nothing but their budget
+/// model onto itself: participants differ in nothing but their budgets
 /// (every key is replicated on all; scripts name no participant).
 pub fn classes(budgets: &[u8], n: usize) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();

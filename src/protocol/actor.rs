@@ -86,6 +86,12 @@ fn commit_timeout() -> Range<Duration> {
     model_timeout()
 }
 
+/// The range of `Timer::Fail` (a participant failing for good): only
+/// models set it, and the model checker ignores the range.
+pub fn fail_timeout() -> Range<Duration> {
+    model_timeout()
+}
+
 /// The range of `Timer::Send` (an originator's next EXECUTE): as the
 /// commit's, ignored by the model checker; the live runtime fires it at
 /// once.

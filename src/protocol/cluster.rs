@@ -61,6 +61,11 @@ pub struct Variants {
     /// the receiver's view shows (the default drops a message meant for an
     /// earlier incarnation, and an EOL names its round's incarnation).
     pub no_epochs: bool,
+    /// Tombstone collection (`tombstone-gc`, README "Tombstone
+    /// collection"): a participant drops a tombstone from its catalogue
+    /// when the DEL's record is pruned here (every participant P or
+    /// FAILED) and no other record of the key is left in its log.
+    pub tombstone_gc: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -79,6 +84,7 @@ impl Default for Variants {
             no_execute_fence: false,
             notice_own_commit: false,
             no_epochs: false,
+            tombstone_gc: false,
             mutants: Mutants::default(),
         }
     }
@@ -148,6 +154,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "Motr (dtm0/recovery.c, dtm0/fop.c): messages carry no epoch; a process takes every message addressed to it, and an EOL counts for the sender's incarnation the receiver's view shows",
     ),
     (
+        "tombstone-gc",
+        "ours (not Motr, which never collects): drop a tombstone once its DEL's record is pruned (P or FAILED everywhere) and no other record of its key is left in the log",
+    ),
+    (
         "motr",
         "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs)",
     ),
@@ -172,6 +182,7 @@ impl Variants {
             "no-execute-fence" => self.no_execute_fence = true,
             "notice-own-commit" => self.notice_own_commit = true,
             "no-epochs" => self.no_epochs = true,
+            "tombstone-gc" => self.tombstone_gc = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -254,6 +265,9 @@ impl Variants {
         if self.no_epochs {
             v.push("no-epochs");
         }
+        if self.tombstone_gc {
+            v.push("tombstone-gc");
+        }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {
                 v.push(name);
@@ -290,6 +304,11 @@ pub struct Cluster {
     /// only; otherwise all the EXECUTEs of a step go out together.
     #[serde(default)]
     pub one_send_per_step: bool,
+    /// Per participant: it may fail for good (a model's `[failures]`): at
+    /// any step while it runs it loses its storage, tells HA, and never
+    /// returns. Empty (none may) in the live runtime.
+    #[serde(default)]
+    pub may_fail: Vec<bool>,
     /// Record the properties' ghosts (pruned records, STABLE dtxs). Always
     /// on in models; a live cluster turns it off unless asked, as the
     /// ghosts grow with every dtx.
@@ -368,6 +387,25 @@ impl Cluster {
                     op,
                 )
             })
+    }
+    /// Whether the semantic reduction's independence table applies
+    /// (`Variants::table_argued`), and no participant may fail for good:
+    /// the table's facts rely on HA's row of a live incarnation never
+    /// leaving ONLINE and on durable records never being lost, which a
+    /// failure for good breaks. Without it two actions of one actor are
+    /// always dependent (the may-send and trigger facts still know the
+    /// failure's message).
+    pub fn table_argued(&self) -> bool {
+        self.variants.table_argued() && !self.may_fail.iter().any(|&f| f)
+    }
+    /// Whether participants collect tombstones (`tombstone-gc`, or the
+    /// mutant that does it too early).
+    pub fn collects(&self) -> bool {
+        self.variants.tombstone_gc || self.mutants().collects_on_commit()
+    }
+    /// Whether participant `p` may fail for good (`[failures]`).
+    pub fn may_fail(&self, p: usize) -> bool {
+        self.may_fail.get(p).copied().unwrap_or(false)
     }
     /// The mutants this cluster runs: where the protocol deviates, one
     /// check per mutant (see `mutant`).

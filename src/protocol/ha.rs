@@ -9,8 +9,9 @@
 //! ONLINE, which declares every earlier one FAILED.
 //!
 //! The steps, one handler each (`on_msg` dispatches): `handle_starting`,
-//! `handle_ready`, `handle_recovered`, `handle_down` (the last from the
-//! live runtime's failure detector only).
+//! `handle_ready`, `handle_recovered`, `handle_down` (from the live
+//! runtime's failure detector only), `handle_failed` (a participant that
+//! failed for good, in models with `[failures]`: FAILED is final).
 
 use crate::protocol::actor::Dtm0;
 use crate::protocol::cluster::{Cluster, Proc};
@@ -40,6 +41,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<HaState>, src: Id, msg: Msg, o: &mut Out<
         Msg::Ready { inc } => handle_ready(c, s, src, inc, o),
         Msg::Recovered { inc } => handle_recovered(c, s, src, inc, o),
         Msg::Down { inc } => handle_down(c, s, src, inc, o),
+        Msg::Failed { inc } => handle_failed(c, s, src, inc, o),
         // Not for HA.
         Msg::Execute { .. }
         | Msg::Executed { .. }
@@ -92,6 +94,17 @@ fn handle_down(c: &Cluster, s: &mut Cow<HaState>, src: Id, at: Inc, o: &mut Out<
     let (inc, st) = s.table.get(i);
     if at == inc && matches!(st, HaSt::Online | HaSt::Recovering) {
         decide(c, s, i, (inc, HaSt::Transient), o);
+    }
+}
+
+/// Failed (a participant failed for good, storage lost): FAILED, final.
+/// Peers then skip it in their stop condition and count it as P when
+/// pruning.
+fn handle_failed(c: &Cluster, s: &mut Cow<HaState>, src: Id, at: Inc, o: &mut Out<Dtm0>) {
+    let Some(i) = row(c, src) else { return };
+    let (inc, st) = s.table.get(i);
+    if at == inc && st != HaSt::Failed {
+        decide(c, s, i, (inc, HaSt::Failed), o);
     }
 }
 

@@ -22,7 +22,8 @@ pub enum HaSt {
     Transient,
     Recovering,
     /// Permanent. An originator incarnation that restarted as a new one is
-    /// FAILED; a participant never is in these models.
+    /// FAILED; so is a participant that failed for good (a model's
+    /// `[failures]`), whose storage is lost.
     Failed,
 }
 
@@ -84,6 +85,10 @@ pub enum Msg {
     /// learns of a crash at the restart): this incarnation of the sender
     /// stopped sending heartbeats.
     Down { inc: Inc },
+    /// participant -> HA, as it fails for good (a model's `[failures]`;
+    /// standing in for the operator or failure detector that declares it
+    /// lost): this incarnation and its storage are gone and never return.
+    Failed { inc: Inc },
 }
 
 impl Msg {
@@ -97,9 +102,11 @@ impl Msg {
             | Msg::RedoAck { to, .. }
             | Msg::Eol { to, .. }
             | Msg::View { to, .. } => Some(to),
-            Msg::Starting { .. } | Msg::Ready { .. } | Msg::Recovered { .. } | Msg::Down { .. } => {
-                None
-            }
+            Msg::Starting { .. }
+            | Msg::Ready { .. }
+            | Msg::Recovered { .. }
+            | Msg::Down { .. }
+            | Msg::Failed { .. } => None,
         }
     }
 }
@@ -113,4 +120,8 @@ pub enum Timer {
     /// An originator sending the next EXECUTE of its outbox (models with
     /// `sends = "one-per-step"`): a crash can fall between two sends.
     Send,
+    /// A participant failing for good (models with `[failures]` only; the
+    /// live runtime never sets it): it loses its storage, tells HA, and
+    /// takes no step again. Not a protocol step: the environment's.
+    Fail,
 }

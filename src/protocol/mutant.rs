@@ -47,6 +47,10 @@ pub enum Mutant {
     /// An originator calls a dtx STABLE once it is executed everywhere,
     /// before any P notice.
     StableOnExecuted = 2048,
+    /// Under `tombstone-gc`, a participant collects a tombstone as soon as
+    /// its DEL is durable here, without waiting for the record to be P at
+    /// every participant (too early).
+    CollectOnCommit = 4096,
 }
 
 /// Each mutant's name and what it breaks.
@@ -110,6 +114,11 @@ pub const MUTANTS: &[(&str, Mutant, &str)] = &[
         "stable-on-executed",
         Mutant::StableOnExecuted,
         "MUTANT: a dtx is STABLE once executed everywhere, before any P notice",
+    ),
+    (
+        "collect-on-commit",
+        Mutant::CollectOnCommit,
+        "MUTANT: a tombstone is collected once its DEL is durable locally, before every replica holds it",
     ),
 ];
 
@@ -192,5 +201,10 @@ impl Mutants {
     /// every participant already makes the dtx STABLE.
     pub fn stable_on_executed(self) -> bool {
         self.has(Mutant::StableOnExecuted)
+    }
+    /// `collect-on-commit` (participant, `handle_commit_timer`): the commit
+    /// collects the tombstones it makes durable, whatever the peers hold.
+    pub fn collects_on_commit(self) -> bool {
+        self.has(Mutant::CollectOnCommit)
     }
 }

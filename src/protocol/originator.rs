@@ -176,7 +176,7 @@ fn send_execute(
 pub fn on_timeout(c: &Cluster, s: &mut Cow<OrigState>, timer: &Timer, o: &mut Out<Dtm0>) {
     match timer {
         Timer::Send => handle_send_timer(c, s, o),
-        Timer::Commit => {}
+        Timer::Commit | Timer::Fail => {}
     }
 }
 
@@ -226,7 +226,8 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
         | Msg::Starting { .. }
         | Msg::Ready { .. }
         | Msg::Recovered { .. }
-        | Msg::Down { .. } => {}
+        | Msg::Down { .. }
+        | Msg::Failed { .. } => {}
     }
 }
 
@@ -352,6 +353,7 @@ mod tests {
             k: 1,
             ghosts: true,
             one_send_per_step: true,
+            may_fail: Vec::new(),
         };
         let sends = |o: &Out<Dtm0>| {
             o.iter()

@@ -131,6 +131,11 @@ pub struct PartState {
     pub shadow: Vec<(Key, Option<crate::protocol::types::Rec>)>,
     /// Read by properties only (S7, S8).
     pub ghost: PartGhost,
+    /// This participant failed for good (a model's `[failures]`): its
+    /// storage is lost, it takes no step again, and everything else here is
+    /// empty.
+    #[serde(default)]
+    pub failed: bool,
     /// Where each dtx sits in the log, once the log is long (a live
     /// participant under load); derived from `log`, so it takes no part in
     /// comparisons and hashing.
@@ -225,7 +230,7 @@ impl PartState {
 /// new incarnation is durable at once).
 pub fn on_start(
     c: &Cluster,
-    _me: usize,
+    me: usize,
     storage: &Option<PartStore>,
     o: &mut Out<Dtm0>,
 ) -> PartState {
@@ -244,8 +249,12 @@ pub fn on_start(
         declared: false,
         shadow: Vec::new(),
         ghost: PartGhost::default(),
+        failed: false,
         index: LogIndex::default(),
     };
+    if c.may_fail(me) {
+        o.set_timer(Timer::Fail, crate::protocol::actor::fail_timeout());
+    }
     match storage {
         None => {
             // First boot: the cluster is configured, everyone ONLINE.
@@ -267,7 +276,7 @@ pub fn on_start(
     s
 }
 
-/// The participant's timers: only the commit.
+/// The participant's timers: the commit, and failing for good.
 pub fn on_timeout(
     c: &Cluster,
     me: usize,
@@ -275,10 +284,44 @@ pub fn on_timeout(
     timer: &Timer,
     o: &mut Out<Dtm0>,
 ) {
+    if s.failed {
+        return;
+    }
     match timer {
         Timer::Commit => handle_commit_timer(c, me, s, o),
+        Timer::Fail => handle_fail_timer(c, s, o),
         Timer::Send => {} // an originator's timer
     }
+}
+
+/// Failing for good (models with `[failures]`): the storage is lost (an
+/// empty store is saved in its place), every volatile part is dropped, the
+/// commit will never come, and HA is told (standing in for the operator or
+/// failure detector that declares the participant lost). From here on
+/// every message and timer is ignored.
+fn handle_fail_timer(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
+    let inc = s.inc;
+    let dead = PartState {
+        inc,
+        kv: Kv::new(),
+        log: Vec::new(),
+        ndur: 0,
+        base: 0,
+        seq: 0,
+        view: HaTable::default(),
+        early: Vec::new(),
+        rounds: vec![Round::default(); c.n],
+        eol: vec![0; c.n],
+        declared: false,
+        shadow: Vec::new(),
+        ghost: PartGhost::default(),
+        failed: true,
+        index: LogIndex::default(),
+    };
+    o.save(Dtm0Store::Participant(dead.store()));
+    o.cancel_timer(Timer::Commit);
+    o.send(c.ha_id(), Msg::Failed { inc });
+    *s = Cow::Owned(dead);
 }
 
 /// The participant's messages: one handler each.
@@ -291,6 +334,7 @@ pub fn on_msg(
     o: &mut Out<Dtm0>,
 ) {
     match msg {
+        _ if s.failed => {} // failed for good: nothing reaches it
         _ if lost_with_earlier_incarnation(c, s, &msg) => {}
         Msg::Execute { tx, op, .. } => handle_execute(c, me, s, tx, op, o),
         Msg::Redo { from, txr, .. } => handle_redo(c, me, s, src, from, txr, o),
@@ -303,7 +347,8 @@ pub fn on_msg(
         | Msg::Starting { .. }
         | Msg::Ready { .. }
         | Msg::Recovered { .. }
-        | Msg::Down { .. } => {}
+        | Msg::Down { .. }
+        | Msg::Failed { .. } => {}
     }
 }
 
@@ -441,7 +486,8 @@ fn handle_eol(
 
 /// HA's view, if newer than the one held: follow each peer's change
 /// (`follow_peer`: open or abandon restore rounds), evict the dtxs of dead
-/// originator incarnations, say Ready when HA shows this incarnation
+/// originator incarnations, ask for a pruning commit when a peer failed
+/// for good, say Ready when HA shows this incarnation
 /// TRANSIENT, and see whether recovery is done.
 fn handle_view(
     c: &Cluster,
@@ -467,6 +513,10 @@ fn handle_view(
         if ni > old.get(c.n + slot).0 && ni > 1 && !c.mutants().never_evicts() {
             evict(c, me, s, slot, ni, o);
         }
+    }
+    if (0..c.n).any(|r| r != me && s.view.get(r).1 == HaSt::Failed && old.get(r).1 != HaSt::Failed)
+    {
+        arm_if_prunable(c, s, o); // a peer failed for good: it counts as P
     }
     if s.view.get(me) == (s.inc, HaSt::Transient) {
         let (was_inc, was) = old.get(me);
@@ -524,8 +574,16 @@ fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut O
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
     s.ndur = s.log.len() as Pos;
     s.shadow.clear(); // the visible catalogue is the durable one now
-    if c.variants.pruning {
-        prune(c, me, s);
+    let pruned = if c.variants.pruning {
+        prune(c, me, s)
+    } else {
+        Vec::new()
+    };
+    if c.variants.tombstone_gc {
+        collect_tombstones(s, &pruned);
+    }
+    if c.mutants().collects_on_commit() {
+        collect_tombstones(s, &newly);
     }
     o.save(Dtm0Store::Participant(s.store()));
     for r in newly {
@@ -533,25 +591,53 @@ fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut O
     }
 }
 
-/// Drops the durable all-P prefix of the log.
-fn prune(c: &Cluster, me: usize, s: &mut PartState) {
+/// Whether a record may be pruned: every participant is P in it or, in
+/// the view, FAILED (the HLD's rule: a participant that failed for good
+/// will never need the record).
+pub fn all_p_or_failed(c: &Cluster, view: &HaTable, r: &Txr) -> bool {
+    (0..c.n).all(|q| r.sv.get(q) == St::P || view.get(q).1 == HaSt::Failed)
+}
+
+/// Tombstone collection (`tombstone-gc`), at the commit, for the DEL
+/// records `candidates` (those it just pruned): a tombstone still standing
+/// in the catalogue at the DEL's version is dropped, unless another record
+/// of its key is still in the log (it may still be redone). Under the
+/// mutant `collect-on-commit` the candidates are the records the commit
+/// made durable, and the DEL's own record may still be in the log.
+fn collect_tombstones(s: &mut PartState, candidates: &[Txr]) {
+    for r in candidates.iter().filter(|r| r.op.is_del()) {
+        let key = r.op.key();
+        let standing = s.kv.get(&key).is_some_and(|k| k.ver == r.version());
+        let others = s.log.iter().any(|x| x.op.key() == key && x.id != r.id);
+        if standing && !others {
+            s.kv.remove(&key);
+        }
+    }
+}
+
+/// Drops the durable prefix of the log that is all P or FAILED; returns
+/// the records dropped.
+fn prune(c: &Cluster, me: usize, s: &mut PartState) -> Vec<Txr> {
+    let view = &s.view;
     let prunable = |r: &Txr| {
         if c.mutants().prunes_on_local_p() {
             r.sv.get(me) == St::P
         } else {
-            r.sv.all(c.n, St::P)
+            all_p_or_failed(c, view, r)
         }
     };
     let all_p = s.log.iter().take_while(|r| prunable(r)).count();
-    for r in s.log.drain(..all_p) {
+    let gone: Vec<Txr> = s.log.drain(..all_p).collect();
+    for r in &gone {
         if let Some(ix) = &mut s.index.0 {
             ix.remove(&r.id);
         }
-        s.ghost.note_pruned(c, &r);
+        s.ghost.note_pruned(c, r);
     }
     s.ndur -= all_p as Pos;
     s.base += all_p as Pos;
     s.index.refresh(&s.log, s.base);
+    gone
 }
 
 /// The step EXECUTE and REDO share: execute the versioned op unless the
@@ -653,10 +739,10 @@ pub fn superseded_durably(c: &Cluster, s: &PartState, txr: &Txr) -> bool {
     durable.is_some_and(|v| order.covers(v, txr.version()))
 }
 
-/// Asks for a commit when the log's first durable record is all-P: the
-/// commit prunes.
+/// Asks for a commit when the log's first durable record is all P or
+/// FAILED: the commit prunes.
 fn arm_if_prunable(c: &Cluster, s: &PartState, o: &mut Out<Dtm0>) {
-    if c.variants.pruning && s.ndur > 0 && s.log[0].sv.all(c.n, St::P) {
+    if c.variants.pruning && s.ndur > 0 && all_p_or_failed(c, &s.view, &s.log[0]) {
         set_commit_timer(o);
     }
 }
@@ -830,6 +916,7 @@ mod tests {
     fn cluster() -> Cluster {
         Cluster {
             one_send_per_step: false,
+            may_fail: Vec::new(),
             n: 2,
             originators: vec![OriginatorCfg {
                 name: "o".into(),

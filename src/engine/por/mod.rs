@@ -200,7 +200,10 @@ impl<'a> Engine<'a> {
             crash_coupled: cfg.max_crashes < n_crashable,
             crashable,
             renamings: crate::model::symmetry::Renamings::new(
-                crate::model::symmetry::classes(&cfg.budgets, cfg.cluster.n),
+                crate::model::symmetry::classes(
+                    &crate::model::symmetry::class_keys(&cfg.cluster, &cfg.budgets),
+                    cfg.cluster.n,
+                ),
                 cfg.cluster.n,
             ),
             ordered: matches!(m.init_states()[0].network, Network::Ordered(_)),

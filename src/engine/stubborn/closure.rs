@@ -333,7 +333,7 @@ impl Closure<'_, '_> {
                 if !indep(ctx.c, r, &d, &ctx.future_desc(x, bit, y)) {
                     // A view whose only log read is an eviction depends
                     // on notices about the dtxs it evicts only.
-                    let table_on = ctx.c.variants.table_argued();
+                    let table_on = ctx.c.table_argued();
                     let evicted_only = table_on
                         && bit == PER
                         && d.kind == VIEW

@@ -239,7 +239,7 @@ impl<'a> Ctx<'a> {
         head: bool,
     ) -> Desc {
         let c = self.c;
-        let noop_ok = c.variants.table_argued();
+        let noop_ok = c.table_argued();
         let noop = Desc { kind: NOOP, ..d };
         if noop_ok {
             if let Some(to) = msg.to_inc() {
@@ -368,7 +368,7 @@ impl<'a> Ctx<'a> {
     /// description of the delivery.
     pub(super) fn deliver_to_orig(&self, x: usize, o: &OrigState, msg: &Msg, mut d: Desc) -> Desc {
         let c = self.c;
-        let noop_ok = c.variants.table_argued();
+        let noop_ok = c.table_argued();
         let noop = Desc { kind: NOOP, ..d };
         let src = d.src;
         if noop_ok && msg.to_inc().is_some_and(|to| to != o.inc) {
@@ -424,7 +424,7 @@ impl<'a> Ctx<'a> {
     /// the delivery.
     pub(super) fn deliver_to_ha(&self, h: &HaState, msg: &Msg, d: Desc) -> Desc {
         let c = self.c;
-        let noop_ok = c.variants.table_argued();
+        let noop_ok = c.table_argued();
         let noop = Desc { kind: NOOP, ..d };
         let src = d.src;
         if noop_ok {
@@ -439,6 +439,7 @@ impl<'a> Ctx<'a> {
                 Msg::Ready { inc: at } => *at < inc || (*at == inc && st != HaSt::Transient),
                 Msg::Recovered { inc: at } => *at < inc || (*at == inc && st == HaSt::Online),
                 Msg::Down { .. } => false,
+                Msg::Failed { inc: at } => *at < inc || st == HaSt::Failed,
                 _ => true,
             };
             if stale {
@@ -461,7 +462,7 @@ impl<'a> Ctx<'a> {
             // commit for the same notices, so they are in the set or
             // kept back: the commit still finds nothing pending when it
             // fires along a path that avoids the set.
-            return !self.c.variants.table_argued()
+            return !self.c.table_argued()
                 || live_part(self.s, &self.crashed, y)
                     .is_none_or(|p| p.log.len() > p.ndur as usize);
         }
@@ -475,7 +476,7 @@ impl<'a> Ctx<'a> {
         let Some(p) = live_part(self.s, &self.crashed, y) else {
             return true;
         };
-        if !self.c.variants.table_argued() || !self.view_alone(y) {
+        if !self.c.table_argued() || !self.view_alone(y) {
             return true;
         }
         if *seq <= p.seq {
@@ -716,7 +717,7 @@ impl<'a> Ctx<'a> {
             }
             ActorModelAction::Timeout(id, _) => Desc {
                 // Nothing pending: the commit sends no notice.
-                flag: self.c.variants.table_argued()
+                flag: self.c.table_argued()
                     && live_part(self.s, &self.crashed, usize::from(*id))
                         .is_some_and(|p| p.log.len() == p.ndur as usize),
                 ..Desc::of(COMMIT)

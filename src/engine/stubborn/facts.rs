@@ -137,12 +137,15 @@ impl<'a> Facts<'a> {
                 _ => {}
             }
         }
-        // HA changes its table (and broadcasts) only on a restart, or on
-        // READY/RECOVERED of a process it shows TRANSIENT/RECOVERING.
+        // HA changes its table (and broadcasts) only on a restart, on
+        // READY/RECOVERED of a process it shows TRANSIENT/RECOVERING, or on
+        // the report of a participant that failed for good (one that may
+        // still fail, or has and HA does not show it FAILED yet).
         let mut ha_may_send = (0..ha_i).any(|i| {
             may_restart[i]
                 || !matches!(ha.table.get(i).1, HaSt::Online)
                 || model::incarnation(s, i) > ha.table.get(i).0
+                || (i < n && c.may_fail(i) && ha.table.get(i).1 != HaSt::Failed)
         });
         for &(src, dst, msg) in &flight {
             if usize::from(dst) == ha_i {
@@ -261,6 +264,7 @@ impl<'a> Facts<'a> {
                             _ if d == y => 0,
                             Role::Part => RDO | ACK | PER | EOL,
                             Role::Orig => EXD | PER,
+                            Role::Ha if c.may_fail(y) => START | READY | RECOV | OTHER,
                             Role::Ha => START | READY | RECOV,
                         };
                     }
@@ -346,6 +350,10 @@ impl<'a> Facts<'a> {
                     let mut k = 0;
                     if self.may_restart[y] {
                         k |= START | READY | RECOV;
+                    }
+                    // Failing for good, it reports to HA.
+                    if c.may_fail(y) && !p.failed {
+                        k |= OTHER;
                     }
                     // READY answers a view showing this incarnation
                     // TRANSIENT; RECOVERED is sent once per incarnation,

@@ -41,7 +41,7 @@ pub fn msg_kind(m: &Msg) -> u16 {
         Msg::Starting { .. } => START,
         Msg::Ready { .. } => READY,
         Msg::Recovered { .. } => RECOV,
-        Msg::Down { .. } => OTHER,
+        Msg::Down { .. } | Msg::Failed { .. } => OTHER,
     }
 }
 
@@ -131,7 +131,7 @@ pub(super) enum Role {
 /// state (on an ordered network, this includes the order of what they
 /// append to one channel).
 pub(super) fn indep(c: &Cluster, role: Role, a: &Desc, b: &Desc) -> bool {
-    if !c.variants.table_argued() {
+    if !c.table_argued() {
         return false; // the table is argued for the correct protocol only
     }
     // A crash disables every action of its actor; a restart is the only
@@ -335,7 +335,10 @@ pub(super) fn triggers(c: &Cluster, role: Role, k: u16) -> &'static [(u16, bool)
         // originator's own timer (`COMMIT` stands for any timeout).
         (Role::Orig, EXE) if c.one_send_per_step => &[(VIEW | COMMIT, false)],
         (Role::Orig, EXE) => &[(VIEW, false)],
-        (Role::Ha, VIEW) => &[(START | READY | RECOV, false)],
+        // A participant failing for good reports (OTHER) on its own
+        // timer (`COMMIT` stands for any timeout).
+        (Role::Part, OTHER) => &[(COMMIT, false)],
+        (Role::Ha, VIEW) => &[(START | READY | RECOV | OTHER, false)],
         _ => &[],
     }
 }
