@@ -1,4 +1,4 @@
-//! The step-local forms of S1, S4, S5, S7, S8, S9 (src/model/steps.rs)
+//! The step-local forms of S1, S4, S5, S7, S8, S9, S11 (src/model/steps.rs)
 //! against their global forms (src/model/properties.rs):
 //! (a) on the small models, and on every mutant of models/mutants.toml
 //!     whose model is small, a plain search judging both gives the same

@@ -51,6 +51,8 @@ pub fn kind(m: &Msg) -> &'static str {
         Msg::Ready { .. } => "ready",
         Msg::Recovered { .. } => "recovered",
         Msg::Down { .. } => "down",
+        Msg::Get { .. } => "get",
+        Msg::GetReply { .. } => "get-reply",
     }
 }
 

@@ -21,7 +21,7 @@ use stateright::{Model, Property};
 
 /// Every property id, in report order.
 pub const PROPERTY_IDS: &[&str] = &[
-    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2", "L3",
+    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S11", "L1", "L2", "L3",
 ];
 
 type Cond = fn(&Dtm0Model, &SysState) -> bool;
@@ -42,6 +42,8 @@ pub enum Needs {
     Del,
     /// Pruning on.
     Pruning,
+    /// A read (`get`) in some script.
+    Read,
 }
 
 /// One spec property with its witness.
@@ -209,6 +211,22 @@ pub const PROPS: &[Prop] = &[
         why: s9_why,
     },
     Prop {
+        id: "S11",
+        name: "S11 reads see STABLE writes",
+        check: s11_reads_see_stable,
+        witness_name: "S11 witness: a read answered after a STABLE write of its key",
+        witness: w11_read_after_stable,
+        needs: Needs::Read,
+        liveness: false,
+        at_rest: false,
+        definition: "a read that got an answer returns neither a version older than a PUT of its key that its originator (any incarnation) had seen STABLE when it issued the GET, nor a live record older than such a DEL",
+        clauses: &[
+            "no lost STABLE write: the result of a completed read is a record of version at least the highest STABLE write of its key at issue, when that write is a PUT",
+            "no visible resurrection: the result of a completed read is not a live record older than the highest STABLE write of its key at issue, when that write is a DEL",
+        ],
+        why: s11_why,
+    },
+    Prop {
         id: "L1",
         name: "L1 recovery ends",
         check: l1_recovery_ends,
@@ -273,6 +291,7 @@ pub enum NotApplicable {
     NoCrash,
     NoDel,
     NoPruning,
+    NoRead,
 }
 
 impl NotApplicable {
@@ -284,6 +303,7 @@ impl NotApplicable {
             NotApplicable::NoCrash => "no process may crash",
             NotApplicable::NoDel => "no DEL in any script",
             NotApplicable::NoPruning => "pruning is off",
+            NotApplicable::NoRead => "no get in any script",
         }
     }
 }
@@ -319,6 +339,7 @@ pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<NotApplicable> {
         Needs::AnyCrash if spec.total_crashes() == 0 => Some(NotApplicable::NoCrash),
         Needs::Del if !has_del => Some(NotApplicable::NoDel),
         Needs::Pruning if !c.variants.pruning => Some(NotApplicable::NoPruning),
+        Needs::Read if !c.has_reads() => Some(NotApplicable::NoRead),
         _ => None,
     }
 }
@@ -665,6 +686,41 @@ pub fn s9_eol_order(m: &Dtm0Model, s: &SysState) -> bool {
     })
 }
 
+/// S11: a completed read with an answer sees every write its originator
+/// had seen STABLE before issuing it: not older than the highest STABLE
+/// PUT of its key (no lost STABLE write), not a live record older than
+/// the highest STABLE DEL (no visible resurrection). The conjunction over
+/// originators of `s11_at`.
+pub fn s11_reads_see_stable(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    (0..c.m()).all(|slot| s11_at(s, usize::from(c.originator_id(slot))))
+}
+
+/// The clause a completed read breaks, if any: 0 (lost STABLE write) or
+/// 1 (visible resurrection). A read without an answer (no replica was
+/// available) shows the user an error, not data: not judged.
+pub fn s11_broken(r: &crate::protocol::originator::Read) -> Option<usize> {
+    use crate::protocol::originator::ReadPhase;
+    let must = r.must?;
+    if r.phase != ReadPhase::Done || r.answered == 0 {
+        return None;
+    }
+    match r.best {
+        _ if !must.del => (!r.best.is_some_and(|b| b.ver >= must)).then_some(0),
+        Some(b) if b.alive() && b.ver < must => Some(1),
+        _ => None,
+    }
+}
+
+/// S11 at originator actor `i` (the step-local form checks it at the
+/// stepping originator): it reads only i's live state.
+pub fn s11_at(s: &SysState, i: usize) -> bool {
+    s.crashed[i]
+        || s.actor_states[i]
+            .originator()
+            .is_none_or(|o| o.reads.iter().all(|r| s11_broken(r).is_none()))
+}
+
 // ---------------------------------------------------------------------
 // Liveness, at settled states.
 
@@ -766,6 +822,20 @@ fn w8_declared_after_redo(m: &Dtm0Model, s: &SysState) -> bool {
 fn w9_eol_after_acks(m: &Dtm0Model, s: &SysState) -> bool {
     (0..m.cfg().cluster.n)
         .any(|q| live(s, q).is_some_and(|qs| qs.rounds.iter().any(|rd| rd.eol && rd.acked > 0)))
+}
+
+fn w11_read_after_stable(m: &Dtm0Model, s: &SysState) -> bool {
+    use crate::protocol::originator::ReadPhase;
+    let c = &m.cfg().cluster;
+    (0..c.m()).any(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        !s.crashed[i]
+            && s.actor_states[i].originator().is_some_and(|o| {
+                o.reads
+                    .iter()
+                    .any(|r| r.phase == ReadPhase::Done && r.answered > 0 && r.must.is_some())
+            })
+    })
 }
 
 fn wl1_restarted_online(m: &Dtm0Model, s: &SysState) -> bool {
@@ -1196,6 +1266,41 @@ fn s9_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
                     ),
                 );
             }
+        }
+    }
+    None
+}
+
+fn s11_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let c = &m.cfg().cluster;
+    for slot in 0..c.m() {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            continue;
+        }
+        let Some(o) = s.actor_states[i].originator() else {
+            continue;
+        };
+        for r in &o.reads {
+            let Some(clause) = s11_broken(r) else {
+                continue;
+            };
+            let who = c.name(c.originator_id(slot), o.inc);
+            let must = r.must.expect("judged reads have a STABLE write");
+            let got = crate::model::render::read_rec(r.key, r.best.as_ref());
+            let saw = ver_text(m, r.key, must);
+            let from = r.answered;
+            return if clause == 0 {
+                fail(
+                    "no lost STABLE write",
+                    format!("{who}'s GET k{} returned {got} ({from} replica(s) answered), older than {saw}, STABLE before the GET", r.key),
+                )
+            } else {
+                fail(
+                    "no visible resurrection",
+                    format!("{who}'s GET k{} returned {got} ({from} replica(s) answered), alive although {saw} was STABLE before the GET", r.key),
+                )
+            };
         }
     }
     None

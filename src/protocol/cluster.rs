@@ -61,6 +61,12 @@ pub struct Variants {
     /// the receiver's view shows (the default drops a message meant for an
     /// earlier incarnation, and an EOL names its round's incarnation).
     pub no_epochs: bool,
+    /// A GET asks a single replica (`read-one-replica`): the first
+    /// participant its view shows available (ONLINE or RECOVERING). The
+    /// default asks every available replica and keeps the highest version,
+    /// as Motr's DIX GET.
+    #[serde(default)]
+    pub read_one: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -79,6 +85,7 @@ impl Default for Variants {
             no_execute_fence: false,
             notice_own_commit: false,
             no_epochs: false,
+            read_one: false,
             mutants: Mutants::default(),
         }
     }
@@ -148,6 +155,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "Motr (dtm0/recovery.c, dtm0/fop.c): messages carry no epoch; a process takes every message addressed to it, and an EOL counts for the sender's incarnation the receiver's view shows",
     ),
     (
+        "read-one-replica",
+        "a GET asks a single available replica (the default asks every replica its view shows ONLINE or RECOVERING and keeps the highest version, as Motr's dix/req.c dix_cas_rops_alloc, dix_item_rc_update)",
+    ),
+    (
         "motr",
         "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs)",
     ),
@@ -172,6 +183,7 @@ impl Variants {
             "no-execute-fence" => self.no_execute_fence = true,
             "notice-own-commit" => self.notice_own_commit = true,
             "no-epochs" => self.no_epochs = true,
+            "read-one-replica" => self.read_one = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -254,6 +266,9 @@ impl Variants {
         if self.no_epochs {
             v.push("no-epochs");
         }
+        if self.read_one {
+            v.push("read-one-replica");
+        }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {
                 v.push(name);
@@ -274,6 +289,11 @@ pub struct OriginatorCfg {
     /// The incarnation `plan[0]` belongs to: 1 in models; a live client,
     /// which is one incarnation, gives its own.
     pub first_inc: Inc,
+    /// `reads[i]`: the reads (`get`) of incarnation `first_inc + i`, in
+    /// script order, each `(after, key)`: issued once the first `after`
+    /// dtxs of the incarnation are STABLE. Empty without reads.
+    #[serde(default)]
+    pub reads: Vec<Vec<(u32, crate::protocol::types::Key)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -368,6 +388,19 @@ impl Cluster {
                     op,
                 )
             })
+    }
+    /// The reads the given originator incarnation issues (`OriginatorCfg::reads`).
+    pub fn reads_of(&self, slot: usize, inc: Inc) -> &[(u32, crate::protocol::types::Key)] {
+        let o = &self.originators[slot];
+        inc.checked_sub(o.first_inc)
+            .and_then(|i| o.reads.get(i as usize))
+            .map_or(&[], |v| v.as_slice())
+    }
+    /// Whether any script reads (`get`).
+    pub fn has_reads(&self) -> bool {
+        self.originators
+            .iter()
+            .any(|o| o.reads.iter().any(|r| !r.is_empty()))
     }
     /// The mutants this cluster runs: where the protocol deviates, one
     /// check per mutant (see `mutant`).
