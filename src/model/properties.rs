@@ -706,7 +706,7 @@ pub fn s11_broken(r: &crate::protocol::originator::Read) -> Option<usize> {
         return None;
     }
     match r.best {
-        _ if !must.del => (!r.best.is_some_and(|b| b.ver >= must)).then_some(0),
+        _ if !must.del => r.best.is_none_or(|b| b.ver < must).then_some(0),
         Some(b) if b.alive() && b.ver < must => Some(1),
         _ => None,
     }
