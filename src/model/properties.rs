@@ -266,9 +266,10 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: true,
         at_rest: true,
-        definition: "at a settled state every dtx of a live originator is STABLE or DONE",
+        definition: "at a settled state every dtx of a live originator is STABLE or DONE, and every read of its script complete",
         clauses: &[
             "dtx completes: at a settled state every dtx of a live originator is STABLE or DONE",
+            "read completes: at a settled state every read of a live originator's script is complete (answered, or every replica asked gone)",
         ],
         why: l3_why,
     },
@@ -750,6 +751,9 @@ pub fn l3_dtx_completes(m: &Dtm0Model, s: &SysState) -> bool {
                 o.dtxs
                     .iter()
                     .all(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
+                    && o.reads
+                        .iter()
+                        .all(|r| r.phase == crate::protocol::originator::ReadPhase::Done)
             })
     });
     goal || !settled(m, s)
@@ -1363,13 +1367,34 @@ fn l3_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
             .find(|d| d.st < crate::protocol::originator::DtxSt::Stable)
             .map(|d| (d.id, d.st.name()))
     });
-    let (tx, st) = late?;
+    if let Some((tx, st)) = late {
+        if !settled(m, s) {
+            return None;
+        }
+        return fail(
+            "dtx completes",
+            format!("settled, yet {} is {st} at its originator", dtx_op(m, tx)),
+        );
+    }
+    let open = (0..c.m()).find_map(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            return None;
+        }
+        let o = s.actor_states[i].originator()?;
+        let r = o
+            .reads
+            .iter()
+            .find(|r| r.phase != crate::protocol::originator::ReadPhase::Done)?;
+        Some((c.name(c.originator_id(slot), o.inc), r.clone()))
+    });
+    let (who, r) = open?;
     if !settled(m, s) {
         return None;
     }
     fail(
-        "dtx completes",
-        format!("settled, yet {} is {st} at its originator", dtx_op(m, tx)),
+        "read completes",
+        format!("settled, yet {who}'s {}", crate::model::render::read(c, &r)),
     )
 }
 
