@@ -37,7 +37,14 @@ fn violated(r: &check::Report) -> Vec<&'static str> {
 
 #[test]
 fn correct_models_hold_exhaustively_with_every_witness() {
-    for name in ["tiny", "put-crash", "prune-crash", "orphan", "unordered"] {
+    for name in [
+        "tiny",
+        "put-crash",
+        "prune-crash",
+        "orphan",
+        "unordered",
+        "read",
+    ] {
         let r = check::run(&spec(name, &[]), &opts(Strategy::Dfs, false)).unwrap();
         assert!(r.exhaustive, "{name}: {:?}", r.bounded_by);
         assert!(
@@ -64,7 +71,7 @@ fn correct_models_hold_exhaustively_with_every_witness() {
 #[test]
 fn every_property_has_a_witness_found_in_some_model() {
     let mut found = std::collections::BTreeSet::new();
-    for name in ["put-crash", "prune-crash", "orphan", "gc"] {
+    for name in ["put-crash", "prune-crash", "orphan", "gc", "read"] {
         let r = check::run(&spec(name, &[]), &opts(Strategy::Dfs, false)).unwrap();
         for p in r.properties {
             if p.witness_status == WitnessStatus::Found {
@@ -296,4 +303,49 @@ fn the_variant_matrix_names_real_models_and_every_motr_variant() {
             );
         }
     }
+}
+
+/// Reads: Motr's DEL rule lets a read see a key whose DEL was STABLE
+/// (S11's resurrection clause), the tombstone rule does not; one replica
+/// asked under Motr's writer returns no record of a STABLE PUT, while
+/// every available replica asked (the default, as Motr's DIX GET) finds it
+/// under the same writer.
+#[test]
+fn reads_see_motr_resurrection_and_one_replica_loses_stable_writes() {
+    let o = opts(Strategy::Dfs, false);
+    let r = check::run(&spec("motr-read-resurrect", &[]), &o).unwrap();
+    assert!(violated(&r).contains(&"S11"), "{:?}", violated(&r));
+    let s11 = r.properties.iter().find(|p| p.id == "S11").unwrap();
+    let cx = s11.counterexample.as_ref().unwrap();
+    assert!(
+        cx.final_state.contains("GET k1 = k1@10=1"),
+        "{}",
+        cx.final_state
+    );
+    let mut fixed = spec("motr-read-resurrect", &[]);
+    fixed.cluster.variants.del_rule = dtm0::protocol::types::DelRule::AlwaysTombstone;
+    let r = check::run(&fixed, &o).unwrap();
+    assert!(r.ok && r.exhaustive, "{:?}", r.violated);
+
+    // S11 alone: the plain checker stops at the first violations, and
+    // Motr's writer breaks S2, S5, S6, L2 too.
+    let mut o = o;
+    o.only = vec!["S11"];
+    let r = check::run(&spec("read-one", &[]), &o).unwrap();
+    assert_eq!(violated(&r), vec!["S11"]);
+    let r = check::run(&spec("read", &["motr-writer"]), &o).unwrap();
+    assert!(
+        r.exhaustive && !violated(&r).contains(&"S11"),
+        "{:?}",
+        violated(&r)
+    );
+}
+
+/// `read-one-replica` asks the first available participant by index:
+/// participants are not interchangeable, so symmetry is refused.
+#[test]
+fn read_one_replica_refuses_symmetry() {
+    let o = opts(Strategy::Dfs, true);
+    let e = check::run(&spec("read-one", &[]), &o).unwrap_err();
+    assert_eq!(e, check::Refusal::SymmetryReadOne);
 }

@@ -1,4 +1,4 @@
-//! The step-local forms of S1, S4, S5, S7, S8, S9 (src/model/steps.rs)
+//! The step-local forms of S1, S4, S5, S7, S8, S9, S11 (src/model/steps.rs)
 //! against their global forms (src/model/properties.rs):
 //! (a) on the small models, and on every mutant of models/mutants.toml
 //!     whose model is small, a plain search judging both gives the same
@@ -38,6 +38,7 @@ const SMALL: &[&str] = &[
     "put-crash",
     "prune-crash",
     "unordered",
+    "read",
 ];
 
 /// What a plain search found: per step-local property, violated by the
@@ -191,6 +192,10 @@ fn local_and_global_verdicts_agree_on_models_mutants_and_variants_and_none_is_va
         ("put-crash", &["stable-k-plus-1"]),
         ("prune-crash", &["no-own-redo"]),
         ("prune-crash", &["redo-skip-persistent"]),
+        // Reads (S11): Motr's DEL rule seen by a read, and one replica
+        // asked under Motr's writer (the models carry their variants).
+        ("motr-read-resurrect", &[]),
+        ("read-one", &[]),
     ];
     for (model, names) in variants {
         let vs: Vec<String> = names.iter().map(|v| v.to_string()).collect();

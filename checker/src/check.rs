@@ -118,6 +118,9 @@ pub(crate) fn refusal(r: Refusal) -> String {
         Refusal::SymmetryNoClass => {
             "--symmetry: no two participants are interchangeable in this model (no two share a crash budget)".into()
         }
+        Refusal::SymmetryReadOne => {
+            "--symmetry: under read-one-replica a GET asks the first available participant by index, so participants are not interchangeable".into()
+        }
     }
 }
 

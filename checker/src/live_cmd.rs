@@ -201,7 +201,10 @@ pub fn client(
                     (None, Some(ver)) => println!("{}: deleted (tombstone version {ver})", r.key),
                     _ => println!("{}: not found", r.key),
                 }
-                println!("  read from ONLINE participants: {}", r.online.join(", "));
+                println!(
+                    "  read from ONLINE or RECOVERING participants: {}",
+                    r.online.join(", ")
+                );
             }
             return Ok(ExitCode::SUCCESS);
         }

@@ -77,6 +77,10 @@ pub enum Refusal {
     SymmetryWithBfs,
     /// Symmetry asked for, but no two participants share a crash budget.
     SymmetryNoClass,
+    /// Symmetry asked for under `read-one-replica`, which asks the first
+    /// available participant by index: participants are not
+    /// interchangeable.
+    SymmetryReadOne,
 }
 
 /// The options of the plain run a reduced one is compared with:
@@ -199,6 +203,9 @@ fn refuse(spec: &ModelSpec, opts: &RunOpts) -> Result<(), Refusal> {
     let ours = opts.reduction != Reduction::None && opts.strategy == Strategy::Dfs;
     let n = spec.cluster.n;
     let keys = crate::model::symmetry::class_keys(&spec.cluster, &spec.budgets);
+    if spec.cluster.variants.read_one && spec.cluster.has_reads() {
+        return Err(Refusal::SymmetryReadOne);
+    }
     if ours {
         if crate::model::symmetry::classes(&keys, n).is_empty() {
             return Err(Refusal::SymmetryNoClass);

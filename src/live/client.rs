@@ -2,7 +2,8 @@
 //! up as the next incarnation of its slot (HA marks it ONLINE, which
 //! declares the previous one FAILED, so participants evict what that one
 //! left unfinished), issues its dtxs, and returns when each is EXECUTED
-//! (or STABLE). `get` asks every participant for its record of a key.
+//! (or STABLE). `get` asks every participant for its record of a key and
+//! keeps the highest version among those available (the read rule).
 
 use super::node::{request, Node};
 use super::spec::LiveSpec;
@@ -170,7 +171,9 @@ pub fn run(
     }
 }
 
-/// The answer of `get`: the highest version among ONLINE participants.
+/// The answer of `get`, by the model's read rule (README, "Reads";
+/// `types::read_result`): the highest version among the participants
+/// available to a read (ONLINE or RECOVERING in their own view of HA).
 #[derive(Clone, Debug, Serialize)]
 pub struct GetReport {
     pub key: String,
@@ -179,39 +182,36 @@ pub struct GetReport {
     pub version: Option<Ts>,
     pub tombstone: bool,
     pub asked: Vec<String>,
+    /// The participants whose answer counted (ONLINE or RECOVERING).
     pub online: Vec<String>,
 }
 
 pub fn get(spec: &LiveSpec, key: Key, timeout: Duration) -> Result<GetReport, String> {
-    let mut best: Option<Rec> = None;
+    let mut replies: Vec<Option<Rec>> = Vec::new();
     let mut asked = Vec::new();
     let mut online = Vec::new();
     for p in 0..spec.n() {
         let id = spec.cluster.participant_id(p);
         let name = spec.name_of(id);
         asked.push(name.clone());
-        let Ok(Wire::Record {
-            rec, online: on, ..
-        }) = request(spec.addr_of(id).expect("addr"), &Wire::Get { key }, timeout)
+        let Ok(Wire::Record { rec, available, .. }) =
+            request(spec.addr_of(id).expect("addr"), &Wire::Get { key }, timeout)
         else {
             continue;
         };
-        if !on {
+        if !available {
             continue;
         }
         online.push(name);
-        if let Some(r) = rec {
-            if best.is_none_or(|b| r.ver > b.ver) {
-                best = Some(r);
-            }
-        }
+        replies.push(rec);
     }
     if online.is_empty() {
         return Err(format!(
-            "no ONLINE participant answered (asked {})",
+            "no ONLINE or RECOVERING participant answered (asked {})",
             asked.join(", ")
         ));
     }
+    let best = crate::protocol::types::read_result(replies, spec.cluster.variants.version_order);
     Ok(GetReport {
         key: format!("k{key}"),
         value: best.filter(|r| r.alive()).map(|r| r.val),

@@ -392,14 +392,24 @@ impl Node {
                 self.reply(from, &Wire::Json(j));
             }
             Wire::Get { key } => {
-                let (rec, online) = match &self.state {
-                    Dtm0State::Participant(p) => (
-                        p.kv.get(&key).copied(),
-                        p.view.get(usize::from(self.id)) == (p.inc, HaSt::Online),
-                    ),
+                let (rec, available) = match &self.state {
+                    Dtm0State::Participant(p) => {
+                        let (inc, st) = p.view.get(usize::from(self.id));
+                        (
+                            p.kv.get(&key).copied(),
+                            inc == p.inc && matches!(st, HaSt::Online | HaSt::Recovering),
+                        )
+                    }
                     _ => (None, false),
                 };
-                self.reply(from, &Wire::Record { key, rec, online });
+                self.reply(
+                    from,
+                    &Wire::Record {
+                        key,
+                        rec,
+                        available,
+                    },
+                );
             }
             Wire::Fault(f) => {
                 let answer = if self.faults {

@@ -168,6 +168,7 @@ impl LiveSpec {
                 name: o.name.clone(),
                 plan,
                 first_inc: 1,
+                reads: Vec::new(),
             });
         }
         addrs.push(addr("ha", &f.ha)?);

@@ -52,6 +52,8 @@ pub fn kind(m: &Msg) -> &'static str {
         Msg::Recovered { .. } => "recovered",
         Msg::Down { .. } => "down",
         Msg::Failed { .. } => "failed",
+        Msg::Get { .. } => "get",
+        Msg::GetReply { .. } => "get-reply",
     }
 }
 
@@ -105,8 +107,9 @@ pub enum Wire {
     Record {
         key: Key,
         rec: Option<Rec>,
-        /// The participant is ONLINE in its own view of HA.
-        online: bool,
+        /// The participant is available to a read in its own view of HA:
+        /// ONLINE or RECOVERING (the model's read rule, README "Reads").
+        available: bool,
     },
     /// Admin: a fault-layer command (answered with `Json` saying ok/refused).
     Fault(Fault),

@@ -3,7 +3,7 @@
 //! mistake is reported as one line naming the key at fault.
 
 use crate::protocol::cluster::{toml_error, Cluster, OriginatorCfg, Variants};
-use crate::protocol::types::{parse_op, Ts, MAX_PARTICIPANTS};
+use crate::protocol::types::{parse_get, parse_op, Ts, MAX_PARTICIPANTS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -89,7 +89,8 @@ enum Sends {
 #[serde(deny_unknown_fields)]
 struct OriginatorFile {
     name: String,
-    /// One script per incarnation: ops in order.
+    /// One script per incarnation: ops (`put`, `del`) and reads (`get`) in
+    /// order.
     scripts: Vec<Vec<String>>,
     /// First clock reading of each incarnation (default 10, then 100, 200...).
     clock: Option<Vec<Ts>>,
@@ -299,8 +300,10 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             }
         }
         let mut plan = Vec::new();
+        let mut reads = Vec::new();
         let mut last: Option<Ts> = None;
         for (j, script) in of.scripts.iter().enumerate() {
+            let mut gets = Vec::new();
             let start = match &of.clock {
                 Some(c) => c[j],
                 None if j == 0 => 10,
@@ -308,6 +311,19 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
             };
             let mut ops = Vec::new();
             for (q, text) in script.iter().enumerate() {
+                // A read takes no timestamp: it waits for the dtxs before it.
+                let get =
+                    parse_get(text, f.keys).map_err(|e| format!("{at}.scripts[{j}][{q}]: {e}"))?;
+                if let Some(key) = get {
+                    if gets.len() >= 8 {
+                        return Err(format!(
+                            "{at}.scripts[{j}]: at most 8 reads per script are supported"
+                        ));
+                    }
+                    touched[key as usize] = true;
+                    gets.push((ops.len() as u32, crate::protocol::types::Key::from(key)));
+                    continue;
+                }
                 let (op, key) =
                     parse_op(text, f.keys).map_err(|e| format!("{at}.scripts[{j}][{q}]: {e}"))?;
                 touched[key as usize] = true;
@@ -320,11 +336,16 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
                 ops.push((ts, op));
             }
             plan.push(ops);
+            reads.push(gets);
+        }
+        if reads.iter().all(|r| r.is_empty()) {
+            reads.clear();
         }
         originators.push(OriginatorCfg {
             name: of.name.clone(),
             plan,
             first_inc: 1,
+            reads,
         });
     }
     if let Some(k) = (1..=f.keys).find(|&k| !touched[k as usize]) {
@@ -464,6 +485,19 @@ o = 1
     }
 
     #[test]
+    fn a_get_is_a_read_at_its_place_in_the_script_and_takes_no_timestamp() {
+        let text = GOOD.replace("\"put k2 7\"", "\"get k1\", \"put k2 7\", \"get k2\"");
+        let m = ModelSpec::parse(&text, "x").unwrap();
+        let o = &m.cluster.originators[0];
+        assert_eq!(o.plan[0].len(), 2, "reads are not dtxs");
+        assert_eq!((o.plan[0][0].0, o.plan[0][1].0), (10, 11));
+        assert_eq!(o.reads, vec![vec![(1, 1), (2, 2)], vec![]]);
+        assert!(m.cluster.has_reads());
+        let plain = ModelSpec::parse(GOOD, "x").unwrap();
+        assert!(plain.cluster.originators[0].reads.is_empty());
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let cases = [
             (
@@ -479,8 +513,12 @@ o = 1
             (GOOD.replace("keys = 2", "keys = 3"), "keys: k3"),
             (GOOD.replace("put k2 7", "put k2 -7"), "bad value"),
             (
-                GOOD.replace("\"put k1\"", "\"get k1\""),
+                GOOD.replace("\"put k1\"", "\"fetch k1\""),
                 "originators[0].scripts[0][0]",
+            ),
+            (
+                GOOD.replace("\"put k1\"", "\"get k9\""),
+                "originators[0].scripts[0][0]: key `k9`",
             ),
             (GOOD.replace("p1 = 1", "HA = 1"), "HA never fails"),
             (

@@ -21,7 +21,7 @@ use stateright::{Model, Property};
 
 /// Every property id, in report order.
 pub const PROPERTY_IDS: &[&str] = &[
-    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S13", "L1", "L2", "L3",
+    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S11", "S12", "L1", "L2", "L3",
 ];
 
 type Cond = fn(&Dtm0Model, &SysState) -> bool;
@@ -44,6 +44,8 @@ pub enum Needs {
     Pruning,
     /// Tombstone collection on (`tombstone-gc`, or its mutant).
     Collection,
+    /// A read (`get`) in some script.
+    Read,
 }
 
 /// One spec property with its witness.
@@ -211,11 +213,27 @@ pub const PROPS: &[Prop] = &[
         why: s9_why,
     },
     Prop {
-        id: "S13",
-        name: "S13 safe collection",
-        check: s13_safe_collection,
-        witness_name: "S13 witness: a participant collected a tombstone",
-        witness: w13_collected,
+        id: "S11",
+        name: "S11 reads see STABLE writes",
+        check: s11_reads_see_stable,
+        witness_name: "S11 witness: a read answered after a STABLE write of its key",
+        witness: w11_read_after_stable,
+        needs: Needs::Read,
+        liveness: false,
+        at_rest: false,
+        definition: "a read that got an answer returns neither a version older than a PUT of its key that its originator (any incarnation) had seen STABLE when it issued the GET, nor a live record older than such a DEL",
+        clauses: &[
+            "no lost STABLE write: the result of a completed read is a record of version at least the highest STABLE write of its key at issue, when that write is a PUT",
+            "no visible resurrection: the result of a completed read is not a live record older than the highest STABLE write of its key at issue, when that write is a DEL",
+        ],
+        why: s11_why,
+    },
+    Prop {
+        id: "S12",
+        name: "S12 safe collection",
+        check: s12_safe_collection,
+        witness_name: "S12 witness: a participant collected a tombstone",
+        witness: w12_collected,
         needs: Needs::Collection,
         liveness: false,
         at_rest: false,
@@ -224,7 +242,7 @@ pub const PROPS: &[Prop] = &[
             "replicas hold it: a tombstone a non-FAILED participant collected is durable, at its version or above, at every non-FAILED participant (in its catalogue, or collected there too)",
             "not undone: no non-FAILED participant's durable catalogue holds, for a key, a record older than the newest DEL of that key among its records (an older op applied after the tombstone was collected)",
         ],
-        why: s13_why,
+        why: s12_why,
     },
     Prop {
         id: "L1",
@@ -266,9 +284,10 @@ pub const PROPS: &[Prop] = &[
         needs: Needs::Nothing,
         liveness: true,
         at_rest: true,
-        definition: "at a settled state every dtx of a live originator is STABLE or DONE",
+        definition: "at a settled state every dtx of a live originator is STABLE or DONE, and every read of its script complete",
         clauses: &[
             "dtx completes: at a settled state every dtx of a live originator is STABLE or DONE",
+            "read completes: at a settled state every read of a live originator's script is complete (answered, or every replica asked gone)",
         ],
         why: l3_why,
     },
@@ -292,6 +311,7 @@ pub enum NotApplicable {
     NoDel,
     NoPruning,
     NoCollection,
+    NoRead,
 }
 
 impl NotApplicable {
@@ -304,6 +324,7 @@ impl NotApplicable {
             NotApplicable::NoDel => "no DEL in any script",
             NotApplicable::NoPruning => "pruning is off",
             NotApplicable::NoCollection => "tombstone collection is off",
+            NotApplicable::NoRead => "no get in any script",
         }
     }
 }
@@ -340,6 +361,7 @@ pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<NotApplicable> {
         Needs::Del if !has_del => Some(NotApplicable::NoDel),
         Needs::Pruning if !c.variants.pruning => Some(NotApplicable::NoPruning),
         Needs::Collection if !c.collects() => Some(NotApplicable::NoCollection),
+        Needs::Read if !c.has_reads() => Some(NotApplicable::NoRead),
         _ => None,
     }
 }
@@ -764,9 +786,9 @@ pub fn s9_eol_order(m: &Dtm0Model, s: &SysState) -> bool {
     })
 }
 
-/// S13 at one participant `p` (its step-local form is this, after each
+/// S12 at one participant `p` (its step-local form is this, after each
 /// step of `p`): the clause that fails, with its data.
-pub fn s13_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
+pub fn s12_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
     let c = &m.cfg().cluster;
     if !c.collects() || failed(s, p) {
         return None;
@@ -813,22 +835,57 @@ pub fn s13_at(m: &Dtm0Model, s: &SysState, p: usize) -> Option<String> {
     None
 }
 
-/// S13: where tombstones are collected, a collected tombstone is durable
+/// S12: where tombstones are collected, a collected tombstone is durable
 /// at every non-FAILED participant, and no older op on its key is applied
 /// after it.
-pub fn s13_safe_collection(m: &Dtm0Model, s: &SysState) -> bool {
-    (0..m.cfg().cluster.n).all(|p| s13_at(m, s, p).is_none())
+pub fn s12_safe_collection(m: &Dtm0Model, s: &SysState) -> bool {
+    (0..m.cfg().cluster.n).all(|p| s12_at(m, s, p).is_none())
 }
 
-fn s13_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
-    (0..m.cfg().cluster.n).find_map(|p| s13_at(m, s, p))
+fn s12_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    (0..m.cfg().cluster.n).find_map(|p| s12_at(m, s, p))
 }
 
-fn w13_collected(m: &Dtm0Model, s: &SysState) -> bool {
+fn w12_collected(m: &Dtm0Model, s: &SysState) -> bool {
     let c = &m.cfg().cluster;
     up(m.cfg(), s)
         .into_iter()
         .any(|p| (1..=c.keys).any(|k| collected(store(s, p), k).is_some()))
+}
+
+/// S11: a completed read with an answer sees every write its originator
+/// had seen STABLE before issuing it: not older than the highest STABLE
+/// PUT of its key (no lost STABLE write), not a live record older than
+/// the highest STABLE DEL (no visible resurrection). The conjunction over
+/// originators of `s11_at`.
+pub fn s11_reads_see_stable(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    (0..c.m()).all(|slot| s11_at(s, usize::from(c.originator_id(slot))))
+}
+
+/// The clause a completed read breaks, if any: 0 (lost STABLE write) or
+/// 1 (visible resurrection). A read without an answer (no replica was
+/// available) shows the user an error, not data: not judged.
+pub fn s11_broken(r: &crate::protocol::originator::Read) -> Option<usize> {
+    use crate::protocol::originator::ReadPhase;
+    let must = r.must?;
+    if r.phase != ReadPhase::Done || r.answered == 0 {
+        return None;
+    }
+    match r.best {
+        _ if !must.del => r.best.is_none_or(|b| b.ver < must).then_some(0),
+        Some(b) if b.alive() && b.ver < must => Some(1),
+        _ => None,
+    }
+}
+
+/// S11 at originator actor `i` (the step-local form checks it at the
+/// stepping originator): it reads only i's live state.
+pub fn s11_at(s: &SysState, i: usize) -> bool {
+    s.crashed[i]
+        || s.actor_states[i]
+            .originator()
+            .is_none_or(|o| o.reads.iter().all(|r| s11_broken(r).is_none()))
 }
 
 // ---------------------------------------------------------------------
@@ -863,6 +920,9 @@ pub fn l3_dtx_completes(m: &Dtm0Model, s: &SysState) -> bool {
                 o.dtxs
                     .iter()
                     .all(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
+                    && o.reads
+                        .iter()
+                        .all(|r| r.phase == crate::protocol::originator::ReadPhase::Done)
             })
     });
     goal || !settled(m, s)
@@ -943,6 +1003,20 @@ fn w8_declared_after_redo(m: &Dtm0Model, s: &SysState) -> bool {
 fn w9_eol_after_acks(m: &Dtm0Model, s: &SysState) -> bool {
     (0..m.cfg().cluster.n)
         .any(|q| live(s, q).is_some_and(|qs| qs.rounds.iter().any(|rd| rd.eol && rd.acked > 0)))
+}
+
+fn w11_read_after_stable(m: &Dtm0Model, s: &SysState) -> bool {
+    use crate::protocol::originator::ReadPhase;
+    let c = &m.cfg().cluster;
+    (0..c.m()).any(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        !s.crashed[i]
+            && s.actor_states[i].originator().is_some_and(|o| {
+                o.reads
+                    .iter()
+                    .any(|r| r.phase == ReadPhase::Done && r.answered > 0 && r.must.is_some())
+            })
+    })
 }
 
 fn wl1_restarted_online(m: &Dtm0Model, s: &SysState) -> bool {
@@ -1404,6 +1478,41 @@ fn s9_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
     None
 }
 
+fn s11_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let c = &m.cfg().cluster;
+    for slot in 0..c.m() {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            continue;
+        }
+        let Some(o) = s.actor_states[i].originator() else {
+            continue;
+        };
+        for r in &o.reads {
+            let Some(clause) = s11_broken(r) else {
+                continue;
+            };
+            let who = c.name(c.originator_id(slot), o.inc);
+            let must = r.must.expect("judged reads have a STABLE write");
+            let got = crate::model::render::read_rec(r.key, r.best.as_ref());
+            let saw = ver_text(m, r.key, must);
+            let from = r.answered;
+            return if clause == 0 {
+                fail(
+                    "no lost STABLE write",
+                    format!("{who}'s GET k{} returned {got} ({from} replica(s) answered), older than {saw}, STABLE before the GET", r.key),
+                )
+            } else {
+                fail(
+                    "no visible resurrection",
+                    format!("{who}'s GET k{} returned {got} ({from} replica(s) answered), alive although {saw} was STABLE before the GET", r.key),
+                )
+            };
+        }
+    }
+    None
+}
+
 fn l1_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
     let c = &m.cfg().cluster;
     let t = &ha(s, c).table;
@@ -1465,13 +1574,34 @@ fn l3_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
             .find(|d| d.st < crate::protocol::originator::DtxSt::Stable)
             .map(|d| (d.id, d.st.name()))
     });
-    let (tx, st) = late?;
+    if let Some((tx, st)) = late {
+        if !settled(m, s) {
+            return None;
+        }
+        return fail(
+            "dtx completes",
+            format!("settled, yet {} is {st} at its originator", dtx_op(m, tx)),
+        );
+    }
+    let open = (0..c.m()).find_map(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        if s.crashed[i] {
+            return None;
+        }
+        let o = s.actor_states[i].originator()?;
+        let r = o
+            .reads
+            .iter()
+            .find(|r| r.phase != crate::protocol::originator::ReadPhase::Done)?;
+        Some((c.name(c.originator_id(slot), o.inc), r.clone()))
+    });
+    let (who, r) = open?;
     if !settled(m, s) {
         return None;
     }
     fail(
-        "dtx completes",
-        format!("settled, yet {} is {st} at its originator", dtx_op(m, tx)),
+        "read completes",
+        format!("settled, yet {who}'s {}", crate::model::render::read(c, &r)),
     )
 }
 

@@ -62,6 +62,45 @@ pub fn message(cfg: &ModelCfg, msg: &Msg) -> String {
         Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
         Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
         Msg::Failed { inc } => format!("failed for good (incarnation {inc}, storage lost)"),
+        Msg::Get { key, .. } => format!("GET k{key}"),
+        Msg::GetReply { key, rec, .. } => format!("GET-REPLY {}", read_rec(*key, rec.as_ref())),
+    }
+}
+
+/// A replica's answer to a GET, or a read's result: `k1@10=1` (alive, with
+/// its value), `k1@12 deleted` (a tombstone), `no k1` (no record).
+pub fn read_rec(
+    key: crate::protocol::types::Key,
+    r: Option<&crate::protocol::types::Rec>,
+) -> String {
+    match r {
+        None => format!("no k{key}"),
+        Some(r) if r.alive() => format!("k{key}@{}={}", r.ver.ts, r.val),
+        Some(r) => format!("k{key}@{} deleted", r.ver.ts),
+    }
+}
+
+/// A read of an originator: `GET k1 waiting`, `GET k1 asked p1, p2`,
+/// `GET k1 = k1@10=1 (2 answered)`, `GET k1 failed (no answer)`.
+pub fn read(c: &Cluster, r: &crate::protocol::originator::Read) -> String {
+    use crate::protocol::originator::ReadPhase;
+    let k = r.key;
+    match r.phase {
+        ReadPhase::Waiting => format!("GET k{k} waiting"),
+        ReadPhase::Asked => {
+            let asked: Vec<String> = r
+                .pending
+                .iter()
+                .map(|&(p, _)| c.participant_name(p as usize))
+                .collect();
+            format!("GET k{k} asked {}", asked.join(", "))
+        }
+        ReadPhase::Done if r.answered == 0 => format!("GET k{k} failed (no answer)"),
+        ReadPhase::Done => format!(
+            "GET k{k} = {} ({} answered)",
+            read_rec(k, r.best.as_ref()),
+            r.answered
+        ),
     }
 }
 
@@ -80,6 +119,7 @@ fn sender_inc(msg: &Msg) -> Option<crate::protocol::types::Inc> {
     match msg {
         Msg::Execute { tx, .. } => Some(tx.inc),
         Msg::Starting { inc } => Some(*inc),
+        Msg::Get { from, .. } => Some(*from),
         _ => None,
     }
 }
@@ -246,7 +286,20 @@ pub fn state(cfg: &ModelCfg, s: &SysState) -> String {
             let _ = writeln!(out, "{name} CRASHED");
             continue;
         }
-        let _ = writeln!(out, "{name}: {}", braces(&column(&name)));
+        let reads: Vec<String> = s.actor_states[i]
+            .originator()
+            .map(|o| o.reads.iter().map(|r| read(c, r)).collect())
+            .unwrap_or_default();
+        if reads.is_empty() {
+            let _ = writeln!(out, "{name}: {}", braces(&column(&name)));
+        } else {
+            let _ = writeln!(
+                out,
+                "{name}: {}; reads {}",
+                braces(&column(&name)),
+                braces(&reads)
+            );
+        }
     }
     let ha = crate::model::ha(s, c);
     let _ = writeln!(out, "HA view #{}: {}", ha.seq, view_entries(c, &ha.table));
@@ -422,5 +475,7 @@ fn step_message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> Str
         Msg::Recovered { .. } => "recovered, ready to ONLINE".into(),
         Msg::Down { inc } => format!("down (incarnation {inc}: no heartbeat)"),
         Msg::Failed { .. } => "failed for good: declare me FAILED".into(),
+        Msg::Get { key, .. } => format!("GET k{key}"),
+        Msg::GetReply { key, rec, .. } => read_rec(*key, rec.as_ref()),
     }
 }

@@ -1,4 +1,5 @@
-//! The properties read on intermediate states (S1, S4, S5, S7, S8, S9),
+//! The properties read on intermediate states (S1, S4, S5, S7, S8, S9,
+//! S11),
 //! made *local to steps*: each is checked on the one transition of the
 //! actor that could break it, reading only that actor's state and storage
 //! before and after, the message the step consumes and the messages it
@@ -33,7 +34,7 @@ use stateright::actor::{ActorModelAction, Id, Network};
 use std::collections::BTreeSet;
 
 /// The properties with a step-local form, in report order.
-pub const STEP_IDS: &[&str] = &["S1", "S4", "S5", "S7", "S8", "S9", "S13"];
+pub const STEP_IDS: &[&str] = &["S1", "S4", "S5", "S7", "S8", "S9", "S11", "S12"];
 
 /// Whether property `id` has a step-local form.
 pub fn has_step_form(id: &str) -> bool {
@@ -49,7 +50,7 @@ pub fn prerequisites(id: &str) -> &'static [&'static str] {
         "S4" => &["S1"],
         "S5" | "S7" => &["S1", "S4"],
         "S8" => &["S1", "S4", "S9"],
-        "S13" => &["S1"],
+        "S12" => &["S1"],
         _ => &[],
     }
 }
@@ -107,14 +108,14 @@ pub fn step_violations(
         if failed(after, p) && !failed(before, p) && !s5_kept(m, after) {
             v.push("S5");
         }
-        // S13 reads p's store and the others' durable records, which no
+        // S12 reads p's store and the others' durable records, which no
         // other participant's step lowers (S1's local form; a participant
         // that failed for good is out of it): judged where p's store
         // changed.
         if before.actor_storages[p] != after.actor_storages[p]
-            && crate::model::properties::s13_at(m, after, p).is_some()
+            && crate::model::properties::s12_at(m, after, p).is_some()
         {
-            v.push("S13");
+            v.push("S12");
         }
     } else if a < c.n + c.m() {
         if !s4_originator_step(m, before, after, a, received) {
@@ -122,6 +123,9 @@ pub fn step_violations(
         }
         if !s5_step(m, before, after, a) {
             v.push("S5");
+        }
+        if !s11_step(after, a) {
+            v.push("S11");
         }
     }
     v
@@ -542,4 +546,18 @@ fn s8_step(
 /// makes it vacuous, a restart starts with no round).
 fn s9_step(after: &SysState, q: usize) -> bool {
     live(after, q).is_none_or(|qs| qs.rounds.iter().all(|rd| !rd.eol || rd.sent == rd.acked))
+}
+
+/// S11, local form, on a step of an originator (actor `i`): after the
+/// step, no read of its live state breaks S11 (`properties::s11_at`).
+///
+/// Equivalent to the global S11, as S9's: the global form is the
+/// conjunction over originators of exactly this predicate of the
+/// originator's live state, which only its own steps change (a crash makes
+/// it vacuous; a restart starts with no read issued). The ghost it reads
+/// (`Read::must`) is written by the originator itself at issue, from its
+/// own STABLE list: "before the GET" is the order of that originator's
+/// own steps, which every reduction keeps.
+fn s11_step(after: &SysState, i: usize) -> bool {
+    crate::model::properties::s11_at(after, i)
 }

@@ -93,6 +93,12 @@ impl Perm<'_> {
                 for e in &mut o.outbox {
                     e.0 = self.to[e.0 as usize] as u8;
                 }
+                for r in &mut o.reads {
+                    for e in &mut r.pending {
+                        e.0 = self.to[e.0 as usize] as u8;
+                    }
+                    r.pending.sort();
+                }
                 o.view = self.table(&o.view);
                 Dtm0State::Originator(o)
             }

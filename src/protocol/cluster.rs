@@ -66,6 +66,12 @@ pub struct Variants {
     /// when the DEL's record is pruned here (every participant P or
     /// FAILED) and no other record of the key is left in its log.
     pub tombstone_gc: bool,
+    /// A GET asks a single replica (`read-one-replica`): the first
+    /// participant its view shows available (ONLINE or RECOVERING). The
+    /// default asks every available replica and keeps the highest version,
+    /// as Motr's DIX GET.
+    #[serde(default)]
+    pub read_one: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
 }
@@ -85,6 +91,7 @@ impl Default for Variants {
             notice_own_commit: false,
             no_epochs: false,
             tombstone_gc: false,
+            read_one: false,
             mutants: Mutants::default(),
         }
     }
@@ -158,6 +165,10 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "ours (not Motr, which never collects): drop a tombstone once its DEL's record is pruned (P or FAILED everywhere) and no other record of its key is left in the log",
     ),
     (
+        "read-one-replica",
+        "a GET asks a single available replica (the default asks every replica its view shows ONLINE or RECOVERING and keeps the highest version, as Motr's dix/req.c dix_cas_rops_alloc, dix_item_rc_update)",
+    ),
+    (
         "motr",
         "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs)",
     ),
@@ -183,6 +194,7 @@ impl Variants {
             "notice-own-commit" => self.notice_own_commit = true,
             "no-epochs" => self.no_epochs = true,
             "tombstone-gc" => self.tombstone_gc = true,
+            "read-one-replica" => self.read_one = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -268,6 +280,9 @@ impl Variants {
         if self.tombstone_gc {
             v.push("tombstone-gc");
         }
+        if self.read_one {
+            v.push("read-one-replica");
+        }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {
                 v.push(name);
@@ -288,6 +303,11 @@ pub struct OriginatorCfg {
     /// The incarnation `plan[0]` belongs to: 1 in models; a live client,
     /// which is one incarnation, gives its own.
     pub first_inc: Inc,
+    /// `reads[i]`: the reads (`get`) of incarnation `first_inc + i`, in
+    /// script order, each `(after, key)`: issued once the first `after`
+    /// dtxs of the incarnation are STABLE. Empty without reads.
+    #[serde(default)]
+    pub reads: Vec<Vec<(u32, crate::protocol::types::Key)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -406,6 +426,19 @@ impl Cluster {
     /// Whether participant `p` may fail for good (`[failures]`).
     pub fn may_fail(&self, p: usize) -> bool {
         self.may_fail.get(p).copied().unwrap_or(false)
+    }
+    /// The reads the given originator incarnation issues (`OriginatorCfg::reads`).
+    pub fn reads_of(&self, slot: usize, inc: Inc) -> &[(u32, crate::protocol::types::Key)] {
+        let o = &self.originators[slot];
+        inc.checked_sub(o.first_inc)
+            .and_then(|i| o.reads.get(i as usize))
+            .map_or(&[], |v| v.as_slice())
+    }
+    /// Whether any script reads (`get`).
+    pub fn has_reads(&self) -> bool {
+        self.originators
+            .iter()
+            .any(|o| o.reads.iter().any(|r| !r.is_empty()))
     }
     /// The mutants this cluster runs: where the protocol deviates, one
     /// check per mutant (see `mutant`).

@@ -49,7 +49,9 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<HaState>, src: Id, msg: Msg, o: &mut Out<
         | Msg::Redo { .. }
         | Msg::RedoAck { .. }
         | Msg::Eol { .. }
-        | Msg::View { .. } => {}
+        | Msg::View { .. }
+        | Msg::Get { .. }
+        | Msg::GetReply { .. } => {}
     }
 }
 

@@ -6,7 +6,7 @@
 //! crashed process are lost, and in the model they would otherwise wait for
 //! the restart.
 
-use crate::protocol::types::{Inc, Op, StateVec, TxId, Txr};
+use crate::protocol::types::{Inc, Key, Op, Rec, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 
 /// A process state as HA decides it.
@@ -89,6 +89,23 @@ pub enum Msg {
     /// standing in for the operator or failure detector that declares it
     /// lost): this incarnation and its storage are gone and never return.
     Failed { inc: Inc },
+    /// originator -> participant: read `key` (the `rid`-th read of the
+    /// sender's incarnation `from`).
+    Get {
+        to: Inc,
+        from: Inc,
+        key: Key,
+        rid: u8,
+    },
+    /// participant -> originator: the answer to GET `rid`, the
+    /// participant's visible record of the key (alive or tombstone), or
+    /// none.
+    GetReply {
+        to: Inc,
+        rid: u8,
+        key: Key,
+        rec: Option<Rec>,
+    },
 }
 
 impl Msg {
@@ -101,7 +118,9 @@ impl Msg {
             | Msg::Redo { to, .. }
             | Msg::RedoAck { to, .. }
             | Msg::Eol { to, .. }
-            | Msg::View { to, .. } => Some(to),
+            | Msg::View { to, .. }
+            | Msg::Get { to, .. }
+            | Msg::GetReply { to, .. } => Some(to),
             Msg::Starting { .. }
             | Msg::Ready { .. }
             | Msg::Recovered { .. }

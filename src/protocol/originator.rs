@@ -15,14 +15,21 @@
 //! (variant `motr-writer`) does neither: it skips participants HA shows
 //! TRANSIENT or FAILED and never sends an EXECUTE again.
 //!
+//! A script's reads (`get k1`) wait for the dtxs before them: a GET goes
+//! out once every earlier dtx of the incarnation is STABLE (a client that
+//! reads after its writes are stable; later dtxs do not wait for it). It
+//! asks every replica the view shows ONLINE or RECOVERING (one, under
+//! `read-one-replica`) and completes when each answered or the view shows
+//! it gone; the result is the highest version (`types::read_result`).
+//!
 //! The steps, one handler each (`on_msg` dispatches): `handle_executed`,
-//! `handle_persistent`, `handle_view`. What only the properties read is in
+//! `handle_persistent`, `handle_view`, `handle_get_reply`. What only the properties read is in
 //! `ghost` (`OrigGhost`).
 
 use crate::protocol::actor::{Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::types::{Inc, Op, Seq, St, StateVec, TxId};
+use crate::protocol::types::{read_merge, Inc, Key, Op, Rec, Seq, St, StateVec, TxId, Version};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -44,6 +51,39 @@ impl DtxSt {
             DtxSt::Done => "DONE",
         }
     }
+}
+
+/// Where a read of the script is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ReadPhase {
+    /// Waiting for the dtxs before it to be STABLE.
+    Waiting,
+    /// GET sent; waiting for the replies.
+    Asked,
+    /// Complete: every replica asked answered or is gone.
+    Done,
+}
+
+/// A read (`get k1`) of this incarnation's script.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Read {
+    pub key: Key,
+    /// Issued once the first `after` dtxs of the incarnation are STABLE.
+    pub after: u32,
+    pub phase: ReadPhase,
+    /// The replicas asked that have not answered, each with the
+    /// incarnation the GET was addressed to.
+    pub pending: Vec<(u8, Inc)>,
+    /// How many replicas answered: none means the read failed (no replica
+    /// was available, or every one asked went away), which the user sees
+    /// as an error, not as data.
+    pub answered: u8,
+    /// The result so far (`types::read_merge` of the replies).
+    pub best: Option<Rec>,
+    /// Ghost (S11), written at issue and never read by the protocol: the
+    /// highest version of the key among the dtxs this originator (any
+    /// incarnation) had seen STABLE when it issued the GET.
+    pub must: Option<Version>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -88,6 +128,8 @@ pub struct OrigState {
     pub outbox: Vec<(u8, Inc, TxId)>,
     /// Read by properties only (S5).
     pub ghost: OrigGhost,
+    /// This incarnation's reads, in script order (empty without `get`).
+    pub reads: Vec<Read>,
 }
 
 impl OrigState {
@@ -118,12 +160,17 @@ pub fn on_start(
         dtxs: Vec::new(),
         outbox: Vec::new(),
         ghost: OrigGhost::default(),
+        reads: Vec::new(),
     };
     match storage {
-        None => issue(c, &mut s, o),
+        None => {
+            s.reads = new_reads(c, slot, s.inc);
+            issue(c, &mut s, o)
+        }
         Some(st) => {
             s.inc = st.inc + 1;
             s.ghost = st.ghost.clone();
+            s.reads = new_reads(c, slot, s.inc);
             s.view = HaTable::default();
             o.send(c.ha_id(), Msg::Starting { inc: s.inc });
         }
@@ -149,6 +196,103 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             }
         }
     }
+    issue_reads(c, s, o);
+}
+
+/// The reads of incarnation `inc`'s script, none issued yet.
+fn new_reads(c: &Cluster, slot: usize, inc: Inc) -> Vec<Read> {
+    c.reads_of(slot, inc)
+        .iter()
+        .map(|&(after, key)| Read {
+            key,
+            after,
+            phase: ReadPhase::Waiting,
+            pending: Vec::new(),
+            answered: 0,
+            best: None,
+            must: None,
+        })
+        .collect()
+}
+
+/// Whether a GET may ask participant `p` under `view`: HA shows it
+/// ONLINE or RECOVERING (Motr's DIX skips only the units whose device is
+/// OFFLINE or failed: `dix/req.c`, `dix_pg_unit_pd_assign`,
+/// `dix_pg_unit_skip`), at incarnation `inc`.
+fn readable(view: &HaTable, p: usize) -> Option<Inc> {
+    match view.get(p) {
+        (inc, HaSt::Online | HaSt::Recovering) => Some(inc),
+        _ => None,
+    }
+}
+
+/// Issues every waiting read whose earlier dtxs are all STABLE: a GET to
+/// every replica the view shows available (the first one only, under
+/// `read-one-replica`). With none available the read completes at once,
+/// unanswered (it fails).
+fn issue_reads(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
+    if !s.issued {
+        return;
+    }
+    for rid in 0..s.reads.len() {
+        let r = &s.reads[rid];
+        let after = r.after as usize;
+        if r.phase != ReadPhase::Waiting
+            || s.dtxs.len() < after
+            || s.dtxs[..after].iter().any(|d| d.st < DtxSt::Stable)
+        {
+            continue;
+        }
+        let key = r.key;
+        let mut pending = Vec::new();
+        for p in 0..c.n {
+            if let Some(inc) = readable(&s.view, p) {
+                pending.push((p as u8, inc));
+                if c.variants.read_one {
+                    break;
+                }
+            }
+        }
+        for &(p, to) in &pending {
+            o.send(
+                c.participant_id(p as usize),
+                Msg::Get {
+                    to,
+                    from: s.inc,
+                    key,
+                    rid: rid as u8,
+                },
+            );
+        }
+        let must = if c.ghosts {
+            stable_version(c, &s.ghost, key)
+        } else {
+            None
+        };
+        let r = &mut s.reads[rid];
+        r.phase = if pending.is_empty() {
+            ReadPhase::Done
+        } else {
+            ReadPhase::Asked
+        };
+        r.pending = pending;
+        r.must = must;
+    }
+}
+
+/// The highest version of `key` among the dtxs of `ghost` (seen STABLE).
+pub fn stable_version(c: &Cluster, ghost: &OrigGhost, key: Key) -> Option<Version> {
+    ghost
+        .stable
+        .iter()
+        .filter_map(|&tx| {
+            c.issued_by(tx.slot as usize, tx.inc)
+                .find(|(id, _)| *id == tx)
+                .map(|(_, op)| (op, tx))
+        })
+        .filter(|(op, _)| op.key() == key)
+        .map(|(op, tx)| Version::of(tx, &op))
+        .max()
 }
 
 /// Sends EXECUTE of `tx` to participant `p` (incarnation `to`), or queues
@@ -218,6 +362,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
         Msg::Executed { tx, .. } => handle_executed(c, s, src, tx, o),
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
         Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),
+        Msg::GetReply { rid, rec, .. } => handle_get_reply(c, s, src, rid, rec),
         // Not for an originator.
         Msg::Execute { .. }
         | Msg::Redo { .. }
@@ -227,7 +372,31 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
         | Msg::Ready { .. }
         | Msg::Recovered { .. }
         | Msg::Down { .. }
-        | Msg::Failed { .. } => {}
+        | Msg::Failed { .. }
+        | Msg::Get { .. } => {}
+    }
+}
+
+/// GET reply (from a replica asked): its record joins the result
+/// (`types::read_merge`); the read completes once every replica asked has
+/// answered or is gone.
+fn handle_get_reply(c: &Cluster, s: &mut Cow<OrigState>, src: Id, rid: u8, rec: Option<Rec>) {
+    let p = usize::from(src);
+    let Some(r) = s.reads.get(rid as usize) else {
+        return;
+    };
+    let Some(j) = r.pending.iter().position(|&(q, _)| q as usize == p) else {
+        return; // not asked, or gone from the view already
+    };
+    if r.phase != ReadPhase::Asked {
+        return;
+    }
+    let r = &mut s.to_mut().reads[rid as usize];
+    r.pending.remove(j);
+    r.answered += 1;
+    r.best = read_merge(r.best, rec, c.variants.version_order);
+    if r.pending.is_empty() {
+        r.phase = ReadPhase::Done;
     }
 }
 
@@ -254,6 +423,9 @@ fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId, o: &m
                 let s = s.to_mut();
                 s.ghost.stable.push(tx);
                 o.save(Dtm0Store::Originator(s.store()));
+            }
+            if !s.reads.is_empty() {
+                issue_reads(c, s.to_mut(), o);
             }
         }
     }
@@ -295,6 +467,9 @@ fn handle_persistent(
         s.ghost.stable.push(tx);
         o.save(Dtm0Store::Originator(s.store()));
     }
+    if newly_stable && !s.reads.is_empty() {
+        issue_reads(c, s, o);
+    }
 }
 
 /// HA's view, if newer than the one held: resend the EXECUTE of each dtx
@@ -325,6 +500,15 @@ fn handle_view(c: &Cluster, s: &mut Cow<OrigState>, seq: Seq, table: HaTable, o:
             send_execute(c, s, p, ni, tx, op, o);
         }
     }
+    // A GET asked of a replica the view no longer shows available (crashed
+    // and restarted, or gone) gets no answer: the read stops waiting for it.
+    for r in s.reads.iter_mut().filter(|r| r.phase == ReadPhase::Asked) {
+        r.pending
+            .retain(|&(p, inc)| readable(&s.view, p as usize) == Some(inc));
+        if r.pending.is_empty() {
+            r.phase = ReadPhase::Done;
+        }
+    }
     let me = c.n + s.slot as usize;
     if !s.issued && s.view.get(me) == (s.inc, HaSt::Online) {
         issue(c, s, o);
@@ -347,6 +531,7 @@ mod tests {
                 name: "o".into(),
                 plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
                 first_inc: 1,
+                reads: Vec::new(),
             }],
             keys: 1,
             variants: Default::default(),

@@ -342,14 +342,39 @@ pub fn on_msg(
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, tx, sv, o),
         Msg::Eol { from, .. } => handle_eol(c, me, s, src, from, o),
         Msg::View { seq, table, .. } => handle_view(c, me, s, seq, table, o),
+        Msg::Get { from, key, rid, .. } => handle_get(s, src, from, key, rid, o),
         // Not for a participant.
         Msg::Executed { .. }
         | Msg::Starting { .. }
         | Msg::Ready { .. }
         | Msg::Recovered { .. }
         | Msg::Down { .. }
-        | Msg::Failed { .. } => {}
+        | Msg::Failed { .. }
+        | Msg::GetReply { .. } => {}
     }
+}
+
+/// GET (from an originator's incarnation `from`): answer with the visible
+/// record of the key (alive or tombstone, executed whether committed or
+/// not), or none. Whatever HA says of this participant: one that is
+/// asked while RECOVERING answers from what it has.
+fn handle_get(
+    s: &mut Cow<PartState>,
+    src: Id,
+    from: Inc,
+    key: crate::protocol::types::Key,
+    rid: u8,
+    o: &mut Out<Dtm0>,
+) {
+    o.send(
+        src,
+        Msg::GetReply {
+            to: from,
+            rid,
+            key,
+            rec: s.kv.get(&key).copied(),
+        },
+    );
 }
 
 /// A message meant for an earlier incarnation of this participant is lost
@@ -922,6 +947,7 @@ mod tests {
                 name: "o".into(),
                 plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
                 first_inc: 1,
+                reads: Vec::new(),
             }],
             keys: 1,
             variants: Variants::default(),

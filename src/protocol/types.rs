@@ -308,8 +308,58 @@ pub fn parse_op(s: &str, keys: u8) -> Result<(Op, u8), String> {
             Ok((Op::Del { key: k.into() }, k))
         }
         _ => Err(format!(
-            "bad op `{s}`: expected `put kN`, `put kN VALUE` or `del kN`"
+            "bad op `{s}`: expected `put kN`, `put kN VALUE`, `del kN` or `get kN`"
         )),
+    }
+}
+
+/// The read rule (README, "Reads"): the result of a GET from the replies
+/// of the replicas it asked, each that replica's visible record of the key
+/// (alive, tombstone, or none). As Motr's DIX GET (`dix/req.c`,
+/// `dix_item_rc_update` with `dix_item_version_cmp`): the first reply that
+/// carries a record is taken, and a later one replaces it only when its
+/// version is strictly higher in `order` (`m0_crv_cmp` under Motr's
+/// order); a tombstone is such a record (Motr's -ENOENT with a version), a
+/// replica without any record counts only while nothing else came. The
+/// user sees the value of an alive result; a tombstone or none reads as
+/// "not found".
+pub fn read_result(
+    replies: impl IntoIterator<Item = Option<Rec>>,
+    order: VersionOrder,
+) -> Option<Rec> {
+    replies
+        .into_iter()
+        .fold(None, |best, reply| read_merge(best, reply, order))
+}
+
+/// One step of `read_result`: the best record so far and one more reply.
+pub fn read_merge(best: Option<Rec>, reply: Option<Rec>, order: VersionOrder) -> Option<Rec> {
+    match (best, reply) {
+        (None, r) => r,
+        (Some(b), Some(r)) if !order.covers(b.ver, r.ver) => Some(r),
+        (b, _) => b,
+    }
+}
+
+/// A read step of a script (`get k1`): its key number, or `None` when `s`
+/// is not a `get`.
+pub fn parse_get(s: &str, keys: u8) -> Result<Option<u8>, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    match words.as_slice() {
+        [op, k] if op.eq_ignore_ascii_case("get") => {
+            let key: u8 = k
+                .strip_prefix('k')
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(|| format!("bad key `{k}` in `{s}` (keys are k1, k2, ...)"))?;
+            if key == 0 || key > keys {
+                return Err(format!("key `{k}` in `{s}` is not one of k1..k{keys}"));
+            }
+            Ok(Some(key))
+        }
+        [op, ..] if op.eq_ignore_ascii_case("get") => {
+            Err(format!("bad read `{s}`: expected `get kN`"))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -479,5 +529,47 @@ mod tests {
         let a = StateVec::default().with(0, St::P).with(2, St::V);
         let p = a.permute(|i| 2 - i);
         assert_eq!(p.render(3), "VIP");
+    }
+
+    #[test]
+    fn read_result_keeps_the_highest_version_tombstones_included() {
+        let v = |ts, del| Version {
+            ts,
+            del,
+            slot: 0,
+            inc: 1,
+        };
+        let alive10 = Some(Rec {
+            ver: v(10, false),
+            val: 1,
+        });
+        let dead20 = Some(Rec {
+            ver: v(20, true),
+            val: 0,
+        });
+        let w = VersionOrder::Writer;
+        assert_eq!(read_result([None, None], w), None);
+        assert_eq!(read_result([None, alive10, None], w), alive10);
+        // A newer tombstone hides an older live record, in either order.
+        assert_eq!(read_result([alive10, dead20], w), dead20);
+        assert_eq!(read_result([dead20, alive10, None], w), dead20);
+        // Motr's order: at a tie the first reply stays.
+        let other = Some(Rec {
+            ver: Version {
+                slot: 1,
+                ..v(10, false)
+            },
+            val: 2,
+        });
+        assert_eq!(read_result([alive10, other], VersionOrder::Motr), alive10);
+        assert_eq!(read_result([alive10, other], w), other);
+    }
+
+    #[test]
+    fn get_parses_as_a_read_only() {
+        assert_eq!(parse_get("get k2", 2), Ok(Some(2)));
+        assert_eq!(parse_get("put k2", 2), Ok(None));
+        assert!(parse_get("get k3", 2).is_err());
+        assert!(parse_get("get", 2).is_err());
     }
 }

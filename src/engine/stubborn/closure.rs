@@ -60,7 +60,7 @@ pub(super) struct Closure<'c, 'a> {
     pub(super) in_t: Vec<bool>,
     pub(super) touched: Vec<bool>,
     pub(super) frozen: Vec<bool>,
-    pub(super) blocked: Vec<u16>,
+    pub(super) blocked: Vec<Kinds>,
     pub(super) work: Vec<usize>,
     pub(super) size: usize,
     /// Give up once the set is this large (a smaller one is known).
@@ -87,7 +87,7 @@ impl Closure<'_, '_> {
         }
     }
 
-    pub(super) fn find(&self, x: usize, kind: u16) -> Option<usize> {
+    pub(super) fn find(&self, x: usize, kind: Kinds) -> Option<usize> {
         self.by_actor[x]
             .iter()
             .copied()
@@ -128,7 +128,7 @@ impl Closure<'_, '_> {
 
     /// Keeps every delivery from `y` to `x` of a kind in `kinds` that is
     /// not enabled now from happening along paths avoiding the set.
-    pub(super) fn block(&mut self, y: usize, x: usize, kinds: u16) {
+    pub(super) fn block(&mut self, y: usize, x: usize, kinds: Kinds) {
         if self.why.is_some() {
             let saved = std::mem::take(&mut self.cur);
             self.cur = format!("{saved} / block {y}->{x} {kinds:#x}");
@@ -139,7 +139,7 @@ impl Closure<'_, '_> {
         }
     }
 
-    pub(super) fn block_inner(&mut self, y: usize, x: usize, kinds: u16) {
+    pub(super) fn block_inner(&mut self, y: usize, x: usize, kinds: Kinds) {
         let idx = y * self.ctx.na + x;
         let new = kinds & !self.blocked[idx];
         if new == 0 {
@@ -162,7 +162,7 @@ impl Closure<'_, '_> {
                 if queued & new == 0 {
                     self.head_for_later = true;
                 }
-                self.blocked[idx] = u16::MAX;
+                self.blocked[idx] = Kinds::MAX;
                 if ctx.crashed[x] {
                     if let Some(i) = self.find(x, RECOVER) {
                         self.add(i);
@@ -189,7 +189,7 @@ impl Closure<'_, '_> {
 
     /// A necessary enabling set for `y` sending a message of a kind in
     /// `kinds` to `x`.
-    pub(super) fn sender_nes(&mut self, y: usize, x: usize, kinds: u16) {
+    pub(super) fn sender_nes(&mut self, y: usize, x: usize, kinds: Kinds) {
         let ctx = self.ctx;
         if ctx.crashed[y] {
             if let Some(i) = self.find(y, RECOVER) {

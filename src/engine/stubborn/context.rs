@@ -8,7 +8,7 @@ use crate::model::{self, Action, Dtm0Model, SysState};
 use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::originator::{DtxSt, OrigState};
+use crate::protocol::originator::{DtxSt, OrigState, ReadPhase};
 use crate::protocol::participant::{superseded_durably, PartState};
 use crate::protocol::types::{Inc, St, TxId, Txr};
 use stateright::actor::{ActorModelAction, Id, Network};
@@ -27,7 +27,7 @@ pub struct Ctx<'a> {
     pub(super) ha_may_send: bool,
     /// `may_send[src * na + dst]`: the kinds `src` may send to `dst` along
     /// some path from this state.
-    pub(super) may_send: Vec<u16>,
+    pub(super) may_send: Vec<Kinds>,
     /// Per actor: views arriving later cannot read the log (participant)
     /// or resend (originator).
     pub(super) fut_view_flag: Vec<bool>,
@@ -49,7 +49,7 @@ pub struct Ctx<'a> {
     /// Ordered network: the messages behind the head of each channel.
     pub(super) queued: Vec<Vec<Msg>>,
     /// Ordered network: the kinds behind the head of each channel.
-    pub(super) queued_kinds: Vec<u16>,
+    pub(super) queued_kinds: Vec<Kinds>,
     /// Ordered network: the descriptions of the deliveries behind the
     /// head of each channel (to a live receiver).
     pub(super) queued_descs: Vec<Vec<Desc>>,
@@ -206,7 +206,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The kinds `src` may send to `dst` along some path from the state.
-    pub fn may_send(&self, src: usize, dst: usize) -> u16 {
+    pub fn may_send(&self, src: usize, dst: usize) -> Kinds {
         self.may_send[src * self.na + dst]
     }
 
@@ -348,6 +348,8 @@ impl<'a> Ctx<'a> {
             // An ack nobody awaits (of an eviction or push_own REDO, or a
             // stale one) changes nothing, and stays so while the round for
             // its sender is closed and no view can open one.
+            // A GET is answered from the catalogue (never a no-op: it sends).
+            Msg::Get { .. } => {}
             Msg::RedoAck { tx, .. } => {
                 let r = d.src;
                 let closed = r < c.n
@@ -396,6 +398,7 @@ impl<'a> Ctx<'a> {
                     return noop;
                 }
                 d.flag = flag || !c.ghosts;
+                d.issues = !flag && waiting_read(o);
                 d.mask = (0..c.n)
                     .filter(|&p| sv.get(p) == St::P)
                     .fold(0, |m, p| m | 1 << p);
@@ -412,6 +415,20 @@ impl<'a> Ctx<'a> {
                     d.mask = resend;
                 } else {
                     d.mask = u16::MAX;
+                }
+            }
+            // A reply for a read that is complete, or that no longer
+            // waits for this replica (its view removed it), changes
+            // nothing, and stays so: a read leaves `Asked` only for `Done`
+            // and its pending replicas only go.
+            Msg::GetReply { rid, .. } => {
+                let stale = o.reads.get(*rid as usize).is_none_or(|r| {
+                    r.phase == ReadPhase::Done
+                        || (r.phase == ReadPhase::Asked
+                            && !r.pending.iter().any(|&(q, _)| q as usize == src))
+                });
+                if noop_ok && stale {
+                    return noop;
                 }
             }
             _ if noop_ok => return noop,
@@ -453,7 +470,7 @@ impl<'a> Ctx<'a> {
     /// of kind `k` to `x`. Exact for a view at a participant whose effect
     /// is known (nothing can overtake it, and what it reads changes only
     /// with views); true otherwise.
-    pub(super) fn may_trigger(&self, a: &Action, y: usize, x: usize, k: u16) -> bool {
+    pub(super) fn may_trigger(&self, a: &Action, y: usize, x: usize, k: Kinds) -> bool {
         if let ActorModelAction::Timeout(..) = a {
             // The commit sends notices only for the records it makes
             // durable (`handle_commit_timer`): none while nothing is
@@ -673,7 +690,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The description of a future action of kind `k` at `x` from `src`.
-    pub(super) fn future_desc(&self, x: usize, k: u16, src: usize) -> Desc {
+    pub(super) fn future_desc(&self, x: usize, k: Kinds, src: usize) -> Desc {
         let mut d = Desc::of(k);
         d.src = src;
         d.future = true;
@@ -701,6 +718,7 @@ impl<'a> Ctx<'a> {
             }
             (Role::Orig, PER) => {
                 d.flag = self.orig_all_stable[x] || !self.c.ghosts;
+                d.issues = live_orig(self.s, &self.crashed, x).is_none_or(waiting_read);
                 d.mask = u16::MAX;
                 d.tx = self.orig_open_tx[x];
             }
@@ -752,4 +770,9 @@ fn view_starts_round(c: &Cluster, x: usize, p: &PartState, table: &HaTable) -> b
 fn evicted_below(c: &Cluster, p: &PartState, table: &HaTable, slot: usize) -> Option<Inc> {
     let ni = table.get(c.n + slot).0;
     (ni > p.view.get(c.n + slot).0 && ni > 1).then_some(ni)
+}
+
+/// Originator `o` has a read waiting for its earlier dtxs to be STABLE.
+fn waiting_read(o: &OrigState) -> bool {
+    o.reads.iter().any(|r| r.phase == ReadPhase::Waiting)
 }

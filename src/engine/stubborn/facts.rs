@@ -71,12 +71,12 @@ pub(super) fn seq_of(s: &SysState, crashed: &[bool], i: usize) -> u32 {
 
 /// Ordered network, per channel `src * na + dst`: the messages behind the
 /// head, their kinds, and whether the channel holds a message.
-pub(super) type Channels = (Vec<Vec<Msg>>, Vec<u16>, Vec<bool>);
+pub(super) type Channels = (Vec<Vec<Msg>>, Vec<Kinds>, Vec<bool>);
 
 /// Messages in flight, by channel (ordered network only).
 pub(super) fn channels(s: &SysState, na: usize) -> Channels {
     let mut queued: Vec<Vec<Msg>> = vec![Vec::new(); na * na];
-    let mut kinds = vec![0u16; na * na];
+    let mut kinds: Vec<Kinds> = vec![0; na * na];
     let mut nonempty = vec![false; na * na];
     if let Network::Ordered(map) = &s.network {
         for (&(src, dst), q) in map {
@@ -109,7 +109,7 @@ pub(super) struct Facts<'a> {
     /// Per actor: the tables of views newer than its own in flight to it.
     pub(super) views_in: Vec<Vec<&'a HaTable>>,
     /// `inflight[src * na + dst]`: the kinds in flight from `src` to `dst`.
-    pub(super) inflight: Vec<u16>,
+    pub(super) inflight: Vec<Kinds>,
     pub(super) view_may_arrive: Vec<bool>,
     pub(super) push: bool,
     /// Per participant: the dtxs of the EXECUTEs and REDOs in flight to it.
@@ -158,7 +158,7 @@ impl<'a> Facts<'a> {
         }
         // A view newer than the receiver's may be in flight to it.
         let mut views_in: Vec<Vec<&HaTable>> = vec![Vec::new(); na];
-        let mut inflight = vec![0u16; na * na];
+        let mut inflight: Vec<Kinds> = vec![0; na * na];
         for &(src, dst, msg) in &flight {
             let (si, di) = (usize::from(src), usize::from(dst));
             inflight[si * na + di] |= msg_kind(msg);
@@ -252,9 +252,9 @@ impl<'a> Facts<'a> {
 
     /// `may_send[src * na + dst]`: the kinds `src` may send to `dst` along
     /// some path from this state.
-    pub(super) fn may_send(&self) -> Vec<u16> {
+    pub(super) fn may_send(&self) -> Vec<Kinds> {
         let (c, na, crashed) = (self.c, self.na, &self.crashed);
-        let mut may_send = vec![0u16; na * na];
+        let mut may_send: Vec<Kinds> = vec![0; na * na];
         for y in 0..na {
             let row = &mut may_send[y * na..(y + 1) * na];
             match role(c, y) {
@@ -263,6 +263,7 @@ impl<'a> Facts<'a> {
                         *k = match role(c, d) {
                             _ if d == y => 0,
                             Role::Part => RDO | ACK | PER | EOL,
+                            Role::Orig if reads_of_slot(c, d) => EXD | PER | GETR,
                             Role::Orig => EXD | PER,
                             Role::Ha if c.may_fail(y) => START | READY | RECOV | OTHER,
                             Role::Ha => START | READY | RECOV,
@@ -294,6 +295,20 @@ impl<'a> Facts<'a> {
                             (Role::Ha, _) if self.may_restart[y] => START,
                             _ => 0,
                         };
+                        // GET goes out when a waiting read's earlier dtxs
+                        // are STABLE (on a notice, or at issue on a view),
+                        // also by a later incarnation.
+                        let waiting = o.is_none_or(|o| {
+                            o.reads
+                                .iter()
+                                .any(|r| r.phase == crate::protocol::originator::ReadPhase::Waiting)
+                        });
+                        if role(c, d) == Role::Part
+                            && reads_of_slot(c, y)
+                            && (waiting || self.may_restart[y])
+                        {
+                            *k |= GET;
+                        }
                     }
                 }
                 Role::Ha => {
@@ -311,7 +326,7 @@ impl<'a> Facts<'a> {
     }
 
     /// The may-send row of live participant `y`.
-    pub(super) fn live_part_row(&self, y: usize, row: &mut [u16]) {
+    pub(super) fn live_part_row(&self, y: usize, row: &mut [Kinds]) {
         let (c, n, ha_i) = (self.c, self.n, self.ha_i);
         let p = self.part(y).expect("a live participant");
         let per = p.log.len() > p.ndur as usize
@@ -343,6 +358,11 @@ impl<'a> Facts<'a> {
                     }
                     if self.exec_in(y, d) {
                         k |= EXD;
+                    }
+                    // GET-REPLY answers a GET (a slot without reads sends
+                    // none).
+                    if reads_of_slot(c, d) {
+                        k |= GETR;
                     }
                     k
                 }
@@ -481,4 +501,9 @@ impl<'a> Facts<'a> {
                     .any(|t| t.get(x) == (p.inc, HaSt::Recovering)));
         may_round || may_evict || may_push
     }
+}
+
+/// Whether actor `i` is an originator whose scripts read (`get`).
+fn reads_of_slot(c: &crate::protocol::cluster::Cluster, i: usize) -> bool {
+    i >= c.n && i < c.n + c.m() && c.originators[i - c.n].reads.iter().any(|r| !r.is_empty())
 }

@@ -6,30 +6,37 @@ use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::Msg;
 use crate::protocol::types::{Inc, TxId};
 
+/// A set of kinds of actions, one bit each.
+pub type Kinds = u32;
+
 // Kinds of actions, one bit each. Message kinds name the message
 // delivered; `NOOP` is a delivery that is a no-op at the receiver in every
 // state reachable without the receiver restarting.
-pub const EXE: u16 = 1 << 0;
-pub const RDO: u16 = 1 << 1;
-pub const ACK: u16 = 1 << 2;
-pub const PER: u16 = 1 << 3;
-pub const EOL: u16 = 1 << 4;
-pub const VIEW: u16 = 1 << 5;
-pub const EXD: u16 = 1 << 6;
-pub const START: u16 = 1 << 7;
-pub const READY: u16 = 1 << 8;
-pub const RECOV: u16 = 1 << 9;
-pub const COMMIT: u16 = 1 << 10;
-pub const NOOP: u16 = 1 << 11;
-pub const CRASH: u16 = 1 << 12;
-pub const RECOVER: u16 = 1 << 13;
-pub const DROP: u16 = 1 << 14;
-pub const OTHER: u16 = 1 << 15;
+pub const EXE: Kinds = 1 << 0;
+pub const RDO: Kinds = 1 << 1;
+pub const ACK: Kinds = 1 << 2;
+pub const PER: Kinds = 1 << 3;
+pub const EOL: Kinds = 1 << 4;
+pub const VIEW: Kinds = 1 << 5;
+pub const EXD: Kinds = 1 << 6;
+pub const START: Kinds = 1 << 7;
+pub const READY: Kinds = 1 << 8;
+pub const RECOV: Kinds = 1 << 9;
+pub const COMMIT: Kinds = 1 << 10;
+pub const NOOP: Kinds = 1 << 11;
+pub const CRASH: Kinds = 1 << 12;
+pub const RECOVER: Kinds = 1 << 13;
+pub const DROP: Kinds = 1 << 14;
+pub const OTHER: Kinds = 1 << 15;
+/// A GET (originator -> participant) and its reply.
+pub const GET: Kinds = 1 << 16;
+pub const GETR: Kinds = 1 << 17;
 /// Every kind a message can have.
-pub const MSGS: u16 = EXE | RDO | ACK | PER | EOL | VIEW | EXD | START | READY | RECOV | OTHER;
+pub const MSGS: Kinds =
+    EXE | RDO | ACK | PER | EOL | VIEW | EXD | START | READY | RECOV | OTHER | GET | GETR;
 
 /// The kind of a message, as sent.
-pub fn msg_kind(m: &Msg) -> u16 {
+pub fn msg_kind(m: &Msg) -> Kinds {
     match m {
         Msg::Execute { .. } => EXE,
         Msg::Redo { .. } => RDO,
@@ -42,13 +49,15 @@ pub fn msg_kind(m: &Msg) -> u16 {
         Msg::Ready { .. } => READY,
         Msg::Recovered { .. } => RECOV,
         Msg::Down { .. } | Msg::Failed { .. } => OTHER,
+        Msg::Get { .. } => GET,
+        Msg::GetReply { .. } => GETR,
     }
 }
 
 /// What the table needs to know of one action of an actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Desc {
-    pub kind: u16,
+    pub kind: Kinds,
     /// The sender of a delivery (`usize::MAX` otherwise).
     pub src: usize,
     /// The dtx of EXECUTE, REDO, PERSISTENT, EXECUTED, if known.
@@ -91,6 +100,10 @@ pub struct Desc {
     pub ev_only: bool,
     pub ev_slot: u8,
     pub ev_alive: Inc,
+    /// Originator PERSISTENT (or EXECUTED): it may issue a read (make the
+    /// last dtx before a waiting read STABLE), sending GETs addressed by
+    /// the view and recording the read's ghost.
+    pub issues: bool,
 }
 
 impl Desc {
@@ -99,7 +112,7 @@ impl Desc {
         t.slot == self.ev_slot && t.inc < self.ev_alive
     }
 
-    pub(super) fn of(kind: u16) -> Desc {
+    pub(super) fn of(kind: Kinds) -> Desc {
         Desc {
             kind,
             src: usize::MAX,
@@ -112,6 +125,7 @@ impl Desc {
             ev_only: false,
             ev_slot: 0,
             ev_alive: 0,
+            issues: false,
         }
     }
 }
@@ -281,6 +295,21 @@ pub(super) fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // EXECUTE appends after the cutoff or merges a zero vector,
         // and sends to the originator, not to the peer.
         (EXE, ACK) => true,
+        // GET reads the visible catalogue and answers its sender only.
+        // A notice writes state vectors (and `early`, the commit timer, or
+        // under notice-own-commit the store), never the catalogue, and
+        // sends nothing; an EOL and an ack write recovery bookkeeping and
+        // send to peers and HA; a view writes the view,
+        // rounds and EOL flags (any view: none sends to an originator or
+        // changes the catalogue). Two GETs from different originators answer
+        // on different channels (from one, the replies' order on an
+        // ordered channel would differ).
+        // (A participant's catalogue changes only when it executes.)
+        (PER, GET) | (ACK, GET) | (EOL, GET) | (VIEW, GET) => true,
+        // The commit makes records durable, not visible; with nothing
+        // pending it sends no notice to the originator.
+        (COMMIT, GET) => a.flag,
+        (GET, GET) => a.src != b.src,
         _ => false,
     }
 }
@@ -303,11 +332,25 @@ pub(super) fn indep_orig(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         (VIEW, EXD) => true,
         // Notices merge by maximum; only the ghost list of STABLE
         // dtxs keeps an order, so two dtxs may not both become STABLE.
-        (PER, PER) => a.flag || b.flag || matches!((a.tx, b.tx), (Some(x), Some(y)) if x == y),
+        // Two notices that may both issue reads (ghosts off: `flag` does
+        // not say "already STABLE") would send their GETs in either order.
+        (PER, PER) => {
+            matches!((a.tx, b.tx), (Some(x), Some(y)) if x == y)
+                || ((a.flag || b.flag) && !(a.issues && b.issues))
+        }
         // A view resends EXECUTE to participants whose incarnation
         // grew where the vector is below P: a notice showing none of
         // them P changes nothing it reads.
-        (PER, VIEW) => b.flag || a.mask & b.mask == 0,
+        // Unless the notice may issue a read (whose GETs go to the
+        // replicas the view shows available, and which a view completes).
+        (PER, VIEW) => !a.issues && (b.flag || a.mask & b.mask == 0),
+        // A GET reply changes only its read (one replica fewer pending,
+        // the best record): EXECUTED does not touch reads; a notice that
+        // issues reads touches only waiting ones, and a reply is for an
+        // asked one. Two replies: the result is a maximum in the default
+        // version order (at a tie under Motr's order the first stays).
+        (EXD, GETR) | (PER, GETR) => true,
+        (GETR, GETR) => c.variants.version_order == crate::protocol::types::VersionOrder::Writer,
         _ => false,
     }
 }
@@ -315,7 +358,7 @@ pub(super) fn indep_orig(c: &Cluster, a: &Desc, b: &Desc) -> bool {
 /// Which deliveries (kind, and whether from the destination of the send)
 /// make a handler of `role` send a message of kind `k`: the trigger table.
 /// `COMMIT` stands for the commit timeout; START comes from a restart.
-pub(super) fn triggers(c: &Cluster, role: Role, k: u16) -> &'static [(u16, bool)] {
+pub(super) fn triggers(c: &Cluster, role: Role, k: Kinds) -> &'static [(Kinds, bool)] {
     let push = c.variants.own_redo && c.variants.pruning;
     match (role, k) {
         // EXECUTED answers EXECUTE.
@@ -338,6 +381,10 @@ pub(super) fn triggers(c: &Cluster, role: Role, k: u16) -> &'static [(u16, bool)
         // A participant failing for good reports (OTHER) on its own
         // timer (`COMMIT` stands for any timeout).
         (Role::Part, OTHER) => &[(COMMIT, false)],
+        // A GET goes out when the dtxs before a read are STABLE (a notice;
+        // EXECUTED under a mutant) or at issue (a view).
+        (Role::Orig, GET) => &[(VIEW | PER | EXD, false)],
+        (Role::Part, GETR) => &[(GET, true)],
         (Role::Ha, VIEW) => &[(START | READY | RECOV | OTHER, false)],
         _ => &[],
     }
