@@ -167,6 +167,7 @@ pub fn client(
     wait: Wait,
     json: bool,
     timeout: Duration,
+    clock_lag: Duration,
 ) -> Result<ExitCode, String> {
     init_logs("warn");
     let (_, spec) = load(cluster)?;
@@ -206,7 +207,7 @@ pub fn client(
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let reps = client::run(&spec, slot, &data, &[op], wait, timeout)?;
+    let reps = client::run_with_clock(&spec, slot, &data, &[op], wait, timeout, clock_lag)?;
     if json {
         println!(
             "{}",

@@ -143,6 +143,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             wait,
             timeout,
             json,
+            clock_lag,
             op,
         } => live_cmd::client(
             cluster,
@@ -152,6 +153,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             wait.into(),
             json,
             Duration::from_secs(timeout),
+            Duration::from_millis(clock_lag),
         ),
         Cmd::Inspect {
             cluster,

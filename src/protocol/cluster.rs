@@ -63,6 +63,11 @@ pub struct Variants {
     pub no_epochs: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
+    /// Motr's CAS reply (`motr-silent-supersede`): a versioned PUT or DEL
+    /// that loses to a newer version is answered as a success, so EXECUTED
+    /// never says superseded (the default carries the verdict).
+    #[serde(default)]
+    pub silent_supersede: bool,
 }
 
 impl Default for Variants {
@@ -80,6 +85,7 @@ impl Default for Variants {
             notice_own_commit: false,
             no_epochs: false,
             mutants: Mutants::default(),
+            silent_supersede: false,
         }
     }
 }
@@ -97,6 +103,7 @@ pub const MOTR_PRESET: &[&str] = &[
     "no-execute-fence",
     "notice-own-commit",
     "no-epochs",
+    "motr-silent-supersede",
 ];
 
 /// Names of the variants, as accepted by `--variant` and model files.
@@ -148,8 +155,12 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "Motr (dtm0/recovery.c, dtm0/fop.c): messages carry no epoch; a process takes every message addressed to it, and an EOL counts for the sender's incarnation the receiver's view shows",
     ),
     (
+        "motr-silent-supersede",
+        "Motr (cas/ctg_store.c versioned_put_sync returns 0 when the stored version is newer; cas/service.c cas_fom_tick replies that rc; dix/req.c dix_item_rc_update takes it): a PUT or DEL that loses to a newer version is reported as a success, never as superseded",
+    ),
+    (
         "motr",
-        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs)",
+        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs, motr-silent-supersede)",
     ),
 ];
 
@@ -172,6 +183,7 @@ impl Variants {
             "no-execute-fence" => self.no_execute_fence = true,
             "notice-own-commit" => self.notice_own_commit = true,
             "no-epochs" => self.no_epochs = true,
+            "motr-silent-supersede" => self.silent_supersede = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -253,6 +265,9 @@ impl Variants {
         }
         if self.no_epochs {
             v.push("no-epochs");
+        }
+        if self.silent_supersede {
+            v.push("motr-silent-supersede");
         }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {

@@ -53,8 +53,12 @@ impl HaTable {
 pub enum Msg {
     /// originator -> participant: execute this dtx.
     Execute { to: Inc, tx: TxId, op: Op },
-    /// participant -> originator: executed (V).
-    Executed { to: Inc, tx: TxId },
+    /// participant -> originator: executed (V). `superseded`: the
+    /// participant's verdict, true when the key's visible record there
+    /// stands above the dtx's version once executed (the op lost to a newer
+    /// one, or has been overwritten since); never under
+    /// `motr-silent-supersede`.
+    Executed { to: Inc, tx: TxId, superseded: bool },
     /// participant -> participants and originator: the local transaction
     /// holding `tx` is durable; `sv` is the sender's view.
     Persistent { to: Inc, tx: TxId, sv: StateVec },

@@ -52,6 +52,24 @@ pub struct Dtx {
     pub op: Op,
     pub sv: StateVec,
     pub st: DtxSt,
+    /// The outcome: some participant's EXECUTED said superseded (a version
+    /// above the dtx's stood at that replica). Set by the first such
+    /// verdict, whenever it arrives (before or after DONE), never cleared;
+    /// a DONE dtx with it is reported SUPERSEDED (README, "Superseded
+    /// writes").
+    pub superseded: bool,
+}
+
+impl Dtx {
+    /// The dtx state as the originator reports it: DONE becomes SUPERSEDED
+    /// for a dtx some participant said was superseded.
+    pub fn outcome_name(&self) -> &'static str {
+        if self.superseded && self.st == DtxSt::Done {
+            "SUPERSEDED"
+        } else {
+            self.st.name()
+        }
+    }
 }
 
 /// What survives an originator crash: its incarnation counter, and the
@@ -141,6 +159,7 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             op,
             sv: StateVec::default(),
             st: DtxSt::InProgress,
+            superseded: false,
         });
         for p in 0..c.n {
             if writes_to(c, &s.view, p) {
@@ -215,7 +234,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
     match msg {
         // A reply to an earlier incarnation: lost with it.
         _ if msg.to_inc().is_some_and(|to| to != s.inc) && !c.variants.no_epochs => {}
-        Msg::Executed { tx, .. } => handle_executed(c, s, src, tx, o),
+        Msg::Executed { tx, superseded, .. } => handle_executed(c, s, src, tx, superseded, o),
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
         Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),
         // Not for an originator.
@@ -231,8 +250,17 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
 }
 
 /// EXECUTED (from a participant): the dtx is V there; EXECUTED once V at
-/// every participant.
-fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId, o: &mut Out<Dtm0>) {
+/// every participant. A superseded verdict marks the dtx's outcome, even
+/// when the participant is already V or P in its vector (on an unordered
+/// network a PERSISTENT notice can overtake the reply) and even after DONE.
+fn handle_executed(
+    c: &Cluster,
+    s: &mut Cow<OrigState>,
+    src: Id,
+    tx: TxId,
+    superseded: bool,
+    o: &mut Out<Dtm0>,
+) {
     let p = usize::from(src);
     if p >= c.n {
         return; // only participants reply
@@ -240,6 +268,9 @@ fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId, o: &m
     let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
         return;
     };
+    if superseded && !s.dtxs[i].superseded {
+        s.to_mut().dtxs[i].superseded = true;
+    }
     if s.dtxs[i].sv.get(p) >= St::V {
         return;
     }

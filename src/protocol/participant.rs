@@ -319,7 +319,8 @@ fn lost_with_earlier_incarnation(c: &Cluster, s: &PartState, msg: &Msg) -> bool 
 
 /// EXECUTE (from the originator): unless HA declared the originator's
 /// incarnation FAILED, execute the dtx (`execute_record`) and answer
-/// EXECUTED (also to a duplicate: the dtx is V here either way).
+/// EXECUTED (also to a duplicate: the dtx is V here either way), with the
+/// verdict `superseded_here`.
 fn handle_execute(
     c: &Cluster,
     me: usize,
@@ -338,10 +339,27 @@ fn handle_execute(
         sv: StateVec::default(),
     };
     execute_record(c, me, s, txr, None, o);
+    let superseded = !c.variants.silent_supersede && superseded_here(c, s, &txr);
     o.send(
         c.originator_id(tx.slot as usize),
-        Msg::Executed { to: tx.inc, tx },
+        Msg::Executed {
+            to: tx.inc,
+            tx,
+            superseded,
+        },
     );
+}
+
+/// The participant's verdict on a dtx it has just executed (or holds
+/// already): the key's visible record stands above the dtx's version in the
+/// cluster's version order. Right after a first execution that means the op
+/// lost to a newer one (it covered the op, which wrote nothing); for a
+/// duplicate, that a newer op has overwritten it since. A key left absent
+/// (a DEL under `del-absent-no-tombstone`) is not superseded.
+pub fn superseded_here(c: &Cluster, s: &PartState, txr: &Txr) -> bool {
+    let v = txr.version();
+    s.kv.get(&txr.op.key())
+        .is_some_and(|r| r.ver != v && c.variants.version_order.covers(r.ver, v))
 }
 
 /// REDO (from a peer serving a restore round, evicting, or pushing its own
