@@ -92,6 +92,8 @@ fn every_explanation_agrees_with_its_check() {
         ("equal-ts", &["motr-version-order"]),
         ("crash-twice", &["no-epochs"]),
         ("evict-split", &["no-execute-fence"]),
+        ("motr-clock-lag", &[]),
+        ("equal-ts", &["motr-silent-supersede"]),
     ];
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (model, variants) in runs {

@@ -45,6 +45,7 @@ const MODELS: &[&str] = &[
     "evict-split+no-execute-fence",
     "put-crash+notice-own-commit",
     "put-crash+no-epochs",
+    "motr-clock-lag",
 ];
 const CAP: usize = 2_000_000;
 

@@ -46,7 +46,7 @@ fn small_model_passes_with_exit_0() {
     let t = text(&o);
     assert!(t.contains("EXHAUSTIVE"), "{t}");
     for id in [
-        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2", "L3",
+        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "L1", "L2", "L3",
     ] {
         assert!(t.contains(&format!("  {id} ")), "{id} missing in {t}");
     }

@@ -128,6 +128,7 @@ fn clause(id: &str) -> &'static str {
         "S7" => "a record was pruned while not durable at every participant",
         "S8" => "a participant declared itself recovered before applying every record its peers logged",
         "S9" => "an EOL was sent before every REDO of its round was acked",
+        "S10" => "at quiescence a dtx is DONE at its originator though it lost to a newer version everywhere",
         "L1" => "settled with a participant not ONLINE",
         "L2" => "settled with a dtx not durable everywhere or not P in every record of it",
         "L3" => "settled with a dtx of a live originator neither STABLE nor DONE",
