@@ -292,6 +292,8 @@ pub enum NotApplicable {
     NoDel,
     NoPruning,
     NoSupersede,
+    /// `motr-silent-supersede`: no participant ever says superseded.
+    SilentSupersede,
 }
 
 impl NotApplicable {
@@ -305,6 +307,9 @@ impl NotApplicable {
             NotApplicable::NoPruning => "pruning is off",
             NotApplicable::NoSupersede => {
                 "no key written by two originator slots or by a lagging clock"
+            }
+            NotApplicable::SilentSupersede => {
+                "participants never say superseded (motr-silent-supersede)"
             }
         }
     }
@@ -342,6 +347,7 @@ pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<NotApplicable> {
         Needs::Del if !has_del => Some(NotApplicable::NoDel),
         Needs::Pruning if !c.variants.pruning => Some(NotApplicable::NoPruning),
         Needs::Supersede if !can_supersede(c) => Some(NotApplicable::NoSupersede),
+        Needs::Supersede if c.variants.silent_supersede => Some(NotApplicable::SilentSupersede),
         _ => None,
     }
 }

@@ -411,6 +411,68 @@ mod tests {
         assert!(!timer_set(&o) && s.outbox.is_empty());
     }
 
+    /// A superseded verdict marks the dtx whenever it arrives: after the
+    /// participant's P notice (an unordered network) and after DONE; DONE
+    /// is then reported SUPERSEDED. A verdict that took effect marks
+    /// nothing.
+    #[test]
+    fn a_superseded_verdict_marks_the_dtx_even_after_a_notice_or_done() {
+        let c = Cluster {
+            n: 2,
+            originators: vec![crate::protocol::cluster::OriginatorCfg {
+                name: "o".into(),
+                plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
+                first_inc: 1,
+            }],
+            keys: 1,
+            variants: Default::default(),
+            k: 1,
+            ghosts: true,
+            one_send_per_step: false,
+        };
+        let tx = TxId {
+            ts: 10,
+            slot: 0,
+            inc: 1,
+        };
+        let mut s: Cow<OrigState> = Cow::Owned(on_start(&c, 0, &None, &mut Out::new()));
+        let pp = StateVec::default().with(0, St::P).with(1, St::P);
+        let notice = Msg::Persistent { to: 1, tx, sv: pp };
+        on_msg(&c, &mut s, c.participant_id(0), notice, &mut Out::new());
+        assert_eq!(s.dtxs[0].st, DtxSt::Done);
+        assert_eq!(s.dtxs[0].outcome_name(), "DONE");
+        let reply = |superseded| Msg::Executed {
+            to: 1,
+            tx,
+            superseded,
+        };
+        on_msg(
+            &c,
+            &mut s,
+            c.participant_id(0),
+            reply(false),
+            &mut Out::new(),
+        );
+        assert!(!s.dtxs[0].superseded);
+        on_msg(
+            &c,
+            &mut s,
+            c.participant_id(1),
+            reply(true),
+            &mut Out::new(),
+        );
+        assert!(s.dtxs[0].superseded);
+        assert_eq!(s.dtxs[0].outcome_name(), "SUPERSEDED");
+        on_msg(
+            &c,
+            &mut s,
+            c.participant_id(0),
+            reply(false),
+            &mut Out::new(),
+        );
+        assert!(s.dtxs[0].superseded, "never cleared");
+    }
+
     #[test]
     fn the_ghost_struct_adds_nothing_to_the_encoded_store() {
         // A live client keeps `OrigStore` in a postcard file: grouping the

@@ -924,6 +924,44 @@ mod tests {
         }
     }
 
+    /// EXECUTED carries the verdict: a PUT or DEL below the key's record
+    /// is superseded, as is a duplicate EXECUTE of a dtx overwritten since;
+    /// a write that took effect is not; under `motr-silent-supersede`
+    /// never.
+    #[test]
+    fn executed_says_superseded_where_a_newer_version_stands() {
+        let verdicts = |o: &Out<Dtm0>| -> Vec<bool> {
+            o.iter()
+                .filter_map(|x| match x {
+                    Command::Send(_, Msg::Executed { superseded, .. }) => Some(*superseded),
+                    _ => None,
+                })
+                .collect()
+        };
+        for silent in [false, true] {
+            let mut c = cluster();
+            c.variants.silent_supersede = silent;
+            let mut s = Cow::Owned(on_start(&c, 0, &None, &mut Out::new()));
+            let put = |val| Op::Put { key: 1, val };
+            let mut run = |ts, op| {
+                let mut o = Out::new();
+                execute(&c, &mut s, &mut o, ts, op);
+                verdicts(&o)
+            };
+            let lost = !silent;
+            assert_eq!(run(100, put(1)), vec![false], "applied");
+            assert_eq!(run(10, put(2)), vec![lost], "a lagging PUT");
+            assert_eq!(run(11, Op::Del { key: 1 }), vec![lost], "a lagging DEL");
+            assert_eq!(run(100, put(1)), vec![false], "a duplicate still on top");
+            assert_eq!(run(200, put(3)), vec![false]);
+            assert_eq!(
+                run(100, put(1)),
+                vec![lost],
+                "a duplicate overwritten since"
+            );
+        }
+    }
+
     /// An EOL meant for an earlier incarnation is dropped by default; with
     /// `no-epochs` it is taken, as from the sender's incarnation the view
     /// shows, and counts.
