@@ -150,10 +150,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             slot,
             data,
             op.into(),
-            wait.into(),
-            json,
-            Duration::from_secs(timeout),
-            Duration::from_millis(clock_lag),
+            live_cmd::ClientOpts {
+                wait: wait.into(),
+                json,
+                timeout: Duration::from_secs(timeout),
+                clock_lag: Duration::from_millis(clock_lag),
+            },
         ),
         Cmd::Inspect {
             cluster,
