@@ -164,12 +164,12 @@ pub fn run_with_clock(
                     txid: format!("{name}{}@{}", d.id.inc, d.id.ts),
                     op: crate::protocol::types::render_op(&d.op, d.id.ts),
                     version: d.id.ts,
-                    state: if d.superseded && d.st >= DtxSt::Executed {
+                    state: if d.superseded.0 && d.st >= DtxSt::Executed {
                         "SUPERSEDED"
                     } else {
                         d.st.name()
                     },
-                    superseded: d.superseded,
+                    superseded: d.superseded.0,
                     sv: d.sv.render(spec.n()),
                     executed_us: executed_at[i],
                     stable_us: stable_at[i],

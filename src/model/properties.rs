@@ -711,7 +711,7 @@ fn done_as_applied(m: &Dtm0Model, s: &SysState) -> Vec<(TxId, Op)> {
             (!s.crashed[i]).then(|| s.actor_states[i].originator())?
         })
         .flat_map(|o| o.dtxs.iter())
-        .filter(|d| d.st == crate::protocol::originator::DtxSt::Done && !d.superseded)
+        .filter(|d| d.st == crate::protocol::originator::DtxSt::Done && !d.superseded.0)
         .map(|d| (d.id, d.op))
         .collect()
 }
@@ -750,7 +750,7 @@ fn w10_superseded_reported(m: &Dtm0Model, s: &SysState) -> bool {
         !s.crashed[i]
             && s.actor_states[i]
                 .originator()
-                .is_some_and(|o| o.dtxs.iter().any(|d| d.superseded))
+                .is_some_and(|o| o.dtxs.iter().any(|d| d.superseded.0))
     })
 }
 

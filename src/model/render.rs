@@ -52,7 +52,7 @@ pub fn message(cfg: &ModelCfg, msg: &Msg) -> String {
         Msg::Executed { tx, superseded, .. } => format!(
             "EXECUTED {}{}",
             c.txid_name(tx),
-            if *superseded { " superseded" } else { "" }
+            if superseded.0 { " superseded" } else { "" }
         ),
         Msg::Persistent { tx, sv, .. } => {
             format!("PERSISTENT {} st={}", c.txid_name(tx), sv.render(n))
@@ -378,7 +378,7 @@ fn step_message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> Str
         Msg::Executed { tx, superseded, .. } => format!(
             "reply {}{}",
             dtx_name(c, tx),
-            if *superseded { " (superseded)" } else { "" }
+            if superseded.0 { " (superseded)" } else { "" }
         ),
         Msg::Persistent { tx, sv: v, .. } => {
             format!("PERSISTENT {} st={}", dtx_name(c, tx), v.render(c.n))

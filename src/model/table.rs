@@ -117,7 +117,7 @@ pub fn snapshot(
                         e.push(' ');
                         e.push_str(d.outcome_name());
                     }
-                    if d.superseded && d.st < crate::protocol::originator::DtxSt::Done {
+                    if d.superseded.0 && d.st < crate::protocol::originator::DtxSt::Done {
                         // Reported SUPERSEDED once DONE.
                         e.push_str(" superseded");
                     }

@@ -6,7 +6,7 @@
 //! crashed process are lost, and in the model they would otherwise wait for
 //! the restart.
 
-use crate::protocol::types::{Inc, Op, StateVec, TxId, Txr};
+use crate::protocol::types::{Inc, Mark, Op, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 
 /// A process state as HA decides it.
@@ -58,7 +58,7 @@ pub enum Msg {
     /// stands above the dtx's version once executed (the op lost to a newer
     /// one, or has been overwritten since); never under
     /// `motr-silent-supersede`.
-    Executed { to: Inc, tx: TxId, superseded: bool },
+    Executed { to: Inc, tx: TxId, superseded: Mark },
     /// participant -> participants and originator: the local transaction
     /// holding `tx` is durable; `sv` is the sender's view.
     Persistent { to: Inc, tx: TxId, sv: StateVec },

@@ -22,7 +22,7 @@
 use crate::protocol::actor::{Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::types::{Inc, Op, Seq, St, StateVec, TxId};
+use crate::protocol::types::{Inc, Mark, Op, Seq, St, StateVec, TxId};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -57,14 +57,14 @@ pub struct Dtx {
     /// verdict, whenever it arrives (before or after DONE), never cleared;
     /// a DONE dtx with it is reported SUPERSEDED (README, "Superseded
     /// writes").
-    pub superseded: bool,
+    pub superseded: Mark,
 }
 
 impl Dtx {
     /// The dtx state as the originator reports it: DONE becomes SUPERSEDED
     /// for a dtx some participant said was superseded.
     pub fn outcome_name(&self) -> &'static str {
-        if self.superseded && self.st == DtxSt::Done {
+        if self.superseded.0 && self.st == DtxSt::Done {
             "SUPERSEDED"
         } else {
             self.st.name()
@@ -159,7 +159,7 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             op,
             sv: StateVec::default(),
             st: DtxSt::InProgress,
-            superseded: false,
+            superseded: Mark(false),
         });
         for p in 0..c.n {
             if writes_to(c, &s.view, p) {
@@ -234,7 +234,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
     match msg {
         // A reply to an earlier incarnation: lost with it.
         _ if msg.to_inc().is_some_and(|to| to != s.inc) && !c.variants.no_epochs => {}
-        Msg::Executed { tx, superseded, .. } => handle_executed(c, s, src, tx, superseded, o),
+        Msg::Executed { tx, superseded, .. } => handle_executed(c, s, src, tx, superseded.0, o),
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
         Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),
         // Not for an originator.
@@ -268,8 +268,8 @@ fn handle_executed(
     let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
         return;
     };
-    if superseded && !s.dtxs[i].superseded {
-        s.to_mut().dtxs[i].superseded = true;
+    if superseded && !s.dtxs[i].superseded.0 {
+        s.to_mut().dtxs[i].superseded = Mark(true);
     }
     if s.dtxs[i].sv.get(p) >= St::V {
         return;
@@ -444,7 +444,7 @@ mod tests {
         let reply = |superseded| Msg::Executed {
             to: 1,
             tx,
-            superseded,
+            superseded: Mark(superseded),
         };
         on_msg(
             &c,
@@ -453,7 +453,7 @@ mod tests {
             reply(false),
             &mut Out::new(),
         );
-        assert!(!s.dtxs[0].superseded);
+        assert!(!s.dtxs[0].superseded.0);
         on_msg(
             &c,
             &mut s,
@@ -461,7 +461,7 @@ mod tests {
             reply(true),
             &mut Out::new(),
         );
-        assert!(s.dtxs[0].superseded);
+        assert!(s.dtxs[0].superseded.0);
         assert_eq!(s.dtxs[0].outcome_name(), "SUPERSEDED");
         on_msg(
             &c,
@@ -470,7 +470,7 @@ mod tests {
             reply(false),
             &mut Out::new(),
         );
-        assert!(s.dtxs[0].superseded, "never cleared");
+        assert!(s.dtxs[0].superseded.0, "never cleared");
     }
 
     #[test]

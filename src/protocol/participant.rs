@@ -345,7 +345,7 @@ fn handle_execute(
         Msg::Executed {
             to: tx.inc,
             tx,
-            superseded,
+            superseded: crate::protocol::types::Mark(superseded),
         },
     );
 }
@@ -933,7 +933,7 @@ mod tests {
         let verdicts = |o: &Out<Dtm0>| -> Vec<bool> {
             o.iter()
                 .filter_map(|x| match x {
-                    Command::Send(_, Msg::Executed { superseded, .. }) => Some(*superseded),
+                    Command::Send(_, Msg::Executed { superseded, .. }) => Some(superseded.0),
                     _ => None,
                 })
                 .collect()

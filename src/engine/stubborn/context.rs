@@ -383,7 +383,7 @@ impl<'a> Ctx<'a> {
                 let done = match find(tx) {
                     None => o.issued,
                     Some(dtx) => {
-                        src < c.n && dtx.sv.get(src) >= St::V && (!superseded || dtx.superseded)
+                        src < c.n && dtx.sv.get(src) >= St::V && (!superseded.0 || dtx.superseded.0)
                     }
                 };
                 if noop_ok && (done || src >= c.n) {
