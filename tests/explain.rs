@@ -97,6 +97,8 @@ fn every_explanation_agrees_with_its_check() {
         ("fail-first-p", &[]),
         ("motr-read-resurrect", &[]),
         ("read-one", &[]),
+        ("motr-clock-lag", &[]),
+        ("equal-ts", &["motr-silent-supersede"]),
     ];
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (model, variants) in runs {

@@ -51,6 +51,7 @@ const MODELS: &[&str] = &[
     "read",
     "read-one",
     "motr-read-resurrect",
+    "motr-clock-lag",
 ];
 const CAP: usize = 2_000_000;
 

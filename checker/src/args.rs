@@ -297,7 +297,7 @@ every process. It keeps no storage (the spec's HA never fails)."
         long_about = "One originator incarnation of a live cluster. `put` and `del` come up as \
 the next incarnation of the originator slot (its counter lives in --data), issue one dtx to every \
 participant, print its txid and version, and return when it is EXECUTED (or STABLE with --wait \
-stable). `get` reads every ONLINE participant and prints the highest version (a tombstone reads as \
+stable); a dtx some participant found superseded (a newer version of the key was there; see --clock-lag) prints SUPERSEDED instead. `get` reads every ONLINE participant and prints the highest version (a tombstone reads as \
 deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in time."
     )]
     Client {
@@ -319,6 +319,11 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
         /// Print JSON
         #[arg(long, global = true)]
         json: bool,
+        /// Run the client's clock this many milliseconds behind the real
+        /// one (a client rebooted with a lagging clock): a write that loses
+        /// to a newer version is reported SUPERSEDED
+        #[arg(long, global = true, default_value_t = 0, value_name = "MS")]
+        clock_lag: u64,
         #[command(subcommand)]
         op: ClientOp,
     },

@@ -159,15 +159,28 @@ pub enum ClientCmd {
     Get { key: String },
 }
 
+/// How `client` runs and prints.
+pub struct ClientOpts {
+    pub wait: Wait,
+    pub json: bool,
+    pub timeout: Duration,
+    /// How far behind the real clock the client's clock runs.
+    pub clock_lag: Duration,
+}
+
 pub fn client(
     cluster: Option<PathBuf>,
     slot: Option<String>,
     data: PathBuf,
     cmd: ClientCmd,
-    wait: Wait,
-    json: bool,
-    timeout: Duration,
+    opts: ClientOpts,
 ) -> Result<ExitCode, String> {
+    let ClientOpts {
+        wait,
+        json,
+        timeout,
+        clock_lag,
+    } = opts;
     init_logs("warn");
     let (_, spec) = load(cluster)?;
     let slot = match slot {
@@ -209,7 +222,7 @@ pub fn client(
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let reps = client::run(&spec, slot, &data, &[op], wait, timeout)?;
+    let reps = client::run_with_clock(&spec, slot, &data, &[op], wait, timeout, clock_lag)?;
     if json {
         println!(
             "{}",

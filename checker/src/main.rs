@@ -143,15 +143,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             wait,
             timeout,
             json,
+            clock_lag,
             op,
         } => live_cmd::client(
             cluster,
             slot,
             data,
             op.into(),
-            wait.into(),
-            json,
-            Duration::from_secs(timeout),
+            live_cmd::ClientOpts {
+                wait: wait.into(),
+                json,
+                timeout: Duration::from_secs(timeout),
+                clock_lag: Duration::from_millis(clock_lag),
+            },
         ),
         Cmd::Inspect {
             cluster,

@@ -46,7 +46,7 @@ fn small_model_passes_with_exit_0() {
     let t = text(&o);
     assert!(t.contains("EXHAUSTIVE"), "{t}");
     for id in [
-        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2", "L3",
+        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "L1", "L2", "L3",
     ] {
         assert!(t.contains(&format!("  {id} ")), "{id} missing in {t}");
     }
@@ -275,7 +275,7 @@ fn json_report_parses() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json on stdout");
     assert_eq!(v["model"], "tiny");
     assert_eq!(v["exhaustive"], true);
-    assert_eq!(v["properties"].as_array().unwrap().len(), 12);
+    assert_eq!(v["properties"].as_array().unwrap().len(), 13);
 }
 
 #[test]
@@ -713,7 +713,7 @@ fn scenario_seed_finish_reaches_quiescence() {
         assert_eq!(v["final"][p]["ha"], "ONLINE");
     }
     let props = v["properties"].as_array().unwrap();
-    assert_eq!(props.len(), 12);
+    assert_eq!(props.len(), 13);
     assert!(props.iter().all(|p| p["holds"] == true), "{props:?}");
 
     let o = dtm0(&[

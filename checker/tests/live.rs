@@ -352,3 +352,32 @@ fn the_live_seed_ends_where_the_model_ends() {
         }
     }
 }
+
+#[test]
+fn a_client_whose_clock_lags_is_told_its_writes_were_superseded() {
+    let l = Live::new("lag");
+    let o = l.client(&["put", "k1", "5", "--wait", "done"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("DONE"), "{}", text(&o));
+    // A client rebooted 5 s behind: its PUT and DEL lose to k1 = 5.
+    for args in [
+        &["put", "k1", "6", "--wait", "done", "--clock-lag", "5000"][..],
+        &["del", "k1", "--wait", "done", "--clock-lag", "5000"][..],
+    ] {
+        let o = l.client(args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            text(&o).contains("SUPERSEDED") && !text(&o).contains("DONE"),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    let o = l.client(&["get", "k1", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["value"], 5, "{v}");
+    // An up-to-date client's write is DONE again.
+    let o = l.client(&["put", "k1", "7", "--wait", "done", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["state"], "DONE", "{v}");
+    assert_eq!(v[0]["superseded"], false, "{v}");
+}

@@ -29,7 +29,10 @@ pub struct DtxReport {
     pub txid: String,
     pub op: String,
     pub version: Ts,
+    /// The dtx state reached, or `SUPERSEDED` where a participant said
+    /// the op lost to a newer version (it had no effect there).
     pub state: &'static str,
+    pub superseded: bool,
     pub sv: String,
     /// Microseconds from issue to EXECUTED and to STABLE, where reached.
     pub executed_us: Option<u64>,
@@ -67,6 +70,21 @@ pub fn run(
     wait: Wait,
     timeout: Duration,
 ) -> Result<Vec<DtxReport>, String> {
+    run_with_clock(spec, slot, data, ops, wait, timeout, Duration::ZERO)
+}
+
+/// `run` with a clock that lags the real one by `lag` (a client that
+/// rebooted with its clock behind): its dtxs can lose to versions written
+/// before, and are then reported `SUPERSEDED`.
+pub fn run_with_clock(
+    spec: &Arc<LiveSpec>,
+    slot: usize,
+    data: &Path,
+    ops: &[Op],
+    wait: Wait,
+    timeout: Duration,
+    lag: Duration,
+) -> Result<Vec<DtxReport>, String> {
     let c = &spec.cluster;
     if slot >= c.m() || slot as Ts >= SLOT_SPAN {
         return Err(format!(
@@ -99,7 +117,8 @@ pub fn run(
     // may run Motr's order (`motr-version-order`), where a tie keeps
     // whichever record came first: so two slots never draw the same
     // timestamp here (the slot is the low bits, up to 64 slots).
-    let t0 = now_us() * SLOT_SPAN + slot as Ts;
+    let now = now_us().saturating_sub(lag.as_micros() as Ts).max(1);
+    let t0 = now * SLOT_SPAN + slot as Ts;
     let planned: Vec<(Ts, Op)> = ops
         .iter()
         .enumerate()
@@ -146,7 +165,12 @@ pub fn run(
                     txid: format!("{name}{}@{}", d.id.inc, d.id.ts),
                     op: crate::protocol::types::render_op(&d.op, d.id.ts),
                     version: d.id.ts,
-                    state: d.st.name(),
+                    state: if d.superseded.0 && d.st >= DtxSt::Executed {
+                        "SUPERSEDED"
+                    } else {
+                        d.st.name()
+                    },
+                    superseded: d.superseded.0,
                     sv: d.sv.render(spec.n()),
                     executed_us: executed_at[i],
                     stable_us: stable_at[i],

@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 pub const MAX_DATAGRAM: usize = 60_000;
 
 /// The wire format, the first byte of every datagram. 2: catalogue records
-/// carry their writer (`Version`'s slot and incarnation). A node drops a
+/// carry their writer (`Version`'s slot and incarnation). 3: EXECUTED
+/// carries the participant's superseded verdict. A node drops a
 /// datagram of another format (counted as undecodable), so nodes of
 /// different formats never misread each other.
-pub const WIRE_FORMAT: u8 = 2;
+pub const WIRE_FORMAT: u8 = 3;
 
 /// Which protocol messages a fault rule matches. Empty fields match all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

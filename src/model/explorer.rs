@@ -128,6 +128,7 @@ fn clause(id: &str) -> &'static str {
         "S7" => "a record was pruned while not durable at every participant",
         "S8" => "a participant declared itself recovered before applying every record its peers logged",
         "S9" => "an EOL was sent before every REDO of its round was acked",
+        "S10" => "at quiescence a dtx is DONE at its originator though it lost to a newer version everywhere",
         "S11" => "a read returned a version older than a write its originator had seen STABLE, or a key deleted by one",
         "S12" => "a tombstone was collected before every replica held it, or an older op came back after it",
         "L1" => "settled with a participant not ONLINE",

@@ -94,6 +94,12 @@ struct OriginatorFile {
     scripts: Vec<Vec<String>>,
     /// First clock reading of each incarnation (default 10, then 100, 200...).
     clock: Option<Vec<Ts>>,
+    /// Each incarnation's clock starts at exactly its `clock` entry, even
+    /// below the previous incarnation's last timestamp (a volatile clock
+    /// that lags after a reboot). Without it an incarnation's clock never
+    /// goes back: `ts = max(start, last + 1)` across incarnations.
+    #[serde(default)]
+    lagging: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -299,6 +305,11 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
                 ));
             }
         }
+        if of.lagging && of.clock.is_none() {
+            return Err(format!(
+                "{at}.lagging: needs `clock`, the start of each incarnation's clock"
+            ));
+        }
         let mut plan = Vec::new();
         let mut reads = Vec::new();
         let mut last: Option<Ts> = None;
@@ -309,6 +320,14 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
                 None if j == 0 => 10,
                 None => 100 * j as Ts,
             };
+            if of.lagging {
+                // A volatile clock: each incarnation starts at its entry.
+                last = None;
+            } else if let Some(l) = last.filter(|&l| start <= l && of.clock.is_some()) {
+                return Err(format!(
+                    "{at}.clock[{j}]: {start} is not above {l}, the previous incarnation's last timestamp (`lagging = true` makes a clock that lags)"
+                ));
+            }
             let mut ops = Vec::new();
             for (q, text) in script.iter().enumerate() {
                 // A read takes no timestamp: it waits for the dtxs before it.
@@ -327,7 +346,8 @@ fn build(f: ModelFile, default_name: &str) -> Result<ModelSpec, String> {
                 let (op, key) =
                     parse_op(text, f.keys).map_err(|e| format!("{at}.scripts[{j}][{q}]: {e}"))?;
                 touched[key as usize] = true;
-                // ts = max(now, last + 1): strictly increasing per originator.
+                // ts = max(now, last + 1): strictly increasing per originator
+                // (per incarnation when the clock is `lagging`).
                 let ts = match last {
                     Some(l) => start.max(l.checked_add(1).ok_or("clock overflow")?),
                     None => start,
@@ -555,6 +575,53 @@ o = 1
             ),
         ];
         for (text, want) in cases {
+            let e = ModelSpec::parse(&text, "x").unwrap_err();
+            assert!(e.contains(want), "wanted `{want}` in `{e}`");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn a_lagging_clock_starts_each_incarnation_at_its_entry() {
+        let lag = GOOD.replace(
+            "scripts = [[\"put k1\", \"put k2 7\"], [\"del k1\", \"del k2\"]]",
+            "scripts = [[\"put k1\", \"put k2 7\"], [\"del k1\", \"del k2\"]]\nclock = [100, 10]\nlagging = true",
+        );
+        let m = ModelSpec::parse(&lag, "g").unwrap();
+        let plan = &m.cluster.originators[0].plan;
+        assert_eq!((plan[0][0].0, plan[0][1].0), (100, 101));
+        assert_eq!(
+            (plan[1][0].0, plan[1][1].0),
+            (10, 11),
+            "o2 draws below o1's last timestamp, strictly increasing itself"
+        );
+        // Without `lagging`, a start above the last ts is kept as is, and
+        // the clock never goes back within an incarnation.
+        let ahead = lag.replace("clock = [100, 10]\nlagging = true", "clock = [100, 200]");
+        let m = ModelSpec::parse(&ahead, "g").unwrap();
+        assert_eq!(m.cluster.originators[0].plan[1][1].0, 201);
+        // `lagging` with clocks that do not lag changes nothing.
+        let m = ModelSpec::parse(&ahead.replace("200]", "200]\nlagging = true"), "g").unwrap();
+        assert_eq!(m.cluster.originators[0].plan[1][0].0, 200);
+        // Bad input: one line each, naming the key.
+        for (text, want) in [
+            (
+                lag.replace("clock = [100, 10]\n", ""),
+                "originators[0].lagging: needs `clock`",
+            ),
+            (
+                lag.replace("\nlagging = true", ""),
+                "originators[0].clock[1]: 10 is not above 101",
+            ),
+            (
+                lag.replace("clock = [100, 10]\nlagging = true", "clock = [100, 101]"),
+                "originators[0].clock[1]: 101 is not above 101",
+            ),
+            (
+                lag.replace("lagging = true", "lagging = 1"),
+                "expected a boolean",
+            ),
+        ] {
             let e = ModelSpec::parse(&text, "x").unwrap_err();
             assert!(e.contains(want), "wanted `{want}` in `{e}`");
             assert!(!e.contains('\n'), "one line: {e}");

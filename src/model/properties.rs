@@ -1,4 +1,4 @@
-//! The properties S1-S9 and L1-L3 (defined in the README, "Properties"),
+//! The properties S1-S10 and L1-L3 (defined in the README, "Properties"),
 //! one function each, each with a reachability witness ("sometimes") so
 //! that none holds vacuously, its definition and clauses, and a `why` that
 //! names the clause that fails and the data.
@@ -21,7 +21,7 @@ use stateright::{Model, Property};
 
 /// Every property id, in report order.
 pub const PROPERTY_IDS: &[&str] = &[
-    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S11", "S12", "L1", "L2", "L3",
+    "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "L1", "L2", "L3",
 ];
 
 type Cond = fn(&Dtm0Model, &SysState) -> bool;
@@ -46,6 +46,9 @@ pub enum Needs {
     Collection,
     /// A read (`get`) in some script.
     Read,
+    /// A write that can lose to a newer version while its originator
+    /// lives: a key written by two originator slots, or by a lagging clock.
+    Supersede,
 }
 
 /// One spec property with its witness.
@@ -213,6 +216,21 @@ pub const PROPS: &[Prop] = &[
         why: s9_why,
     },
     Prop {
+        id: "S10",
+        name: "S10 honest outcome",
+        check: s10_honest_outcome,
+        witness_name: "S10 witness: an originator was told a dtx was superseded",
+        witness: w10_superseded_reported,
+        needs: Needs::Supersede,
+        liveness: false,
+        at_rest: true,
+        definition: "at quiescence, no dtx its originator holds DONE (not SUPERSEDED) lost to a newer version at every participant",
+        clauses: &[
+            "honest outcome: at a quiescent state, a dtx a live originator holds DONE without a superseded verdict took effect at some participant (its execution there was not covered by a newer version of the key)",
+        ],
+        why: s10_why,
+    },
+    Prop {
         id: "S11",
         name: "S11 reads see STABLE writes",
         check: s11_reads_see_stable,
@@ -312,6 +330,9 @@ pub enum NotApplicable {
     NoPruning,
     NoCollection,
     NoRead,
+    NoSupersede,
+    /// `motr-silent-supersede`: no participant ever says superseded.
+    SilentSupersede,
 }
 
 impl NotApplicable {
@@ -325,6 +346,12 @@ impl NotApplicable {
             NotApplicable::NoPruning => "pruning is off",
             NotApplicable::NoCollection => "tombstone collection is off",
             NotApplicable::NoRead => "no get in any script",
+            NotApplicable::NoSupersede => {
+                "no key written by two originator slots or by a lagging clock"
+            }
+            NotApplicable::SilentSupersede => {
+                "participants never say superseded (motr-silent-supersede)"
+            }
         }
     }
 }
@@ -362,8 +389,37 @@ pub fn not_applicable(p: &Prop, spec: &ModelSpec) -> Option<NotApplicable> {
         Needs::Pruning if !c.variants.pruning => Some(NotApplicable::NoPruning),
         Needs::Collection if !c.collects() => Some(NotApplicable::NoCollection),
         Needs::Read if !c.has_reads() => Some(NotApplicable::NoRead),
+        Needs::Supersede if !can_supersede(c) => Some(NotApplicable::NoSupersede),
+        Needs::Supersede if c.variants.silent_supersede => Some(NotApplicable::SilentSupersede),
         _ => None,
     }
+}
+
+/// Whether a dtx can lose to a newer version while its originator
+/// incarnation lives: some key is written by two originator slots, or by
+/// an incarnation whose version is below one an earlier incarnation of its
+/// slot wrote (a lagging clock). (An earlier incarnation's write losing to
+/// a later one's is reported to a dead incarnation.)
+fn can_supersede(c: &crate::protocol::cluster::Cluster) -> bool {
+    let mut writes: Vec<(Key, usize, usize, Version)> = Vec::new();
+    for (slot, o) in c.originators.iter().enumerate() {
+        for (j, script) in o.plan.iter().enumerate() {
+            let inc = o.first_inc + j as crate::protocol::types::Inc;
+            for &(ts, op) in script {
+                let id = TxId {
+                    ts,
+                    slot: slot as u8,
+                    inc,
+                };
+                writes.push((op.key(), slot, j, Version::of(id, &op)));
+            }
+        }
+    }
+    writes.iter().any(|a| {
+        writes
+            .iter()
+            .any(|b| a.0 == b.0 && (a.1 != b.1 || (a.2 > b.2 && a.3 < b.3)))
+    })
 }
 
 /// The properties registered with the model: each check as `always`, and
@@ -728,6 +784,93 @@ pub fn s6_atomicity(m: &Dtm0Model, s: &SysState) -> bool {
         .into_iter()
         .all(|tx| ups.iter().all(|&p| durable_at(m, s, p, tx)));
     atomic || !quiescent(m, s)
+}
+
+/// Whether dtx `tx` (op `op`) lost to a newer version at participant `p`,
+/// from `p`'s durable history (its pruned records, then its durable log, in
+/// execution order; read at quiescence, when nothing is pending): where the
+/// dtx took effect there, the catalogue the records before it make (under
+/// the cluster's own rules) held a record on its key standing above its
+/// version; where it is in no record, the durable catalogue holds such a
+/// record (a REDO or EXECUTE answered from the catalogue under pruning).
+/// The ground truth of S10, derived from the history the participant
+/// keeps, so that it needs no ghost of its own.
+pub fn superseded_at(m: &Dtm0Model, s: &SysState, p: usize, tx: TxId, op: Op) -> bool {
+    use crate::protocol::types::{apply, Kv};
+    let c = &m.cfg().cluster;
+    let (rule, order) = (c.variants.del_rule, c.variants.version_order);
+    let st = store(s, p);
+    let ver = Version::of(tx, &op);
+    let above = |kv: &Kv| {
+        kv.get(&op.key())
+            .is_some_and(|r| r.ver != ver && order.covers(r.ver, ver))
+    };
+    let history = st
+        .ghost
+        .pruned
+        .iter()
+        .copied()
+        .chain(st.log.iter().map(|r| (r.id, r.op)));
+    let mut kv = Kv::new();
+    for (id, o) in history {
+        if id == tx {
+            return above(&kv);
+        }
+        apply(&mut kv, &o, id, rule, order);
+    }
+    above(&st.kv)
+}
+
+/// The dtxs live originators hold DONE without a superseded verdict.
+fn done_as_applied(m: &Dtm0Model, s: &SysState) -> Vec<(TxId, Op)> {
+    let c = &m.cfg().cluster;
+    (0..c.m())
+        .filter_map(|slot| {
+            let i = usize::from(c.originator_id(slot));
+            (!s.crashed[i]).then(|| s.actor_states[i].originator())?
+        })
+        .flat_map(|o| o.dtxs.iter())
+        .filter(|d| d.st == crate::protocol::originator::DtxSt::Done && !d.superseded.0)
+        .map(|d| (d.id, d.op))
+        .collect()
+}
+
+/// S10: at quiescence (every reply delivered, so every verdict in), no
+/// dtx a live originator holds DONE without a superseded verdict lost to
+/// a newer version at every participant.
+pub fn s10_honest_outcome(m: &Dtm0Model, s: &SysState) -> bool {
+    s10_why(m, s).is_none()
+}
+
+fn s10_why(m: &Dtm0Model, s: &SysState) -> Option<String> {
+    let done = done_as_applied(m, s);
+    if done.is_empty() || !quiescent(m, s) {
+        return None;
+    }
+    let n = m.cfg().cluster.n;
+    let &(tx, _) = done
+        .iter()
+        .find(|&&(tx, op)| (0..n).all(|p| superseded_at(m, s, p, tx, op)))?;
+    fail(
+        "honest outcome",
+        format!(
+            "at quiescence {} is DONE at its originator, yet it lost to a newer version of its key at every participant",
+            dtx_op(m, tx)
+        ),
+    )
+}
+
+/// S10's witness: a live originator holds a dtx some participant said
+/// was superseded.
+fn w10_superseded_reported(m: &Dtm0Model, s: &SysState) -> bool {
+    let c = &m.cfg().cluster;
+    (0..c.m()).any(|slot| {
+        let i = usize::from(c.originator_id(slot));
+        !s.crashed[i]
+            && s.actor_states[i]
+                .originator()
+                .is_some_and(|o| o.dtxs.iter().any(|d| d.superseded.0))
+    })
 }
 
 /// S7: a record pruned at `p` is durable at every participant.

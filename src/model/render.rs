@@ -49,7 +49,11 @@ pub fn message(cfg: &ModelCfg, msg: &Msg) -> String {
         Msg::Execute { tx, op, .. } => {
             format!("EXECUTE {} [{}]", c.txid_name(tx), render_op(op, tx.ts))
         }
-        Msg::Executed { tx, .. } => format!("EXECUTED {}", c.txid_name(tx)),
+        Msg::Executed { tx, superseded, .. } => format!(
+            "EXECUTED {}{}",
+            c.txid_name(tx),
+            if superseded.0 { " superseded" } else { "" }
+        ),
         Msg::Persistent { tx, sv, .. } => {
             format!("PERSISTENT {} st={}", c.txid_name(tx), sv.render(n))
         }
@@ -438,7 +442,11 @@ fn step_message(c: &Cluster, pre: &SysState, src: Id, dst: Id, msg: &Msg) -> Str
         Msg::Execute { tx, op, .. } => {
             format!("request {} [{}]", dtx_name(c, tx), render_op(op, tx.ts))
         }
-        Msg::Executed { tx, .. } => format!("reply {}", dtx_name(c, tx)),
+        Msg::Executed { tx, superseded, .. } => format!(
+            "reply {}{}",
+            dtx_name(c, tx),
+            if superseded.0 { " (superseded)" } else { "" }
+        ),
         Msg::Persistent { tx, sv: v, .. } => {
             format!("PERSISTENT {} st={}", dtx_name(c, tx), v.render(c.n))
         }

@@ -115,7 +115,11 @@ pub fn snapshot(
                     );
                     if d.st >= crate::protocol::originator::DtxSt::Stable {
                         e.push(' ');
-                        e.push_str(d.st.name());
+                        e.push_str(d.outcome_name());
+                    }
+                    if d.superseded.0 && d.st < crate::protocol::originator::DtxSt::Done {
+                        // Reported SUPERSEDED once DONE.
+                        e.push_str(" superseded");
                     }
                     e
                 })

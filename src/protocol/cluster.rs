@@ -74,6 +74,11 @@ pub struct Variants {
     pub read_one: bool,
     /// Deliberately broken protocols (`Mutant`), as a bit set.
     pub mutants: Mutants,
+    /// Motr's CAS reply (`motr-silent-supersede`): a versioned PUT or DEL
+    /// that loses to a newer version is answered as a success, so EXECUTED
+    /// never says superseded (the default carries the verdict).
+    #[serde(default)]
+    pub silent_supersede: bool,
 }
 
 impl Default for Variants {
@@ -93,6 +98,7 @@ impl Default for Variants {
             tombstone_gc: false,
             read_one: false,
             mutants: Mutants::default(),
+            silent_supersede: false,
         }
     }
 }
@@ -110,6 +116,7 @@ pub const MOTR_PRESET: &[&str] = &[
     "no-execute-fence",
     "notice-own-commit",
     "no-epochs",
+    "motr-silent-supersede",
 ];
 
 /// Names of the variants, as accepted by `--variant` and model files.
@@ -169,8 +176,12 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "a GET asks a single available replica (the default asks every replica its view shows ONLINE or RECOVERING and keeps the highest version, as Motr's dix/req.c dix_cas_rops_alloc, dix_item_rc_update)",
     ),
     (
+        "motr-silent-supersede",
+        "Motr (cas/ctg_store.c versioned_put_sync returns 0 when the stored version is newer; cas/service.c cas_fom_tick replies that rc; dix/req.c dix_item_rc_update takes it): a PUT or DEL that loses to a newer version is reported as a success, never as superseded",
+    ),
+    (
         "motr",
-        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs)",
+        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs, motr-silent-supersede)",
     ),
 ];
 
@@ -195,6 +206,7 @@ impl Variants {
             "no-epochs" => self.no_epochs = true,
             "tombstone-gc" => self.tombstone_gc = true,
             "read-one-replica" => self.read_one = true,
+            "motr-silent-supersede" => self.silent_supersede = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -282,6 +294,9 @@ impl Variants {
         }
         if self.read_one {
             v.push("read-one-replica");
+        }
+        if self.silent_supersede {
+            v.push("motr-silent-supersede");
         }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {

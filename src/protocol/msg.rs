@@ -6,7 +6,7 @@
 //! crashed process are lost, and in the model they would otherwise wait for
 //! the restart.
 
-use crate::protocol::types::{Inc, Key, Op, Rec, StateVec, TxId, Txr};
+use crate::protocol::types::{Inc, Key, Mark, Op, Rec, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 
 /// A process state as HA decides it.
@@ -54,8 +54,12 @@ impl HaTable {
 pub enum Msg {
     /// originator -> participant: execute this dtx.
     Execute { to: Inc, tx: TxId, op: Op },
-    /// participant -> originator: executed (V).
-    Executed { to: Inc, tx: TxId },
+    /// participant -> originator: executed (V). `superseded`: the
+    /// participant's verdict, true when the key's visible record there
+    /// stands above the dtx's version once executed (the op lost to a newer
+    /// one, or has been overwritten since); never under
+    /// `motr-silent-supersede`.
+    Executed { to: Inc, tx: TxId, superseded: Mark },
     /// participant -> participants and originator: the local transaction
     /// holding `tx` is durable; `sv` is the sender's view.
     Persistent { to: Inc, tx: TxId, sv: StateVec },

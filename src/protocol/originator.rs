@@ -29,7 +29,9 @@
 use crate::protocol::actor::{Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
-use crate::protocol::types::{read_merge, Inc, Key, Op, Rec, Seq, St, StateVec, TxId, Version};
+use crate::protocol::types::{
+    read_merge, Inc, Key, Mark, Op, Rec, Seq, St, StateVec, TxId, Version,
+};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -92,6 +94,24 @@ pub struct Dtx {
     pub op: Op,
     pub sv: StateVec,
     pub st: DtxSt,
+    /// The outcome: some participant's EXECUTED said superseded (a version
+    /// above the dtx's stood at that replica). Set by the first such
+    /// verdict, whenever it arrives (before or after DONE), never cleared;
+    /// a DONE dtx with it is reported SUPERSEDED (README, "Superseded
+    /// writes").
+    pub superseded: Mark,
+}
+
+impl Dtx {
+    /// The dtx state as the originator reports it: DONE becomes SUPERSEDED
+    /// for a dtx some participant said was superseded.
+    pub fn outcome_name(&self) -> &'static str {
+        if self.superseded.0 && self.st == DtxSt::Done {
+            "SUPERSEDED"
+        } else {
+            self.st.name()
+        }
+    }
 }
 
 /// What survives an originator crash: its incarnation counter, and the
@@ -188,6 +208,7 @@ fn issue(c: &Cluster, s: &mut OrigState, o: &mut Out<Dtm0>) {
             op,
             sv: StateVec::default(),
             st: DtxSt::InProgress,
+            superseded: Mark(false),
         });
         for p in 0..c.n {
             if writes_to(c, &s.view, p) {
@@ -359,7 +380,7 @@ pub fn on_msg(c: &Cluster, s: &mut Cow<OrigState>, src: Id, msg: Msg, o: &mut Ou
     match msg {
         // A reply to an earlier incarnation: lost with it.
         _ if msg.to_inc().is_some_and(|to| to != s.inc) && !c.variants.no_epochs => {}
-        Msg::Executed { tx, .. } => handle_executed(c, s, src, tx, o),
+        Msg::Executed { tx, superseded, .. } => handle_executed(c, s, src, tx, superseded.0, o),
         Msg::Persistent { tx, sv, .. } => handle_persistent(c, s, src, tx, sv, o),
         Msg::View { seq, table, .. } => handle_view(c, s, seq, table, o),
         Msg::GetReply { rid, rec, .. } => handle_get_reply(c, s, src, rid, rec),
@@ -401,8 +422,17 @@ fn handle_get_reply(c: &Cluster, s: &mut Cow<OrigState>, src: Id, rid: u8, rec: 
 }
 
 /// EXECUTED (from a participant): the dtx is V there; EXECUTED once V at
-/// every participant.
-fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId, o: &mut Out<Dtm0>) {
+/// every participant. A superseded verdict marks the dtx's outcome, even
+/// when the participant is already V or P in its vector (on an unordered
+/// network a PERSISTENT notice can overtake the reply) and even after DONE.
+fn handle_executed(
+    c: &Cluster,
+    s: &mut Cow<OrigState>,
+    src: Id,
+    tx: TxId,
+    superseded: bool,
+    o: &mut Out<Dtm0>,
+) {
     let p = usize::from(src);
     if p >= c.n {
         return; // only participants reply
@@ -410,6 +440,9 @@ fn handle_executed(c: &Cluster, s: &mut Cow<OrigState>, src: Id, tx: TxId, o: &m
     let Some(i) = s.dtxs.iter().position(|d| d.id == tx) else {
         return;
     };
+    if superseded && !s.dtxs[i].superseded.0 {
+        s.to_mut().dtxs[i].superseded = Mark(true);
+    }
     if s.dtxs[i].sv.get(p) >= St::V {
         return;
     }
@@ -565,6 +598,70 @@ mod tests {
         on_timeout(&c, &mut s, &Timer::Send, &mut o);
         assert_eq!(sends(&o), vec![1]);
         assert!(!timer_set(&o) && s.outbox.is_empty());
+    }
+
+    /// A superseded verdict marks the dtx whenever it arrives: after the
+    /// participant's P notice (an unordered network) and after DONE; DONE
+    /// is then reported SUPERSEDED. A verdict that took effect marks
+    /// nothing.
+    #[test]
+    fn a_superseded_verdict_marks_the_dtx_even_after_a_notice_or_done() {
+        let c = Cluster {
+            n: 2,
+            originators: vec![crate::protocol::cluster::OriginatorCfg {
+                name: "o".into(),
+                plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
+                first_inc: 1,
+                reads: Vec::new(),
+            }],
+            keys: 1,
+            variants: Default::default(),
+            k: 1,
+            ghosts: true,
+            one_send_per_step: false,
+            may_fail: Vec::new(),
+        };
+        let tx = TxId {
+            ts: 10,
+            slot: 0,
+            inc: 1,
+        };
+        let mut s: Cow<OrigState> = Cow::Owned(on_start(&c, 0, &None, &mut Out::new()));
+        let pp = StateVec::default().with(0, St::P).with(1, St::P);
+        let notice = Msg::Persistent { to: 1, tx, sv: pp };
+        on_msg(&c, &mut s, c.participant_id(0), notice, &mut Out::new());
+        assert_eq!(s.dtxs[0].st, DtxSt::Done);
+        assert_eq!(s.dtxs[0].outcome_name(), "DONE");
+        let reply = |superseded| Msg::Executed {
+            to: 1,
+            tx,
+            superseded: Mark(superseded),
+        };
+        on_msg(
+            &c,
+            &mut s,
+            c.participant_id(0),
+            reply(false),
+            &mut Out::new(),
+        );
+        assert!(!s.dtxs[0].superseded.0);
+        on_msg(
+            &c,
+            &mut s,
+            c.participant_id(1),
+            reply(true),
+            &mut Out::new(),
+        );
+        assert!(s.dtxs[0].superseded.0);
+        assert_eq!(s.dtxs[0].outcome_name(), "SUPERSEDED");
+        on_msg(
+            &c,
+            &mut s,
+            c.participant_id(0),
+            reply(false),
+            &mut Out::new(),
+        );
+        assert!(s.dtxs[0].superseded.0, "never cleared");
     }
 
     #[test]

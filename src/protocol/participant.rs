@@ -389,7 +389,8 @@ fn lost_with_earlier_incarnation(c: &Cluster, s: &PartState, msg: &Msg) -> bool 
 
 /// EXECUTE (from the originator): unless HA declared the originator's
 /// incarnation FAILED, execute the dtx (`execute_record`) and answer
-/// EXECUTED (also to a duplicate: the dtx is V here either way).
+/// EXECUTED (also to a duplicate: the dtx is V here either way), with the
+/// verdict `superseded_here`.
 fn handle_execute(
     c: &Cluster,
     me: usize,
@@ -408,10 +409,27 @@ fn handle_execute(
         sv: StateVec::default(),
     };
     execute_record(c, me, s, txr, None, o);
+    let superseded = !c.variants.silent_supersede && superseded_here(c, s, &txr);
     o.send(
         c.originator_id(tx.slot as usize),
-        Msg::Executed { to: tx.inc, tx },
+        Msg::Executed {
+            to: tx.inc,
+            tx,
+            superseded: crate::protocol::types::Mark(superseded),
+        },
     );
+}
+
+/// The participant's verdict on a dtx it has just executed (or holds
+/// already): the key's visible record stands above the dtx's version in the
+/// cluster's version order. Right after a first execution that means the op
+/// lost to a newer one (it covered the op, which wrote nothing); for a
+/// duplicate, that a newer op has overwritten it since. A key left absent
+/// (a DEL under `del-absent-no-tombstone`) is not superseded.
+pub fn superseded_here(c: &Cluster, s: &PartState, txr: &Txr) -> bool {
+    let v = txr.version();
+    s.kv.get(&txr.op.key())
+        .is_some_and(|r| r.ver != v && c.variants.version_order.covers(r.ver, v))
 }
 
 /// REDO (from a peer serving a restore round, evicting, or pushing its own
@@ -1016,6 +1034,44 @@ mod tests {
             execute(&c, &mut s, &mut o, 10, Op::Put { key: 1, val: 1 });
             assert_eq!(s.log.len(), usize::from(!fence), "fence {fence}");
             assert_eq!(s.kv.contains_key(&1), !fence);
+        }
+    }
+
+    /// EXECUTED carries the verdict: a PUT or DEL below the key's record
+    /// is superseded, as is a duplicate EXECUTE of a dtx overwritten since;
+    /// a write that took effect is not; under `motr-silent-supersede`
+    /// never.
+    #[test]
+    fn executed_says_superseded_where_a_newer_version_stands() {
+        let verdicts = |o: &Out<Dtm0>| -> Vec<bool> {
+            o.iter()
+                .filter_map(|x| match x {
+                    Command::Send(_, Msg::Executed { superseded, .. }) => Some(superseded.0),
+                    _ => None,
+                })
+                .collect()
+        };
+        for silent in [false, true] {
+            let mut c = cluster();
+            c.variants.silent_supersede = silent;
+            let mut s = Cow::Owned(on_start(&c, 0, &None, &mut Out::new()));
+            let put = |val| Op::Put { key: 1, val };
+            let mut run = |ts, op| {
+                let mut o = Out::new();
+                execute(&c, &mut s, &mut o, ts, op);
+                verdicts(&o)
+            };
+            let lost = !silent;
+            assert_eq!(run(100, put(1)), vec![false], "applied");
+            assert_eq!(run(10, put(2)), vec![lost], "a lagging PUT");
+            assert_eq!(run(11, Op::Del { key: 1 }), vec![lost], "a lagging DEL");
+            assert_eq!(run(100, put(1)), vec![false], "a duplicate still on top");
+            assert_eq!(run(200, put(3)), vec![false]);
+            assert_eq!(
+                run(100, put(1)),
+                vec![lost],
+                "a duplicate overwritten since"
+            );
         }
     }
 

@@ -99,6 +99,23 @@ impl VersionOrder {
     }
 }
 
+/// A yes/no mark that hashes to nothing while unset: the verdict of an
+/// EXECUTED reply and the originator's superseded flag. States and
+/// messages where it is unset hash exactly as before it existed, so the
+/// visited fingerprints and the seeded random search orders of models
+/// where no write loses are those of the protocol without verdicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Mark(pub bool);
+
+impl std::hash::Hash for Mark {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        if self.0 {
+            h.write_u8(0x5a);
+        }
+    }
+}
+
 /// A catalogue record: alive with a value, or a tombstone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Rec {
@@ -522,6 +539,22 @@ mod tests {
         assert_eq!(c, m, "states never go down");
         assert_eq!(m.count(3, St::V), 2);
         assert!(m.all(3, St::V) && !m.all(3, St::P));
+    }
+
+    #[test]
+    fn an_unset_mark_hashes_to_nothing() {
+        use std::hash::{Hash, Hasher};
+        let h = |f: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut x = std::collections::hash_map::DefaultHasher::new();
+            f(&mut x);
+            x.finish()
+        };
+        assert_eq!(
+            h(&|x| (7u32, Mark(false)).hash(x)),
+            h(&|x| 7u32.hash(x)),
+            "unset: as if absent"
+        );
+        assert_ne!(h(&|x| (7u32, Mark(true)).hash(x)), h(&|x| 7u32.hash(x)));
     }
 
     #[test]

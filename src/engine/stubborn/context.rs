@@ -378,11 +378,15 @@ impl<'a> Ctx<'a> {
         }
         let find = |tx: &TxId| o.dtxs.iter().find(|d| d.id == *tx);
         match msg {
-            Msg::Executed { tx, .. } => {
+            Msg::Executed { tx, superseded, .. } => {
                 d.tx = Some(*tx);
+                // A superseded verdict marks a dtx not yet marked, even
+                // where the sender is V or P already.
                 let done = match find(tx) {
                     None => o.issued,
-                    Some(dtx) => src < c.n && dtx.sv.get(src) >= St::V,
+                    Some(dtx) => {
+                        src < c.n && dtx.sv.get(src) >= St::V && (!superseded.0 || dtx.superseded.0)
+                    }
                 };
                 if noop_ok && (done || src >= c.n) {
                     return noop;

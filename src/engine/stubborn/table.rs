@@ -194,7 +194,10 @@ pub(super) fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
         // the unchanged durable catalogue when superseded) and appends
         // a record or merges a zero vector; merge_notice writes only
         // the vector of its dtx, never the log's order or the
-        // catalogue; only EXECUTE sends (EXECUTED to the originator).
+        // catalogue; only EXECUTE sends (EXECUTED to the originator,
+        // whose superseded verdict reads the visible catalogue, which
+        // none of PERSISTENT, EOL without push, a view that reads no log,
+        // or an ack writes: the claims with those below stand).
         (EXE, PER) => true,
         // REDO of another dtx: as EXECUTE. Of the same dtx the REDO
         // may answer with a notice carrying the merged vector.
@@ -318,17 +321,20 @@ pub(super) fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
 /// (neither a crash, restart, no-op or loss; see `indep`).
 pub(super) fn indep_orig(c: &Cluster, a: &Desc, b: &Desc) -> bool {
     match (a.kind, b.kind) {
-        // EXECUTED raises one V bit; EXECUTED state iff all V.
+        // EXECUTED raises one V bit; EXECUTED state iff all V; a
+        // superseded verdict sets the dtx's flag (an OR, never cleared).
         (EXD, EXD) => true,
         // At FirstP every notice that changes a vector carries its
         // sender's P and makes the dtx STABLE, after which EXECUTED no
-        // longer changes the dtx's state; the vector is a maximum.
+        // longer changes the dtx's state; the vector is a maximum; the
+        // superseded flag, which EXECUTED alone writes, no notice reads.
         (PER, EXD) => {
             c.stable_threshold() <= 1 || matches!((a.tx, b.tx), (Some(x), Some(y)) if x != y)
         }
         // A view resends EXECUTE where the vector is below P, and
         // issues this incarnation's dtxs (not yet answered); EXECUTED
-        // raises to V only.
+        // raises to V only (and sets the superseded flag, which no view
+        // reads).
         (VIEW, EXD) => true,
         // Notices merge by maximum; only the ghost list of STABLE
         // dtxs keeps an order, so two dtxs may not both become STABLE.
