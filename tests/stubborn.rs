@@ -51,13 +51,12 @@ const MODELS: &[&str] = &[
     "read",
     "read-one",
     "motr-read-resurrect",
-    "motr-clock-lag",
 ];
 const CAP: usize = 2_000_000;
 
 /// The models checked: `MODELS`, or the comma-separated list in
 /// `DTM0_STUBBORN_MODELS` (for the larger ones: orphan, crash-twice,
-/// stable-k take minutes each).
+/// stable-k, motr-clock-lag, fail-first-p, gc-orphan take minutes each).
 fn models() -> Vec<String> {
     match std::env::var("DTM0_STUBBORN_MODELS") {
         Ok(v) if !v.is_empty() => v.split(',').map(str::to_string).collect(),

@@ -35,7 +35,7 @@ pub(crate) enum ReductionArg {
     /// The default: our reduced DFS with semantic stubborn sets (same-actor
     /// independence by message kind and receiver state): far fewer states;
     /// keeps every terminal and settled state, so S2, S3, S6, L1-L3 are
-    /// judged exhaustively; S1, S4, S5, S7, S8, S9, S11 by their step-local forms
+    /// judged exhaustively; S1, S4, S5, S7, S8, S9, S11, S12 by their step-local forms
     /// on every transition taken
     Stubborn,
 }

@@ -114,11 +114,13 @@ fn header(o: &mut String, r: &Report) {
         );
     }
     let kind = if r.exhaustive && r.reduction == Reduction::Stubborn {
-        "EXHAUSTIVE (semantic reduction): every terminal and settled state within the model's \
-crash budgets was explored, for the properties judged at rest; S1, S4, S5, S7, S8, S9, S11 were \
+        format!(
+            "EXHAUSTIVE (semantic reduction): every terminal and settled state within the model's \
+crash budgets was explored, for the properties judged at rest; {} were \
 judged by their step-local forms on every transition taken (a property marked bounded below \
-is not proved: a form it relies on was violated)"
-            .to_string()
+is not proved: a form it relies on was violated)",
+            dtm0::model::steps::STEP_IDS.join(", ")
+        )
     } else if r.exhaustive {
         "EXHAUSTIVE: the whole state space within the model's crash budgets was explored"
             .to_string()

@@ -1,5 +1,5 @@
 //! The properties read on intermediate states (S1, S4, S5, S7, S8, S9,
-//! S11),
+//! S11, S12),
 //! made *local to steps*: each is checked on the one transition of the
 //! actor that could break it, reading only that actor's state and storage
 //! before and after, the message the step consumes and the messages it

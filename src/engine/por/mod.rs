@@ -289,7 +289,16 @@ impl<'a> Engine<'a> {
         std::thread::scope(|scope| {
             for w in 0..threads {
                 let (sh, props) = (&sh, &props);
-                scope.spawn(move || self.worker(sh, props, w == 0));
+                scope.spawn(move || {
+                    // A worker that panics ends the run for all: the others
+                    // would otherwise wait for the work it held, forever.
+                    // The scope then re-raises the panic.
+                    let run = std::panic::AssertUnwindSafe(|| self.worker(sh, props, w == 0));
+                    if let Err(e) = std::panic::catch_unwind(run) {
+                        sh.done.store(true, Ordering::Relaxed);
+                        std::panic::resume_unwind(e);
+                    }
+                });
             }
         });
         sh.outcome(&props)
