@@ -275,7 +275,10 @@ fn json_report_parses() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json on stdout");
     assert_eq!(v["model"], "tiny");
     assert_eq!(v["exhaustive"], true);
-    assert_eq!(v["properties"].as_array().unwrap().len(), 13);
+    assert_eq!(
+        v["properties"].as_array().unwrap().len(),
+        dtm0::model::properties::PROPS.len()
+    );
 }
 
 #[test]
@@ -713,7 +716,7 @@ fn scenario_seed_finish_reaches_quiescence() {
         assert_eq!(v["final"][p]["ha"], "ONLINE");
     }
     let props = v["properties"].as_array().unwrap();
-    assert_eq!(props.len(), 13);
+    assert_eq!(props.len(), dtm0::model::properties::PROPS.len());
     assert!(props.iter().all(|p| p["holds"] == true), "{props:?}");
 
     let o = dtm0(&[
