@@ -1150,15 +1150,26 @@ fn w9_eol_after_acks(m: &Dtm0Model, s: &SysState) -> bool {
 
 fn w11_read_after_stable(m: &Dtm0Model, s: &SysState) -> bool {
     use crate::protocol::originator::ReadPhase;
+    live_origs(m, s).any(|o| {
+        o.reads
+            .iter()
+            .any(|r| r.phase == ReadPhase::Done && r.answered > 0 && r.must.is_some())
+    })
+}
+
+/// The states of the originators that are not crashed.
+fn live_origs<'a>(
+    m: &'a Dtm0Model,
+    s: &'a SysState,
+) -> impl Iterator<Item = &'a crate::protocol::originator::OrigState> + 'a {
     let c = &m.cfg().cluster;
-    (0..c.m()).any(|slot| {
+    (0..c.m()).filter_map(move |slot| {
         let i = usize::from(c.originator_id(slot));
-        !s.crashed[i]
-            && s.actor_states[i].originator().is_some_and(|o| {
-                o.reads
-                    .iter()
-                    .any(|r| r.phase == ReadPhase::Done && r.answered > 0 && r.must.is_some())
-            })
+        if s.crashed[i] {
+            None
+        } else {
+            s.actor_states[i].originator()
+        }
     })
 }
 
@@ -1175,15 +1186,10 @@ fn wl2_durable_everywhere(m: &Dtm0Model, s: &SysState) -> bool {
 }
 
 fn wl3_stable_settled(m: &Dtm0Model, s: &SysState) -> bool {
-    let c = &m.cfg().cluster;
-    (0..c.m()).any(|slot| {
-        let i = usize::from(c.originator_id(slot));
-        !s.crashed[i]
-            && s.actor_states[i].originator().is_some_and(|o| {
-                o.dtxs
-                    .iter()
-                    .any(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
-            })
+    live_origs(m, s).any(|o| {
+        o.dtxs
+            .iter()
+            .any(|d| d.st >= crate::protocol::originator::DtxSt::Stable)
     }) && settled(m, s)
 }
 

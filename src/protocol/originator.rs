@@ -553,12 +553,9 @@ mod tests {
     use super::*;
     use stateright::actor::Command;
 
-    /// With one send per step, issuing queues the EXECUTEs and each
-    /// `Timer::Send` step sends one, in order; the timer is set again
-    /// while more wait.
-    #[test]
-    fn one_send_per_step_sends_one_execute_per_timer_step() {
-        let c = Cluster {
+    /// Two participants and one originator that PUTs k1 at 10.
+    fn one_put(one_send_per_step: bool) -> Cluster {
+        Cluster {
             n: 2,
             originators: vec![crate::protocol::cluster::OriginatorCfg {
                 name: "o".into(),
@@ -570,9 +567,17 @@ mod tests {
             variants: Default::default(),
             k: 1,
             ghosts: true,
-            one_send_per_step: true,
+            one_send_per_step,
             may_fail: Vec::new(),
-        };
+        }
+    }
+
+    /// With one send per step, issuing queues the EXECUTEs and each
+    /// `Timer::Send` step sends one, in order; the timer is set again
+    /// while more wait.
+    #[test]
+    fn one_send_per_step_sends_one_execute_per_timer_step() {
+        let c = one_put(true);
         let sends = |o: &Out<Dtm0>| {
             o.iter()
                 .filter_map(|x| match x {
@@ -606,21 +611,7 @@ mod tests {
     /// nothing.
     #[test]
     fn a_superseded_verdict_marks_the_dtx_even_after_a_notice_or_done() {
-        let c = Cluster {
-            n: 2,
-            originators: vec![crate::protocol::cluster::OriginatorCfg {
-                name: "o".into(),
-                plan: vec![vec![(10, Op::Put { key: 1, val: 1 })]],
-                first_inc: 1,
-                reads: Vec::new(),
-            }],
-            keys: 1,
-            variants: Default::default(),
-            k: 1,
-            ghosts: true,
-            one_send_per_step: false,
-            may_fail: Vec::new(),
-        };
+        let c = one_put(false);
         let tx = TxId {
             ts: 10,
             slot: 0,
