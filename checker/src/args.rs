@@ -15,7 +15,7 @@ use std::path::PathBuf;
     about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr",
     long_about = "Model checker and explorer for DTM0, the distributed transaction manager of CORTX Motr.\n\n\
 Models are TOML files (see models/). `dtm0 check` explores a model's state space and reports every \
-property (S1-S9, L1-L3, defined by `dtm0 properties` and in the README) with its reachability witness; `dtm0 explore` serves \
+property (S1-S12, L1-L3, defined by `dtm0 properties` and in the README) with its reachability witness; `dtm0 explore` serves \
 stateright's web explorer to browse states and counterexamples step by step.\n\n\
 Exit codes: 0 every property holds and every witness was reached; 1 a property is violated or a \
 witness was not reached; 2 bad input (model file, flag, address); 130 `check` interrupted by Ctrl-C."
@@ -212,7 +212,7 @@ Exit codes: 0 shown; 2 unreadable trace, or it no longer replays."
     Trace {
         /// Trace file written by `dtm0 check --save-trace`
         file: PathBuf,
-        /// Show only the path violating this property (S1..S9, L1..L3)
+        /// Show only the path violating this property (S1..S12, L1..L3)
         #[arg(long)]
         property: Option<String>,
         /// Print as JSON
@@ -345,9 +345,9 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
     /// Benchmarks (`bench live`: the live prototype on loopback)
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// Define each property (S1-S9, L1-L3) and the clauses it checks
+    /// Define each property (S1-S12, L1-L3) and the clauses it checks
     #[command(
-        long_about = "Define each property the checker judges (S1-S9 safety, L1-L3 liveness): \
+        long_about = "Define each property the checker judges (S1-S12 safety, L1-L3 liveness): \
 what it says, the clauses it checks (a violation's explanation names the clause that failed and \
 the data), where it is judged (on every state, at quiescence, at settled states, by a step-local \
 form under the semantic reduction), and its witness (a reachable state showing it is not vacuous)."
