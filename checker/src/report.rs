@@ -239,7 +239,13 @@ fn properties(o: &mut String, r: &Report) {
                 )
             }
         };
-        let _ = writeln!(o, "  {:<26} {:<30} {}", p.name, status, witness);
+        // The widest property name sets the column (S11's is the longest).
+        let width = dtm0::model::properties::PROPS
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(26);
+        let _ = writeln!(o, "  {:<width$} {:<30} {}", p.name, status, witness);
     }
 }
 
