@@ -137,6 +137,9 @@ replayed by a real node start. Prints the figures and writes them as JSON with -
         /// Write the figures as JSON here
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Then keep p3 down this many seconds under load paced on STABLE, and time its recovery (0: skip)
+        #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+        down_seconds: f64,
     },
 }
 
