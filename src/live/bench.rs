@@ -179,7 +179,15 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
     let spec = Arc::new(LiveSpec::load(&file)?);
     let mut procs = Children::new();
     for name in ["ha", "p1", "p2", "p3"] {
-        start(exe, &dir, &file, &spec, &mut procs, name)?;
+        start(
+            exe,
+            &dir,
+            &file,
+            &spec,
+            &mut procs,
+            name,
+            Duration::from_secs(10),
+        )?;
     }
     let cdata = dir.join("clients");
     // Unloaded latency first: one dtx at a time on slot 0.
@@ -287,6 +295,7 @@ fn start(
     spec: &LiveSpec,
     procs: &mut Children,
     name: &str,
+    wait: Duration,
 ) -> Result<(), String> {
     let mut c = Command::new(exe);
     if name == "ha" {
@@ -302,10 +311,10 @@ fn start(
         .spawn(name, &mut c)
         .map_err(|e| format!("start {name}: {e}"))?;
     let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + wait;
     while request(addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
         if Instant::now() > deadline {
-            return Err(format!("{name} did not come up"));
+            return Err(format!("{name} did not come up within {wait:?}"));
         }
     }
     Ok(())
@@ -432,7 +441,9 @@ fn down_phase(
         .zip(commits_before)
         .map(|(a, b)| a.saturating_sub(b));
     let t = Instant::now();
-    start(exe, dir, file, spec, procs, "p3")?;
+    // Busy replaying and recovering under load, p3 may answer `inspect`
+    // late: the recovery time is read from HA's table instead.
+    start(exe, dir, file, spec, procs, "p3", Duration::from_secs(120))?;
     let mut recovery_seconds = None;
     while t.elapsed() < Duration::from_secs(120) {
         let online = inspect(spec, "ha").is_some_and(|v| {
