@@ -156,7 +156,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x6a09_e667_f3bc_c908)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -165,7 +165,7 @@ impl Rng {
     }
     /// Uniform in `lo..=hi`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
+        lo + self.next_u64() % (hi - lo + 1)
     }
 }
 
@@ -199,7 +199,7 @@ pub fn schedule(seed: u64, duration_ms: u64, kinds: &[FaultKind], shape: &Shape)
     }
     let mut t = HEAD_MS + r.range(0, 300);
     while out.len() < max_faults(duration_ms) {
-        let mut pick = r.next() % total;
+        let mut pick = r.next_u64() % total;
         let kind = *kinds
             .iter()
             .find(|k| {
@@ -211,12 +211,12 @@ pub fn schedule(seed: u64, duration_ms: u64, kinds: &[FaultKind], shape: &Shape)
                 }
             })
             .expect("a kind");
-        let p = format!("p{}", 1 + r.next() % shape.participants as u64);
+        let p = format!("p{}", 1 + r.next_u64() % shape.participants as u64);
         let (target, hold_ms) = match kind {
             // A third of the kills hit a client (it restarts at once, as
             // its slot's next incarnation).
-            FaultKind::Kill if !shape.clients.is_empty() && r.next() % 3 == 0 => (
-                shape.clients[(r.next() % shape.clients.len() as u64) as usize].clone(),
+            FaultKind::Kill if !shape.clients.is_empty() && r.next_u64().is_multiple_of(3) => (
+                shape.clients[(r.next_u64() % shape.clients.len() as u64) as usize].clone(),
                 0,
             ),
             FaultKind::Kill => (p, r.range(50, 600)),
@@ -227,7 +227,7 @@ pub fn schedule(seed: u64, duration_ms: u64, kinds: &[FaultKind], shape: &Shape)
                 (p, r.range(200, 1200))
             }
         };
-        let detail = r.next();
+        let detail = r.next_u64();
         if t + hold_ms + TAIL_MS > duration_ms {
             break;
         }

@@ -512,13 +512,13 @@ struct PartStatus {
 /// (or a header cut short), as a crash in the middle of an append leaves.
 fn torn_frame(detail: u64) -> Vec<u8> {
     let mut r = Rng::new(detail);
-    if detail % 2 == 0 {
+    if detail.is_multiple_of(2) {
         // A cut header: fewer bytes than any frame header.
-        (0..r.range(1, 7)).map(|_| r.next() as u8).collect()
+        (0..r.range(1, 7)).map(|_| r.next_u64() as u8).collect()
     } else {
         let len = r.range(200, 4000) as u32;
         let mut b = len.to_le_bytes().to_vec();
-        b.extend((0..4 + r.range(0, len as u64 / 2)).map(|_| r.next() as u8));
+        b.extend((0..4 + r.range(0, len as u64 / 2)).map(|_| r.next_u64() as u8));
         b
     }
 }
@@ -578,22 +578,29 @@ fn cluster_file(base: Option<&LiveSpec>, variants: &[String]) -> Result<LiveFile
 /// One client slot's loop: random puts, dels and gets on the keys until
 /// told to stop. Writes are `dtm0 client` processes (waiting for STABLE),
 /// reads are made here.
-fn client_loop(
+/// Where a client slot's processes come from and go: the `dtm0` binary,
+/// the cluster file, the clients' data directory.
+struct Paths {
     exe: PathBuf,
     file: PathBuf,
     data: PathBuf,
+}
+
+fn client_loop(
+    paths: Paths,
     spec: Arc<LiveSpec>,
     slot: usize,
     seed: u64,
     keys: Key,
     sh: Arc<Shared>,
 ) {
+    let Paths { exe, file, data } = paths;
     let name = spec.cluster.originators[slot].name.clone();
     let mut r = Rng::new(seed.wrapping_mul(31).wrapping_add(slot as u64 + 1));
     while !sh.stop_clients.load(Ordering::SeqCst) {
         let id = sh.next_id.fetch_add(1, Ordering::SeqCst);
-        let key = 1 + (r.next() % keys as u64) as Key;
-        let op = match r.next() % 10 {
+        let key = 1 + (r.next_u64() % keys as u64) as Key;
+        let op = match r.next_u64() % 10 {
             0..=4 => OpKind::Put { key, val: id },
             5..=6 => OpKind::Del { key },
             _ => OpKind::Get { key },
@@ -799,16 +806,14 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
     let cdata = dir.join("clients");
     let mut threads = Vec::new();
     for slot in 0..clients.len() {
-        let (exe, file, cdata, spec, sh) = (
-            o.exe.clone(),
-            file.clone(),
-            cdata.clone(),
-            spec.clone(),
-            shared.clone(),
-        );
-        let (seed, keys) = (o.seed, o.keys);
+        let paths = Paths {
+            exe: o.exe.clone(),
+            file: file.clone(),
+            data: cdata.clone(),
+        };
+        let (spec, sh, seed, keys) = (spec.clone(), shared.clone(), o.seed, o.keys);
         threads.push(std::thread::spawn(move || {
-            client_loop(exe, file, cdata, spec, slot, seed, keys, sh)
+            client_loop(paths, spec, slot, seed, keys, sh)
         }));
     }
     // The faults, in the main thread (which owns the cluster's processes).
@@ -920,7 +925,7 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
         let name = format!("p{p}");
         let path = store_path(&dir.join(&name), &name);
         let (_, r) = Wal::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        stores.push((name, r.store.unwrap_or_else(|| empty_store())));
+        stores.push((name, r.store.unwrap_or_else(empty_store)));
     }
     let orig_stores: Vec<Option<OrigStore>> = clients
         .iter()
