@@ -132,12 +132,13 @@ fn render(r: &NemesisReport) -> String {
     out += &format!("ops: {}\n", ops.join("; "));
     let faults: Vec<String> = r.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
     out += &format!(
-        "faults by kind: {}; {} kill/restart cycles; recovery to ONLINE: {} samples, mean {:.2} s, max {:.2} s\n",
+        "faults by kind: {}; {} skipped (time up); {} kill/restart cycles; recovery to ONLINE: {} samples, mean {:.2} s, max {:.2} s\n",
         if faults.is_empty() {
             "none".to_string()
         } else {
             faults.join(", ")
         },
+        r.faults_skipped,
         r.kill_restart_cycles,
         r.recovery_s.samples,
         r.recovery_s.mean,

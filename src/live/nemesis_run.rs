@@ -80,6 +80,9 @@ pub struct NemesisReport {
     pub faults: BTreeMap<String, u64>,
     /// SIGKILLs followed by a restart (participants, HA, clients).
     pub kill_restart_cycles: u64,
+    /// Planned faults not injected: the run's time was up (an earlier
+    /// fault's target was slow to come back), or Ctrl-C.
+    pub faults_skipped: usize,
     pub recovery_s: RecoveryStats,
     pub quiescent: bool,
     pub checks: Vec<Check>,
@@ -134,6 +137,8 @@ struct Driver {
     stopped: Vec<String>,
     t0: Instant,
     notes: Vec<String>,
+    /// Ctrl-C: every wait ends early.
+    stop: Arc<AtomicBool>,
 }
 
 const WIRE_KINDS: [&str; 6] = [
@@ -238,7 +243,7 @@ impl Driver {
     /// Seconds until `name` is ONLINE in its own view (at most `limit`).
     fn wait_online(&self, name: &str, limit: Duration) -> Option<f64> {
         let t = Instant::now();
-        while t.elapsed() < limit {
+        while t.elapsed() < limit && !self.stop.load(Ordering::SeqCst) {
             if self.part_status(name).is_some_and(|s| s.online) {
                 return Some(t.elapsed().as_secs_f64());
             }
@@ -386,6 +391,7 @@ impl Driver {
                     rec.kill_restart = true;
                     let n = self.spec.n();
                     while t.elapsed() < limit
+                        && !self.stop.load(Ordering::SeqCst)
                         && !self.ha_state().is_some_and(|h| nemesis::all_online(&h, n))
                     {
                         std::thread::sleep(Duration::from_millis(20));
@@ -469,7 +475,7 @@ impl Driver {
         let t = Instant::now();
         let (mut last, mut same) = (String::new(), 0);
         let n = self.spec.n();
-        while t.elapsed() < limit {
+        while t.elapsed() < limit && !self.stop.load(Ordering::SeqCst) {
             let mut snap = String::new();
             let mut ok = self.ha_state().is_some_and(|h| nemesis::all_online(&h, n));
             for p in 1..=n {
@@ -769,6 +775,7 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
         stopped: Vec::new(),
         t0,
         notes: Vec::new(),
+        stop: o.stop.clone(),
     };
     let say = |s: String| {
         if o.progress {
@@ -819,13 +826,17 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
     // The faults, in the main thread (which owns the cluster's processes).
     let mut log: Vec<FaultRecord> = Vec::new();
     let mut next_progress = 5.0;
-    let interrupted = |d: &Driver| o.stop.load(Ordering::SeqCst) || d.t0.elapsed() > o.duration * 3;
+    // A fault that overran (a target slow to come back) delays the next
+    // ones; none starts after the end of the run (counted as skipped).
+    let over = |d: &Driver| o.stop.load(Ordering::SeqCst) || d.t0.elapsed() >= o.duration;
+    let mut skipped = 0;
     for p in &plan {
-        while d.t0.elapsed() < Duration::from_millis(p.at_ms) && !interrupted(&d) {
+        while d.t0.elapsed() < Duration::from_millis(p.at_ms) && !over(&d) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        if interrupted(&d) {
-            break;
+        if over(&d) {
+            skipped += 1;
+            continue;
         }
         for (name, st) in d.procs.exited() {
             d.notes
@@ -875,6 +886,11 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
     }
     d.heal();
     let quiescent = d.quiescence(Duration::from_secs(30));
+    if o.stop.load(Ordering::SeqCst) {
+        drop(d);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err("interrupted".into());
+    }
     say(format!(
         "{:.1}s: {}; reading the final states",
         d.s(),
@@ -1042,6 +1058,7 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
         ops: by_op,
         faults: by_fault,
         kill_restart_cycles: log.iter().filter(|r| r.kill_restart).count() as u64,
+        faults_skipped: skipped,
         recovery_s: RecoveryStats {
             samples: rec.len(),
             mean: rec.iter().sum::<f64>() / rec.len().max(1) as f64,
