@@ -378,10 +378,16 @@ impl Driver {
                     self.signal(&p.target, libc::SIGSTOP)?;
                     self.stopped.push(p.target.clone());
                     std::thread::sleep(hold);
+                    // What HA made of the silence, before the SIGCONT.
+                    let idx = usize::from(self.spec.parse_id(&p.target)?);
+                    let seen = self.ha_state().map_or("?", |h| h.table.get(idx).1.name());
                     self.signal(&p.target, libc::SIGCONT)?;
                     self.stopped.retain(|x| *x != p.target);
                     rec.recovery_s = self.wait_online(&p.target, limit);
-                    rec.what = format!("SIGSTOP for {} ms, SIGCONT", p.hold_ms);
+                    rec.what = format!(
+                        "SIGSTOP for {} ms (HA's table then: {seen}), SIGCONT",
+                        p.hold_ms
+                    );
                 }
                 FaultKind::RestartHa => {
                     self.procs.kill("ha")?;
