@@ -920,4 +920,77 @@ mod tests {
         assert_eq!(bad.len(), 2, "{bad:?}");
         assert!(bad.iter().all(|l| l.starts_with("p2")), "{bad:?}");
     }
+
+    /// The model's properties on a fabricated final state: a write on both
+    /// replicas passes; the same write on one replica only is caught (S2
+    /// convergence, S6 atomicity), so the judge is not vacuous.
+    #[test]
+    fn the_model_judges_a_final_state_and_catches_a_replica_that_lacks_a_write() {
+        use crate::protocol::types::{Rec, St, StateVec, Txr};
+        let spec = crate::live::spec::LiveSpec::parse(&crate::live::spec::LiveSpec::local_text(
+            "t",
+            2,
+            &["o"],
+            7100,
+        ))
+        .unwrap();
+        let tx = TxId {
+            ts: 640,
+            slot: 0,
+            inc: 2,
+        };
+        let put = Op::Put { key: 1, val: 7 };
+        let mut sv = StateVec::default();
+        sv.raise(0, St::P);
+        sv.raise(1, St::P);
+        let with = PartStore {
+            inc: 1,
+            kv: [(
+                1,
+                Rec {
+                    ver: Version::of(tx, &put),
+                    val: 7,
+                },
+            )]
+            .into(),
+            log: vec![Txr {
+                id: tx,
+                op: put,
+                sv,
+            }],
+            base: 0,
+            ghost: Default::default(),
+        };
+        let without = PartStore {
+            kv: Default::default(),
+            log: Vec::new(),
+            ..with.clone()
+        };
+        let ops = vec![op(1, OpKind::Put { key: 1, val: 7 }, 0, 10, acked(640))];
+        let ha = HaState {
+            seq: 3,
+            table: crate::protocol::msg::HaTable(vec![(1, HaSt::Online); 4]),
+        };
+        let fin = |stores: Vec<PartStore>| Final {
+            cluster: spec.cluster.clone(),
+            keys: 1,
+            stores,
+            orig_stores: vec![Some(OrigStore {
+                inc: 2,
+                ghost: crate::protocol::originator::OrigGhost { stable: vec![tx] },
+            })],
+            ha: ha.clone(),
+        };
+        let good = judge_model(&fin(vec![with.clone(), with.clone()]), &ops);
+        assert!(good.iter().all(|c| c.holds), "{good:?}");
+        assert!(good.iter().any(|c| c.id == "Q") && good.iter().any(|c| c.id == "S6"));
+        let bad = judge_model(&fin(vec![with, without]), &ops);
+        let failed: Vec<&str> = bad
+            .iter()
+            .filter(|c| !c.holds)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert!(failed.contains(&"S2") && failed.contains(&"S6"), "{bad:?}");
+        assert!(!failed.contains(&"Q"), "still quiescent: {bad:?}");
+    }
 }
