@@ -363,6 +363,53 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
         #[arg(long)]
         json: bool,
     },
+    /// Attack a local live cluster with the seed's faults and judge it
+    #[command(
+        long_about = "Start a local live cluster (HA and the participants as processes on free \
+loopback ports, in a fresh data directory), run puts, dels and gets on a few colliding keys from \
+every originator slot (each write a `dtm0 client` process waiting for STABLE), and inject faults \
+drawn from --seed (same seed, same schedule): kill (SIGKILL and restart of a participant, or of a \
+running client), stop (SIGSTOP past HA's failure timeout, then SIGCONT), restart-ha, torn-tail (a \
+partial frame appended to a killed participant's log), delay and reorder (through the fault \
+layer), loss and dup (need the session layer's chaos command). Faults are sequential, bounded in \
+count and end before the run does. Then heal, wait for quiescence, read every node's final state \
+and judge: acknowledged writes durable on every replica, reads consistent with the writes before \
+and during them, all ONLINE, and the model's properties (S1-S7, S12) on the final state. Prints \
+ops by kind and outcome, faults by kind, recovery times and a verdict per property; a failing \
+run's history (ops with times and results, the schedule, what each fault did) is saved to \
+--history and its data directory kept.\n\n\
+Exit codes: 0 every verdict holds; 1 a violation; 2 bad input (unknown fault kind or variant) \
+or a cluster that would not start; 130 interrupted."
+    )]
+    Nemesis {
+        /// Cluster file to take the shape from (participants, originator slots, variants, k, timing); its addresses are not used
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// Length of the faulty phase, seconds
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Seed of the fault schedule (and of the clients' op mix)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Fault kinds, comma-separated: kill, stop, restart-ha, loss, dup, reorder, delay, torn-tail (default: kill,stop,reorder,delay,torn-tail)
+        #[arg(long, value_name = "KINDS")]
+        faults: Option<String>,
+        /// Protocol variant to apply to the cluster (repeatable); see `dtm0 variants`
+        #[arg(long = "variant", value_name = "NAME")]
+        variants: Vec<String>,
+        /// Number of keys (k1..kN) every client writes
+        #[arg(long, default_value_t = 3)]
+        keys: u32,
+        /// Where a failing run's history is written
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+        /// Print the fault schedule and exit
+        #[arg(long)]
+        schedule_only: bool,
+    },
     /// Benchmarks (`bench live`: the live prototype on loopback)
     #[command(subcommand)]
     Bench(BenchCmd),

@@ -7,6 +7,7 @@ mod explore;
 mod golden;
 mod live_cmd;
 mod live_seed;
+mod nemesis;
 mod properties;
 mod report;
 mod results;
@@ -171,6 +172,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             json,
         } => live_cmd::inspect(cluster, id, all, json),
         Cmd::Bench(b) => bench::run(b),
+        Cmd::Nemesis {
+            cluster,
+            duration,
+            seed,
+            faults,
+            variants,
+            keys,
+            history,
+            json,
+            schedule_only,
+        } => nemesis::run(nemesis::Args {
+            cluster,
+            duration,
+            seed,
+            faults,
+            variants,
+            keys,
+            history,
+            json,
+            schedule_only,
+        }),
         Cmd::Variants => variants::run(),
         Cmd::Properties { ids } => properties::run(&ids),
     }

@@ -374,6 +374,7 @@ fn bad_inputs_exit_2_with_one_line() {
 fn help_explains_each_subcommand() {
     for sub in [
         "check", "explore", "variants", "scenario", "trace", "node", "ha", "client", "inspect",
+        "nemesis",
     ] {
         let o = dtm0(&[sub, "--help"]);
         assert_eq!(o.status.code(), Some(0));

@@ -5,6 +5,8 @@
 pub mod bench;
 pub mod client;
 pub mod disk;
+pub mod nemesis;
+pub mod nemesis_run;
 pub mod node;
 pub mod procs;
 pub mod spec;

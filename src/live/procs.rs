@@ -116,6 +116,15 @@ impl Children {
     pub fn has(&self, name: &str) -> bool {
         self.procs.iter().any(|(n, _)| n == name)
     }
+
+    /// The process id of the child `name`, for signals other than SIGKILL
+    /// (`dtm0 nemesis` stops and continues participants).
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.procs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.id())
+    }
 }
 
 fn stop(c: &mut Child) {
