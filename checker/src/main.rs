@@ -134,8 +134,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             id,
             data,
             faults,
-        } => live_cmd::node(cluster, &id, data, faults),
-        Cmd::Ha { cluster, faults } => live_cmd::node(cluster, "ha", None, faults),
+            repair,
+            first_boot,
+        } => {
+            let boot = dtm0::live::boot::Boot {
+                repair,
+                first_boot,
+                ..Default::default()
+            };
+            live_cmd::node(cluster, &id, data, faults, &boot)
+        }
+        Cmd::Ha { cluster, faults } => {
+            live_cmd::node(cluster, "ha", None, faults, &Default::default())
+        }
         Cmd::Client {
             cluster,
             slot,

@@ -1,0 +1,142 @@
+//! A participant's start-up: open its log under the durability rules of
+//! `disk` (a corrupt log or one behind its incarnation record is refused),
+//! `--repair` (say what will be dropped, then cut), and the check that a
+//! participant with no storage at all is not one the cluster has seen
+//! before (its storage lost): HA is asked (`Wire::Seen`).
+//!
+//! Until a participant can rejoin as an empty replica resynced from the
+//! others, a participant whose storage is lost or behind refuses to start:
+//! coming back with the writes it acknowledged missing, as a healthy
+//! replica, is what lost STABLE writes before (the peers may have pruned
+//! them, so nothing repairs them).
+
+use super::disk::{self, inc_path, IncRecord, Recovered, Wal};
+use super::node::{request, store_path};
+use super::spec::LiveSpec;
+use super::wire::Wire;
+use stateright::actor::Id;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How a participant starts.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    /// Cut a corrupt log at its first bad frame (`dtm0 node --repair`).
+    pub repair: bool,
+    /// With no storage, start even if HA does not answer whether it has
+    /// seen this participant (`dtm0 node --first-boot`). HA's "seen" is
+    /// still obeyed when it answers.
+    pub first_boot: bool,
+    /// How long to wait for HA's answer.
+    pub ha_wait: Duration,
+}
+
+impl Default for Boot {
+    fn default() -> Boot {
+        Boot {
+            repair: false,
+            first_boot: false,
+            ha_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the log of participant `id` in `data` (creating `data`).
+pub fn open_participant(
+    spec: &LiveSpec,
+    id: Id,
+    data: &Path,
+    boot: &Boot,
+) -> Result<(Wal, Recovered), String> {
+    let name = spec.name_of(id);
+    let path = store_path(data, &name);
+    // No record and no saved frame (a log of at most its 8-byte header):
+    // a first boot, or storage lost entirely. Asked before anything is
+    // created.
+    let record = IncRecord::read(&inc_path(&path)).map_err(|e| format!("{name}: {e}"))?;
+    let no_log = std::fs::metadata(&path).map_or(true, |m| m.len() <= 8);
+    if record.is_none() && no_log {
+        never_seen(spec, id, data, boot)?;
+    }
+    std::fs::create_dir_all(data).map_err(|e| format!("--data {}: {e}", data.display()))?;
+    if boot.repair {
+        match disk::repair_plan(&path) {
+            Ok(Some(c)) => eprintln!(
+                "{name}: --repair: cutting {} at byte {}: dropping {} bytes, the bad frame \
+                 ({}) and the {} valid frame(s) after it; {} frame(s) before it are kept. \
+                 Writes in the dropped frames may have been acknowledged (even STABLE) and are \
+                 lost on this replica",
+                c.path.display(),
+                c.offset,
+                c.bytes,
+                c.why,
+                c.frames_after,
+                c.frames_before
+            ),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{name}: cannot start from its log: {e}")),
+        }
+    }
+    let opened = if boot.repair {
+        Wal::open_repair(&path)
+    } else {
+        Wal::open(&path)
+    };
+    opened.map_err(|e| {
+        let hint = if disk::as_corruption(&e).is_some() {
+            " (refusing to start; see `dtm0 node --help` on --repair)"
+        } else {
+            ""
+        };
+        format!("{name}: cannot start from its log: {e}{hint}")
+    })
+}
+
+/// Refuses to start `id` empty if HA has seen an incarnation of it; if HA
+/// does not answer within `boot.ha_wait`, refuses unless `first_boot`.
+fn never_seen(spec: &LiveSpec, id: Id, data: &Path, boot: &Boot) -> Result<(), String> {
+    let name = spec.name_of(id);
+    let ha = spec
+        .addr_of(spec.cluster.ha_id())
+        .ok_or("no address for HA")?;
+    let me = usize::from(id) as u32;
+    let deadline = Instant::now() + boot.ha_wait;
+    loop {
+        let t = Instant::now();
+        let left = deadline.saturating_duration_since(t);
+        let wait = left.clamp(Duration::from_millis(10), Duration::from_millis(250));
+        match request(ha, &Wire::Seen { id: me }, wait) {
+            Ok(Wire::SeenInc { id, inc }) if id == me => {
+                if inc == 0 {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "{name}: no log in {} but HA has seen incarnation {inc} of {name}: its \
+                     storage was lost. Starting it empty would rejoin as a healthy replica \
+                     without the writes it acknowledged; rejoining as an empty replica needs \
+                     a resync from the other participants, which is not built: refusing to start",
+                    data.display()
+                ));
+            }
+            // No answer (HA not up yet?), or not HA's: ask again.
+            Ok(_) | Err(_) => std::thread::sleep(wait.saturating_sub(t.elapsed())),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    if boot.first_boot {
+        tracing::warn!(
+            "{name}: HA ({ha}) did not answer within {:?}; starting empty (--first-boot)",
+            boot.ha_wait
+        );
+        return Ok(());
+    }
+    Err(format!(
+        "{name}: no log in {} and HA ({ha}) did not answer within {:?} whether it has seen \
+         {name} before; starting empty could bring back, as healthy, a participant whose \
+         storage was lost. Start HA first, or pass --first-boot if {name} has never run",
+        data.display(),
+        boot.ha_wait
+    ))
+}
