@@ -140,3 +140,101 @@ fn never_seen(spec: &LiveSpec, id: Id, data: &Path, boot: &Boot) -> Result<(), S
         boot.ha_wait
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::wire;
+    use crate::protocol::types::Inc;
+    use std::net::UdpSocket;
+    use std::sync::Arc;
+
+    /// A cluster whose HA address is a plain socket of the test's.
+    fn setup(tag: &str) -> (Arc<LiveSpec>, UdpSocket, std::path::PathBuf) {
+        let a = crate::live::procs::free_addrs(5).unwrap();
+        let text = format!(
+            "ha = \"{}\"\nparticipants = [\"{}\", \"{}\", \"{}\"]\n[[originators]]\nname = \"o\"\naddr = \"{}\"\n",
+            a[4], a[0], a[1], a[2], a[3]
+        );
+        let spec = Arc::new(LiveSpec::parse(&text).unwrap());
+        let ha = UdpSocket::bind(a[4]).unwrap();
+        let dir = std::env::temp_dir().join(format!("dtm0-boot-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        (spec, ha, dir)
+    }
+
+    /// Plays HA: answers one `Seen` request with `inc`.
+    fn answer(ha: UdpSocket, inc: Inc) -> std::thread::JoinHandle<u32> {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            let (len, from) = ha.recv_from(&mut buf).unwrap();
+            let Ok(Wire::Seen { id }) = wire::decode(&buf[..len]) else {
+                panic!("not a Seen request");
+            };
+            ha.send_to(&wire::encode(&Wire::SeenInc { id, inc }), from)
+                .unwrap();
+            id
+        })
+    }
+
+    fn quick(first_boot: bool) -> Boot {
+        Boot {
+            first_boot,
+            ha_wait: Duration::from_millis(150),
+            ..Boot::default()
+        }
+    }
+
+    #[test]
+    fn no_storage_starts_only_if_ha_never_saw_it() {
+        let (spec, ha, dir) = setup("seen");
+        let p2 = spec.cluster.participant_id(1);
+        // HA has seen incarnation 3 of p2: refused, nothing created.
+        let t = answer(ha.try_clone().unwrap(), 3);
+        let e = open_participant(&spec, p2, &dir, &quick(true))
+            .err()
+            .expect("refused");
+        assert_eq!(t.join().unwrap(), usize::from(p2) as u32);
+        assert!(e.contains("HA has seen incarnation 3 of p2"), "{e}");
+        assert!(!dir.exists(), "nothing created");
+        // HA never heard of it: a first boot.
+        let t = answer(ha, 0);
+        let (_, rec) = open_participant(&spec, p2, &dir, &Boot::default()).unwrap();
+        t.join().unwrap();
+        assert!(rec.fresh && rec.store.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_silent_ha_refuses_a_first_boot_unless_told() {
+        let (spec, ha, dir) = setup("silent");
+        drop(ha); // nobody answers
+        let p1 = spec.cluster.participant_id(0);
+        let t = Instant::now();
+        let e = open_participant(&spec, p1, &dir, &quick(false))
+            .err()
+            .expect("refused");
+        assert!(t.elapsed() >= Duration::from_millis(150));
+        assert!(
+            e.contains("did not answer") && e.contains("--first-boot"),
+            "{e}"
+        );
+        assert!(!dir.exists());
+        let (mut wal, rec) = open_participant(&spec, p1, &dir, &quick(true)).unwrap();
+        assert!(rec.fresh);
+        // Once it has saved, HA is not asked again.
+        let st = crate::protocol::participant::PartStore {
+            inc: 1,
+            kv: Default::default(),
+            log: Vec::new(),
+            base: 0,
+            ghost: Default::default(),
+        };
+        wal.save(&st).unwrap();
+        drop(wal);
+        let t = Instant::now();
+        let (_, rec) = open_participant(&spec, p1, &dir, &quick(false)).unwrap();
+        assert!(!rec.fresh && t.elapsed() < Duration::from_millis(150));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
