@@ -318,7 +318,7 @@ fn replay(buf: &[u8], dec: fn(&[u8]) -> Option<Decoded>) -> Replay {
     while r.good < buf.len() {
         let at = r.good;
         let Some((seq, size, frame)) = dec(&buf[at..]) else {
-            let why = "a bad frame (marker, length, checksum or encoding)".to_string();
+            let why = "its marker, length, checksum or encoding is wrong".to_string();
             r.bad = Some(bad_frame(buf, at, at + 1, r.seq, why, false, dec));
             break;
         };
@@ -399,12 +399,13 @@ impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: corrupt log: {} at byte {}, followed by {} valid frame(s) ({} bytes from there \
-             to the end); not a torn tail, so nothing was cut. `dtm0 node --repair` would cut \
-             the log at byte {}, dropping those frames and any acknowledged writes they hold",
+            "{}: corrupt log: bad frame at byte {} ({}), followed by {} valid frame(s) ({} \
+             bytes from there to the end); not a torn tail, so nothing was cut. `dtm0 node \
+             --repair` would cut the log at byte {}, dropping those frames and any acknowledged \
+             writes they hold",
             self.path.display(),
-            self.why,
             self.offset,
+            self.why,
             self.frames_after,
             self.bytes,
             self.offset
