@@ -268,10 +268,12 @@ A torn LAST frame (a crash mid-write) is cut. A bad frame followed by valid fram
 the node refuses to start (exit 2), naming the file, the byte offset and the frames after it, and \
 changes nothing on disk; --repair cuts the log there, after saying what it drops, and may LOSE \
 ACKNOWLEDGED WRITES. The node also refuses to start when its log is behind its incarnation record \
-(truncated, deleted, restored from an old copy), or when DIR holds no storage at all but HA has \
-seen this participant before: it would come back as a healthy replica without writes it \
-acknowledged, and rejoining as an empty replica needs a resync that is not built. With no storage \
-the node asks HA first (up to 5 s); if HA does not answer it refuses unless --first-boot."
+(truncated, deleted, restored from an old copy), when DIR holds no storage at all but HA has \
+seen this participant before, or when its log is below the incarnation HA has seen (the whole DIR \
+restored from an old copy): it would come back as a healthy replica without writes it \
+acknowledged, and rejoining as an empty replica needs a resync that is not built. The node asks \
+HA at every start; with no storage, if HA does not answer within 5 s, it refuses unless \
+--first-boot."
     )]
     Node {
         /// Cluster file (default: models/cluster.toml)

@@ -1,8 +1,12 @@
 //! A participant's start-up: open its log under the durability rules of
 //! `disk` (a corrupt log or one behind its incarnation record is refused),
-//! `--repair` (say what will be dropped, then cut), and the check that a
-//! participant with no storage at all is not one the cluster has seen
-//! before (its storage lost): HA is asked (`Wire::Seen`).
+//! `--repair` (say what will be dropped, then cut), and two checks against
+//! what HA has seen of this participant (`Wire::Seen`): one with no storage
+//! at all must be one HA has never seen (else its storage was lost); one
+//! with storage must not be behind the incarnation HA has seen (else its
+//! whole data directory is an older copy). With storage, a silent HA (up to
+//! `STORED_WAIT`) is no reason to refuse: the log's own incarnation record
+//! guards it.
 //!
 //! Until a participant can rejoin as an empty replica resynced from the
 //! others, a participant whose storage is lost or behind refuses to start:
@@ -14,6 +18,7 @@ use super::disk::{self, inc_path, IncRecord, Recovered, Wal};
 use super::node::{request, store_path};
 use super::spec::LiveSpec;
 use super::wire::Wire;
+use crate::protocol::types::Inc;
 use stateright::actor::Id;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,9 +32,15 @@ pub struct Boot {
     /// seen this participant (`dtm0 node --first-boot`). HA's "seen" is
     /// still obeyed when it answers.
     pub first_boot: bool,
-    /// How long to wait for HA's answer.
+    /// How long to wait for HA's answer when there is no storage (with
+    /// storage, at most `STORED_WAIT`). Zero: HA is not asked (a process
+    /// without a cluster, e.g. the bench's restart measure); then a
+    /// participant without storage starts only with `first_boot`.
     pub ha_wait: Duration,
 }
+
+/// How long a participant WITH storage waits for HA's answer.
+pub const STORED_WAIT: Duration = Duration::from_millis(500);
 
 impl Default for Boot {
     fn default() -> Boot {
@@ -55,12 +66,15 @@ pub fn open_participant(
     // created.
     let record = IncRecord::read(&inc_path(&path)).map_err(|e| format!("{name}: {e}"))?;
     let no_log = std::fs::metadata(&path).map_or(true, |m| m.len() <= 8);
-    if record.is_none() && no_log {
+    let seen = if record.is_none() && no_log {
         never_seen(spec, id, data, boot)?;
-    }
+        0
+    } else {
+        ask_seen(spec, id, boot.ha_wait.min(STORED_WAIT)).unwrap_or(0)
+    };
     std::fs::create_dir_all(data).map_err(|e| format!("--data {}: {e}", data.display()))?;
     if boot.repair {
-        match disk::repair_plan(&path) {
+        match disk::repair_plan(&path, seen) {
             Ok(Some(c)) => eprintln!(
                 "{name}: --repair: cutting {} at byte {}: dropping {} bytes, the bad frame \
                  ({}) and the {} valid frame(s) after it; {} frame(s) before it are kept. \
@@ -77,12 +91,7 @@ pub fn open_participant(
             Err(e) => return Err(format!("{name}: cannot start from its log: {e}")),
         }
     }
-    let opened = if boot.repair {
-        Wal::open_repair(&path)
-    } else {
-        Wal::open(&path)
-    };
-    opened.map_err(|e| {
+    Wal::open_checked(&path, boot.repair, seen).map_err(|e| {
         let hint = if disk::as_corruption(&e).is_some() {
             " (refusing to start; see `dtm0 node --help` on --repair)"
         } else {
@@ -92,6 +101,28 @@ pub fn open_participant(
     })
 }
 
+/// The highest incarnation of `id` HA has seen (0: none), asking again
+/// for up to `within`; `None` if HA did not answer.
+fn ask_seen(spec: &LiveSpec, id: Id, within: Duration) -> Option<Inc> {
+    let ha = spec.addr_of(spec.cluster.ha_id())?;
+    let me = usize::from(id) as u32;
+    let deadline = Instant::now() + within;
+    while !within.is_zero() {
+        let t = Instant::now();
+        let left = deadline.saturating_duration_since(t);
+        let wait = left.clamp(Duration::from_millis(10), Duration::from_millis(250));
+        match request(ha, &Wire::Seen { id: me }, wait) {
+            Ok(Wire::SeenInc { id, inc }) if id == me => return Some(inc),
+            // No answer (HA not up yet?), or not HA's: ask again.
+            Ok(_) | Err(_) => std::thread::sleep(wait.saturating_sub(t.elapsed())),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    None
+}
+
 /// Refuses to start `id` empty if HA has seen an incarnation of it; if HA
 /// does not answer within `boot.ha_wait`, refuses unless `first_boot`.
 fn never_seen(spec: &LiveSpec, id: Id, data: &Path, boot: &Boot) -> Result<(), String> {
@@ -99,31 +130,18 @@ fn never_seen(spec: &LiveSpec, id: Id, data: &Path, boot: &Boot) -> Result<(), S
     let ha = spec
         .addr_of(spec.cluster.ha_id())
         .ok_or("no address for HA")?;
-    let me = usize::from(id) as u32;
-    let deadline = Instant::now() + boot.ha_wait;
-    loop {
-        let t = Instant::now();
-        let left = deadline.saturating_duration_since(t);
-        let wait = left.clamp(Duration::from_millis(10), Duration::from_millis(250));
-        match request(ha, &Wire::Seen { id: me }, wait) {
-            Ok(Wire::SeenInc { id, inc }) if id == me => {
-                if inc == 0 {
-                    return Ok(());
-                }
-                return Err(format!(
-                    "{name}: no log in {} but HA has seen incarnation {inc} of {name}: its \
+    match ask_seen(spec, id, boot.ha_wait) {
+        Some(0) => return Ok(()),
+        Some(inc) => {
+            return Err(format!(
+                "{name}: no log in {} but HA has seen incarnation {inc} of {name}: its \
                      storage was lost. Starting it empty would rejoin as a healthy replica \
                      without the writes it acknowledged; rejoining as an empty replica needs \
                      a resync from the other participants, which is not built: refusing to start",
-                    data.display()
-                ));
-            }
-            // No answer (HA not up yet?), or not HA's: ask again.
-            Ok(_) | Err(_) => std::thread::sleep(wait.saturating_sub(t.elapsed())),
+                data.display()
+            ));
         }
-        if Instant::now() >= deadline {
-            break;
-        }
+        None => {}
     }
     if boot.first_boot {
         tracing::warn!(
@@ -232,9 +250,49 @@ mod tests {
         };
         wal.save(&st).unwrap();
         drop(wal);
-        let t = Instant::now();
+        // With storage, a silent HA is no reason to refuse.
         let (_, rec) = open_participant(&spec, p1, &dir, &quick(false)).unwrap();
-        assert!(!rec.fresh && t.elapsed() < Duration::from_millis(150));
+        assert!(!rec.fresh);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn storage_older_than_ha_has_seen_is_refused() {
+        let (spec, ha, dir) = setup("older");
+        let p3 = spec.cluster.participant_id(2);
+        let path = store_path(&dir, "p3");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut wal, _) = Wal::open(&path).unwrap();
+        let mut st = crate::protocol::participant::PartStore {
+            inc: 1,
+            kv: Default::default(),
+            log: Vec::new(),
+            base: 0,
+            ghost: Default::default(),
+        };
+        wal.save(&st).unwrap();
+        st.inc = 2;
+        wal.save(&st).unwrap();
+        drop(wal);
+        let (log, rec) = (std::fs::read(&path).unwrap(), inc_path(&path));
+        let record = std::fs::read(&rec).unwrap();
+        // HA has seen incarnation 3: this log and its record are an old copy.
+        let t = answer(ha.try_clone().unwrap(), 3);
+        let e = open_participant(&spec, p3, &dir, &quick(false))
+            .err()
+            .expect("refused");
+        t.join().unwrap();
+        assert!(
+            e.contains("HA has seen incarnation 3") && e.contains("older copy"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), log, "nothing changed");
+        assert_eq!(std::fs::read(&rec).unwrap(), record);
+        // HA has seen incarnation 2, as the log holds: it starts.
+        let t = answer(ha, 2);
+        let (_, r) = open_participant(&spec, p3, &dir, &quick(false)).unwrap();
+        t.join().unwrap();
+        assert_eq!(r.store.map(|s| s.inc), Some(2));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

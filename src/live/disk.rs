@@ -420,8 +420,12 @@ impl std::error::Error for Corruption {}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Behind {
     pub path: PathBuf,
-    /// What the record says: incarnation and frame number.
+    /// What the record says: incarnation and frame number (with `by_ha`:
+    /// the incarnation HA has seen, and 0).
     pub recorded: (Inc, u64),
+    /// The log is behind what HA has seen of this participant (the record,
+    /// if any, agrees with the log: the whole data directory is old).
+    pub by_ha: bool,
     /// What the log holds (`None`: no saved state at all).
     pub found: Option<(Inc, u64)>,
 }
@@ -431,6 +435,12 @@ impl fmt::Display for Behind {
         let (inc, seq) = self.recorded;
         let rec = inc_path(&self.path);
         match self.found {
+            Some((i, _)) if self.by_ha => write!(
+                f,
+                "{}: the log ends at incarnation {i}, but HA has seen incarnation {inc} of this \
+                 participant: the data directory was restored from an older copy",
+                self.path.display()
+            ),
             None => write!(
                 f,
                 "{}: the log is missing or empty, but {} records incarnation {inc} (frame \
@@ -600,7 +610,7 @@ struct Examined {
 
 /// Reads and judges the log at `path` and its incarnation record, changing
 /// nothing. `repair`: accept a corrupt log (to be cut at the bad frame).
-fn examine(path: &Path, repair: bool) -> io::Result<Examined> {
+fn examine(path: &Path, repair: bool, seen: Inc) -> io::Result<Examined> {
     let record = IncRecord::read(&inc_path(path))?;
     let (buf, existed) = match fs::read(path) {
         Ok(b) => (b, true),
@@ -647,9 +657,21 @@ fn examine(path: &Path, repair: bool) -> io::Result<Examined> {
                     path: path.to_owned(),
                     recorded: (rec.inc, rec.seq),
                     found,
+                    by_ha: false,
                 },
             ));
         }
+    }
+    if let Some(s) = r.store.as_ref().filter(|s| s.inc < seen) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            Behind {
+                path: path.to_owned(),
+                recorded: (seen, 0),
+                found: Some((s.inc, r.seq)),
+                by_ha: true,
+            },
+        ));
     }
     let cut = if format == Format::Empty {
         0
@@ -669,8 +691,9 @@ fn examine(path: &Path, repair: bool) -> io::Result<Examined> {
 /// What `Wal::open_repair` would cut from the log at `path` (`None`: the
 /// log is not corrupt), changing nothing. Fails as `Wal::open_repair`
 /// would, e.g. when even the repaired log is behind its incarnation record.
-pub fn repair_plan(path: &Path) -> io::Result<Option<Corruption>> {
-    examine(path, true).map(|e| e.repair)
+/// `seen`: as in `Wal::open_checked`.
+pub fn repair_plan(path: &Path, seen: Inc) -> io::Result<Option<Corruption>> {
+    examine(path, true, seen).map(|e| e.repair)
 }
 
 /// What `Wal::open` found on disk.
@@ -738,7 +761,7 @@ impl Wal {
     /// its incarnation record (`Behind`, see `as_behind`), a log of an
     /// unknown format, an invalid incarnation record.
     pub fn open(path: &Path) -> io::Result<(Wal, Recovered)> {
-        Self::open_with(path, false)
+        Self::open_checked(path, false, 0)
     }
 
     /// As `open`, but a corrupt log is cut at its first bad frame, dropping
@@ -746,10 +769,13 @@ impl Wal {
     /// `repair_plan` tells beforehand what this drops. A log whose
     /// repaired prefix is behind its incarnation record is still refused.
     pub fn open_repair(path: &Path) -> io::Result<(Wal, Recovered)> {
-        Self::open_with(path, true)
+        Self::open_checked(path, true, 0)
     }
 
-    fn open_with(path: &Path, repair: bool) -> io::Result<(Wal, Recovered)> {
+    /// `open` (or, with `repair`, `open_repair`) that also refuses, as
+    /// `Behind` (`by_ha`), a log whose incarnation is below `seen`, the
+    /// highest incarnation of this participant HA has seen (0: unknown).
+    pub fn open_checked(path: &Path, repair: bool, seen: Inc) -> io::Result<(Wal, Recovered)> {
         let t0 = Instant::now();
         let Examined {
             format,
@@ -758,7 +784,7 @@ impl Wal {
             record,
             cut,
             repair: repaired,
-        } = examine(path, repair)?;
+        } = examine(path, repair, seen)?;
         // Accepted: from here on the files may change.
         // A compaction that crashed before its rename leaves a stale copy.
         match fs::remove_file(tmp_path(path)) {
@@ -1557,7 +1583,7 @@ mod tests {
         // After the frame that raised the incarnation: repairable.
         flip(&path, off[20] + HEADER as u64 + 1, 0x01);
         let flipped = fs::read(&path).unwrap();
-        let plan = repair_plan(&path).unwrap().expect("a cut is planned");
+        let plan = repair_plan(&path, 0).unwrap().expect("a cut is planned");
         assert_eq!((plan.offset, plan.frames_after), (off[20], 9));
         assert_eq!(
             fs::read(&path).unwrap(),
@@ -1581,7 +1607,7 @@ mod tests {
             .unwrap();
         flip(&path, off[5] + HEADER as u64 + 1, 0x01);
         let flipped = fs::read(&path).unwrap();
-        let e = repair_plan(&path).unwrap_err();
+        let e = repair_plan(&path, 0).unwrap_err();
         assert!(as_behind(&e).is_some(), "{e}");
         let e = Wal::open_repair(&path).err().expect("refused");
         let b = as_behind(&e).unwrap_or_else(|| panic!("{e}"));
