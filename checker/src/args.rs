@@ -78,7 +78,10 @@ pub(crate) enum ClusterCmd {
     #[command(
         long_about = "Start HA and every participant of the cluster file as local processes on \
 the file's loopback addresses, print where each listens, and stop them all on Ctrl-C. Each \
-participant keeps its durable log in DATA/<name>."
+participant keeps its durable log in DATA/<name>, HA its table in DATA/ha. A process that exits \
+(kill -9, a crash) is restarted, HA too, after a delay that doubles from 100 ms to 10 s while it \
+keeps exiting within 10 s of its start; after 8 such exits in a row the cluster is stopped with \
+the reason (exit 1)."
     )]
     Up {
         /// Cluster file (default: models/cluster.toml)
@@ -90,6 +93,9 @@ participant keeps its durable log in DATA/<name>."
         /// Start every node with the fault layer on
         #[arg(long)]
         faults: bool,
+        /// Run a cluster file whose variants include a mutant (a deliberately broken rule)
+        #[arg(long)]
+        allow_mutants: bool,
     },
 }
 
@@ -131,6 +137,9 @@ replayed by a real node start. Prints the figures and writes them as JSON with -
         /// Write the figures as JSON here
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Then keep p3 down this many seconds under load paced on STABLE, and time its recovery (0: skip)
+        #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+        down_seconds: f64,
     },
 }
 
@@ -297,20 +306,32 @@ HA at every start; with no storage, if HA does not answer within 5 s, it refuses
         /// this participant before (HA's answer, when it comes, is still obeyed)
         #[arg(long)]
         first_boot: bool,
+        /// Run a cluster file whose variants include a mutant (a deliberately broken rule)
+        #[arg(long)]
+        allow_mutants: bool,
     },
     /// Run the HA service of a live cluster
     #[command(
         long_about = "Run the HA service of a live cluster: it turns restarts (by incarnation \
 number) and heartbeat timeouts into TRANSIENT/RECOVERING/ONLINE and broadcasts every change to \
-every process. It keeps no storage (the spec's HA never fails)."
+every process. With --data it keeps its table (incarnations, view number) in DIR/ha.state, \
+written before each view leaves, so a restarted HA goes on from its last view and repeats it; \
+a damaged table, or one of another cluster, is refused (exit 2). Without --data a restart starts \
+from scratch, which the processes ignore: `dtm0 cluster up` always gives HA a data directory."
     )]
     Ha {
         /// Cluster file (default: models/cluster.toml)
         #[arg(long)]
         cluster: Option<PathBuf>,
+        /// Data directory (HA's table, kept across restarts)
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Accept fault-layer commands
         #[arg(long)]
         faults: bool,
+        /// Run a cluster file whose variants include a mutant (a deliberately broken rule)
+        #[arg(long)]
+        allow_mutants: bool,
     },
     /// One originator incarnation of a live cluster: put, del, get
     #[command(

@@ -14,6 +14,7 @@ pub(crate) fn run(cmd: BenchCmd) -> Result<ExitCode, String> {
         commit_delay_ms,
         data,
         out,
+        down_seconds,
     } = cmd;
     if clients == 0 || batch == 0 || keys == 0 {
         return Err("--clients, --batch and --keys must be at least 1".into());
@@ -28,6 +29,7 @@ pub(crate) fn run(cmd: BenchCmd) -> Result<ExitCode, String> {
         log_lengths: logs,
         commit_delay_ms,
         data,
+        down_seconds,
     };
     let r = dtm0::live::bench::run(&exe, &opts)?;
     let j = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn default_cluster() -> PathBuf {
     let local = PathBuf::from("models/cluster.toml");
@@ -56,13 +56,24 @@ pub fn node(
     id: &str,
     data: Option<PathBuf>,
     faults: bool,
+    allow_mutants: bool,
     boot: &Boot,
 ) -> Result<ExitCode, String> {
     init_logs("info");
     let (_, spec) = load(cluster)?;
+    spec.check_mutants(allow_mutants)?;
     let id = spec.parse_id(id)?;
     let data = match (spec.cluster.proc_of(id), data) {
-        (dtm0::protocol::cluster::Proc::Ha, d) => d.unwrap_or_else(std::env::temp_dir),
+        (dtm0::protocol::cluster::Proc::Ha, Some(d)) => d,
+        (dtm0::protocol::cluster::Proc::Ha, None) => {
+            tracing::warn!(
+                "ha: no --data: its table is not kept, so a restart starts from scratch (processes ignore it)"
+            );
+            // A directory of this process alone: nothing to restore.
+            let d = std::env::temp_dir().join(format!("dtm0-ha-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            d
+        }
         (_, Some(d)) => d,
         (_, None) => {
             return Err("--data DIR: a participant or originator needs a data directory".into())
@@ -82,37 +93,89 @@ pub fn node(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `dtm0 cluster up`: HA and every participant as local processes.
-pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitCode, String> {
+/// How `cluster up` restarts a process that exited: after a delay that
+/// doubles from `FIRST_DELAY` up to `MAX_DELAY` while the process keeps
+/// exiting within `STABLE_AFTER` of its start, and not at all after
+/// `GIVE_UP` such exits in a row.
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_secs(10);
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+const GIVE_UP: u32 = 8;
+
+/// One supervised process of `cluster up`.
+struct Supervised {
+    name: String,
+    started: Instant,
+    /// Exits in a row, each within `STABLE_AFTER` of its start.
+    quick_exits: u32,
+    /// When it is due to be started again, if it is down.
+    restart_at: Option<Instant>,
+}
+
+impl Supervised {
+    /// Records an exit at `now`; returns the delay before the restart, or
+    /// `None` to give up.
+    fn exited(&mut self, now: Instant) -> Option<Duration> {
+        if now.duration_since(self.started) < STABLE_AFTER {
+            self.quick_exits += 1;
+        } else {
+            self.quick_exits = 1;
+        }
+        if self.quick_exits >= GIVE_UP {
+            return None;
+        }
+        let delay = FIRST_DELAY
+            .saturating_mul(1 << (self.quick_exits - 1).min(16))
+            .min(MAX_DELAY);
+        self.restart_at = Some(now + delay);
+        Some(delay)
+    }
+}
+
+/// `dtm0 cluster up`: HA and every participant as local processes,
+/// restarted when they exit.
+pub fn up(
+    cluster: Option<PathBuf>,
+    data: PathBuf,
+    faults: bool,
+    allow_mutants: bool,
+) -> Result<ExitCode, String> {
     init_logs("info");
     let (path, spec) = load(cluster)?;
+    spec.check_mutants(allow_mutants)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut kids = Children::new();
-    let mut spawn = |name: String, extra: Vec<String>| -> Result<(), String> {
+    let spawn = |kids: &mut Children, name: &str| -> Result<(), String> {
         let mut cmd = Command::new(&exe);
         cmd.arg(if name == "ha" { "ha" } else { "node" })
             .arg("--cluster")
             .arg(&path)
-            .args(&extra);
+            .arg("--data")
+            .arg(data.join(name));
+        if name != "ha" {
+            cmd.args(["--id", name]);
+        }
         if faults {
             cmd.arg("--faults");
         }
-        kids.spawn(&name, &mut cmd)
+        if allow_mutants {
+            cmd.arg("--allow-mutants");
+        }
+        kids.spawn(name, &mut cmd)
             .map_err(|e| format!("cannot start {name}: {e}"))
     };
-    spawn("ha".into(), vec![])?;
-    for p in 0..spec.n() {
-        let name = format!("p{}", p + 1);
-        let dir = data.join(&name);
-        spawn(
-            name.clone(),
-            vec![
-                "--id".into(),
-                name,
-                "--data".into(),
-                dir.display().to_string(),
-            ],
-        )?;
+    let mut procs: Vec<Supervised> = std::iter::once("ha".to_string())
+        .chain((0..spec.n()).map(|p| format!("p{}", p + 1)))
+        .map(|name| Supervised {
+            name,
+            started: Instant::now(),
+            quick_exits: 0,
+            restart_at: None,
+        })
+        .collect();
+    for p in &mut procs {
+        spawn(&mut kids, &p.name)?;
+        p.started = Instant::now();
     }
     println!("cluster {} ({}):", spec.name, path.display());
     for (i, a) in spec.addrs.iter().enumerate() {
@@ -129,27 +192,35 @@ pub fn up(cluster: Option<PathBuf>, data: PathBuf, faults: bool) -> Result<ExitC
     println!("data in {}; Ctrl-C stops every process", data.display());
     let stop = stop_flag();
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
+        let now = Instant::now();
         for (name, st) in kids.exited() {
-            if name == "ha" {
-                return Err(format!(
-                    "ha exited ({st}); stopping the cluster (HA keeps no state)"
-                ));
-            }
+            let Some(p) = procs.iter_mut().find(|p| p.name == name) else {
+                continue;
+            };
             // A crash (kill -9) or an exit: restart it, as a supervisor
-            // would; the new incarnation recovers through REDO/EOL.
-            println!("{name} exited ({st}); restarting it");
-            let dir = data.join(&name);
-            let mut cmd = Command::new(&exe);
-            cmd.args(["node", "--cluster"])
-                .arg(&path)
-                .args(["--id", &name, "--data"])
-                .arg(&dir);
-            if faults {
-                cmd.arg("--faults");
+            // would; a participant's new incarnation recovers through
+            // REDO/EOL, HA goes on from its table.
+            match p.exited(now) {
+                Some(d) => println!(
+                    "{name} exited ({st}); restarting it in {} ms",
+                    d.as_millis()
+                ),
+                None => {
+                    println!(
+                        "{name} exited ({st}) {GIVE_UP} times in a row within {} s of starting; giving up (see its log above): stopping the cluster",
+                        STABLE_AFTER.as_secs()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
             }
-            kids.spawn(&name, &mut cmd)
-                .map_err(|e| format!("cannot restart {name}: {e}"))?;
+        }
+        for p in &mut procs {
+            if p.restart_at.is_some_and(|t| t <= now) {
+                p.restart_at = None;
+                spawn(&mut kids, &p.name)?;
+                p.started = Instant::now();
+            }
         }
     }
     println!("stopping");
@@ -412,4 +483,34 @@ pub fn inspect(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_delays_double_and_the_supervisor_gives_up() {
+        let t0 = Instant::now();
+        let mut p = Supervised {
+            name: "p1".into(),
+            started: t0,
+            quick_exits: 0,
+            restart_at: None,
+        };
+        let mut delays = Vec::new();
+        while let Some(d) = p.exited(t0 + Duration::from_millis(1)) {
+            delays.push(d.as_millis());
+        }
+        assert_eq!(delays, vec![100, 200, 400, 800, 1600, 3200, 6400]);
+        assert_eq!(p.quick_exits, GIVE_UP);
+        // A process that ran long enough starts over from the first delay.
+        let mut q = Supervised {
+            name: "ha".into(),
+            started: t0,
+            quick_exits: 5,
+            restart_at: None,
+        };
+        assert_eq!(q.exited(t0 + STABLE_AFTER), Some(FIRST_DELAY));
+    }
 }

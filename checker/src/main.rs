@@ -128,12 +128,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cluster,
             data,
             faults,
-        }) => live_cmd::up(cluster, data, faults),
+            allow_mutants,
+        }) => live_cmd::up(cluster, data, faults, allow_mutants),
         Cmd::Node {
             cluster,
             id,
             data,
             faults,
+            allow_mutants,
             repair,
             first_boot,
         } => {
@@ -142,11 +144,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 first_boot,
                 ..Default::default()
             };
-            live_cmd::node(cluster, &id, data, faults, &boot)
+            live_cmd::node(cluster, &id, data, faults, allow_mutants, &boot)
         }
-        Cmd::Ha { cluster, faults } => {
-            live_cmd::node(cluster, "ha", None, faults, &Default::default())
-        }
+        Cmd::Ha {
+            cluster,
+            data,
+            faults,
+            allow_mutants,
+        } => live_cmd::node(
+            cluster,
+            "ha",
+            data,
+            faults,
+            allow_mutants,
+            &Default::default(),
+        ),
         Cmd::Client {
             cluster,
             slot,

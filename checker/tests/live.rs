@@ -65,7 +65,7 @@ impl Live {
     fn start(&mut self, name: &str) {
         let mut c = Command::new(exe());
         if name == "ha" {
-            c.arg("ha");
+            c.args(["ha", "--data"]).arg(self.dir.join("ha"));
         } else {
             c.args(["node", "--id", name, "--data"])
                 .arg(self.dir.join(name));
@@ -560,4 +560,81 @@ fn a_truncated_or_deleted_log_refuses_the_start() {
     );
     // HA never saw a new incarnation of p1 (no healthy rejoin).
     assert_eq!(l.ha_row(0).0, 2);
+}
+
+/// Finding 3 of the attack review: HA was a single point of failure (a
+/// restarted HA started from scratch, processes ignored it, writes stopped
+/// reaching a replica). Now HA keeps its table: killed and restarted under
+/// a stream of writes, every write acknowledged STABLE stays readable and
+/// every participant ends ONLINE.
+#[test]
+fn ha_killed_and_restarted_under_load_loses_no_stable_write() {
+    let mut l = Live::new("ha-restart");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (file, data, stop) = (l.file.clone(), l.dir.join("client"), stop.clone());
+        std::thread::spawn(move || {
+            let mut stable = Vec::new();
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                let key = format!("k{}", 1 + i % 5);
+                let o = Command::new(exe())
+                    .args(["client", "--data", data.to_str().unwrap(), "--timeout", "2"])
+                    .args(["--cluster", file.to_str().unwrap()])
+                    .args(["put", &key, &i.to_string(), "--wait", "stable", "--json"])
+                    .output()
+                    .unwrap();
+                if o.status.code() == Some(0) {
+                    stable.push((key, i));
+                }
+            }
+            stable
+        })
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    l.kill9("ha");
+    std::thread::sleep(Duration::from_millis(500));
+    l.start("ha");
+    std::thread::sleep(Duration::from_millis(1200));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let stable = writer.join().unwrap();
+    assert!(
+        stable.len() >= 3,
+        "writes went on around the restart: {stable:?}"
+    );
+    let ha = l.inspect("ha");
+    assert!(
+        ha["state"]["Ha"]["seq"].as_u64().unwrap() >= 1,
+        "HA went on from its table, not from view 0: {}",
+        ha["state"]
+    );
+    l.converged(Duration::from_secs(20));
+    // The last STABLE write of each key is what a read returns.
+    let mut last = std::collections::BTreeMap::new();
+    for (k, v) in &stable {
+        last.insert(k.clone(), *v);
+    }
+    for (k, v) in last {
+        let o = l.client(&["get", &k, "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        assert_eq!(r["value"], v, "{k}: {}", text(&o));
+    }
+}
+
+#[test]
+fn a_damaged_ha_table_is_refused_not_replaced() {
+    let mut l = Live::new("ha-damaged");
+    let o = l.client(&["put", "k1", "1", "--wait", "stable"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    l.kill9("ha");
+    let f = l.dir.join("ha").join("ha.state");
+    let mut b = std::fs::read(&f).expect("HA wrote its table");
+    let at = b.len() / 2;
+    b[at] ^= 0x10;
+    std::fs::write(&f, &b).unwrap();
+    let o = l.dtm0(&["ha", "--data", l.dir.join("ha").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("damaged"), "{}", text(&o));
+    assert_eq!(std::fs::read(&f).unwrap(), b, "the file is left as it was");
 }

@@ -10,7 +10,14 @@
 //! - time-to-STABLE, unloaded: one dtx at a time, from its issue to the
 //!   first PERSISTENT notice at the originator; percentiles;
 //! - restart time against log length: a participant log of N records
-//!   (nothing pruned) and the time `Node::start` takes to replay it.
+//!   (nothing pruned) and the time `Node::start` takes to replay it;
+//! - with `down_seconds` > 0, a participant down under load: clients pace
+//!   on STABLE (nothing is DONE while a replica is down), first with every
+//!   participant up, then with p3 killed for `down_seconds` (no record can
+//!   be pruned, so the survivors' logs grow and every commit hands the
+//!   runtime a longer store), in windows of throughput and log length;
+//!   then p3 restarts under the same load and the time until HA shows it
+//!   ONLINE again is the recovery time.
 
 use super::client::{self, Wait};
 use super::disk::Wal;
@@ -36,6 +43,37 @@ pub struct BenchOpts {
     pub log_lengths: Vec<usize>,
     pub commit_delay_ms: u64,
     pub data: PathBuf,
+    /// Seconds a participant stays down under load (0: no such phase).
+    pub down_seconds: f64,
+}
+
+/// One window of a paced-on-STABLE run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    /// Seconds since the phase began, at the window's end.
+    pub at_seconds: f64,
+    pub dtx_per_second: f64,
+    /// p1's log length at the window's end (none: p1 did not answer
+    /// `inspect` within 2 s).
+    pub log_records: Option<u64>,
+}
+
+/// A participant down under load (see the module doc).
+#[derive(Clone, Debug, Serialize)]
+pub struct DownReport {
+    /// Clients pace on STABLE in both phases.
+    pub healthy_seconds: f64,
+    pub healthy_dtx_per_second: f64,
+    pub down_seconds: f64,
+    pub down_dtx_per_second: f64,
+    /// down / healthy.
+    pub ratio: f64,
+    pub healthy_windows: Vec<Window>,
+    pub down_windows: Vec<Window>,
+    /// From p3's restart (under load) to HA showing it ONLINE.
+    pub recovery_seconds: Option<f64>,
+    /// p1's commits (fsyncs) during the down phase.
+    pub down_commits: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,6 +113,7 @@ pub struct BenchReport {
     pub time_to_stable_unloaded: Percentiles,
     pub time_to_executed_unloaded: Percentiles,
     pub restart: Vec<RestartPoint>,
+    pub participant_down: Option<DownReport>,
 }
 
 fn pct(mut v: Vec<u64>) -> Percentiles {
@@ -140,26 +179,15 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
     let spec = Arc::new(LiveSpec::load(&file)?);
     let mut procs = Children::new();
     for name in ["ha", "p1", "p2", "p3"] {
-        let mut c = Command::new(exe);
-        if name == "ha" {
-            c.arg("ha");
-        } else {
-            c.args(["node", "--id", name, "--data"]).arg(dir.join(name));
-        }
-        c.arg("--cluster")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        procs
-            .spawn(name, &mut c)
-            .map_err(|e| format!("start {name}: {e}"))?;
-        let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while request(addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("{name} did not come up"));
-            }
-        }
+        start(
+            exe,
+            &dir,
+            &file,
+            &spec,
+            &mut procs,
+            name,
+            Duration::from_secs(10),
+        )?;
     }
     let cdata = dir.join("clients");
     // Unloaded latency first: one dtx at a time on slot 0.
@@ -228,6 +256,11 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
     let drops_after = rcvbuf_errors();
     let per: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     let mean_commits = per.iter().sum::<u64>() as f64 / per.len().max(1) as f64;
+    let participant_down = if o.down_seconds > 0.0 {
+        Some(down_phase(exe, o, &dir, &file, &spec, &mut procs)?)
+    } else {
+        None
+    };
     drop(procs);
     let restart = o
         .log_lengths
@@ -250,6 +283,193 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
         time_to_stable_unloaded: pct(stable),
         time_to_executed_unloaded: pct(executed),
         restart,
+        participant_down,
+    })
+}
+
+/// Starts process `name` of the bench cluster and waits until it answers.
+fn start(
+    exe: &Path,
+    dir: &Path,
+    file: &Path,
+    spec: &LiveSpec,
+    procs: &mut Children,
+    name: &str,
+    wait: Duration,
+) -> Result<(), String> {
+    let mut c = Command::new(exe);
+    if name == "ha" {
+        c.args(["ha", "--data"]).arg(dir.join("ha"));
+    } else {
+        c.args(["node", "--id", name, "--data"]).arg(dir.join(name));
+    }
+    c.arg("--cluster")
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    procs
+        .spawn(name, &mut c)
+        .map_err(|e| format!("start {name}: {e}"))?;
+    let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
+    let deadline = Instant::now() + wait;
+    while request(addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{name} did not come up within {wait:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The JSON `inspect` of process `name`, if it answers.
+fn inspect(spec: &LiveSpec, name: &str) -> Option<serde_json::Value> {
+    let addr = spec.addr_of(spec.parse_id(name).ok()?)?;
+    match request(addr, &Wire::Inspect, Duration::from_secs(2)) {
+        Ok(Wire::Json(j)) => serde_json::from_str(&j).ok(),
+        _ => None,
+    }
+}
+
+/// A participant's log length from its `inspect` (whole or summarised).
+fn log_records(v: &serde_json::Value) -> Option<u64> {
+    v["summary"]["log_len"].as_u64().or_else(|| {
+        v["state"]["Participant"]["log"]
+            .as_array()
+            .map(|l| l.len() as u64)
+    })
+}
+
+/// Clients on every slot, each running incarnations of `batch` PUTs and
+/// waiting for STABLE, until `stop`; they count finished dtxs in `done`.
+fn paced_load(
+    spec: &Arc<LiveSpec>,
+    o: &BenchOpts,
+    cdata: &Path,
+    done: &Arc<std::sync::atomic::AtomicU64>,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Result<(), String>>> {
+    use std::sync::atomic::Ordering;
+    (0..o.clients)
+        .map(|slot| {
+            let (spec, cdata, done, stop) = (
+                spec.clone(),
+                cdata.to_path_buf(),
+                done.clone(),
+                stop.clone(),
+            );
+            let (batch, keys) = (o.batch, o.keys);
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ slot as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let ops: Vec<Op> = (0..batch)
+                        .map(|_| {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            Op::Put {
+                                key: 1 + (x % keys as u64) as u32,
+                                val: x,
+                            }
+                        })
+                        .collect();
+                    let r = client::run(
+                        &spec,
+                        slot,
+                        &cdata,
+                        &ops,
+                        Wait::Stable,
+                        Duration::from_secs(60),
+                    )?;
+                    done.fetch_add(r.len() as u64, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect()
+}
+
+/// Samples `done` and p1's log length every `every` for `length`.
+fn windows(
+    spec: &LiveSpec,
+    done: &std::sync::atomic::AtomicU64,
+    length: f64,
+    every: f64,
+) -> (f64, Vec<Window>) {
+    use std::sync::atomic::Ordering;
+    let t0 = Instant::now();
+    let start = done.load(Ordering::Relaxed);
+    let (mut last_t, mut last_n) = (0.0, start);
+    let mut out = Vec::new();
+    while last_t < length {
+        let next = (last_t + every).min(length);
+        std::thread::sleep(Duration::from_secs_f64(
+            (next - t0.elapsed().as_secs_f64()).max(0.0),
+        ));
+        let (t, n) = (t0.elapsed().as_secs_f64(), done.load(Ordering::Relaxed));
+        out.push(Window {
+            at_seconds: t,
+            dtx_per_second: (n - last_n) as f64 / (t - last_t).max(1e-9),
+            log_records: inspect(spec, "p1").and_then(|v| log_records(&v)),
+        });
+        (last_t, last_n) = (t, n);
+    }
+    let total = (done.load(Ordering::Relaxed) - start) as f64 / t0.elapsed().as_secs_f64();
+    (total, out)
+}
+
+/// A participant down under load, then its recovery (module doc).
+fn down_phase(
+    exe: &Path,
+    o: &BenchOpts,
+    dir: &Path,
+    file: &Path,
+    spec: &Arc<LiveSpec>,
+    procs: &mut Children,
+) -> Result<DownReport, String> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let cdata = dir.join("clients");
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = paced_load(spec, o, &cdata, &done, &stop);
+    let every = (o.down_seconds / 6.0).clamp(1.0, 10.0);
+    let healthy_seconds = o.seconds.max(every);
+    let (healthy, healthy_windows) = windows(spec, &done, healthy_seconds, every);
+    procs.kill("p3")?;
+    let p1_commits = || inspect(spec, "p1").and_then(|v| v["counters"]["commits"].as_u64());
+    let commits_before = p1_commits();
+    let (down, down_windows) = windows(spec, &done, o.down_seconds, every);
+    let down_commits = p1_commits()
+        .zip(commits_before)
+        .map(|(a, b)| a.saturating_sub(b));
+    let t = Instant::now();
+    // Busy replaying and recovering under load, p3 may answer `inspect`
+    // late: the recovery time is read from HA's table instead.
+    start(exe, dir, file, spec, procs, "p3", Duration::from_secs(120))?;
+    let mut recovery_seconds = None;
+    while t.elapsed() < Duration::from_secs(120) {
+        let online = inspect(spec, "ha").is_some_and(|v| {
+            v["state"]["Ha"]["table"][2][1] == "Online"
+                && v["state"]["Ha"]["table"][2][0].as_u64() > Some(1)
+        });
+        if online {
+            recovery_seconds = Some(t.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in load {
+        h.join().map_err(|_| "a client thread panicked")??;
+    }
+    Ok(DownReport {
+        healthy_seconds,
+        healthy_dtx_per_second: healthy,
+        down_seconds: o.down_seconds,
+        down_dtx_per_second: down,
+        ratio: down / healthy.max(1e-9),
+        healthy_windows,
+        down_windows,
+        recovery_seconds,
+        down_commits,
     })
 }
 

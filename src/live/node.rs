@@ -21,6 +21,7 @@ use super::spec::LiveSpec;
 use super::wire::{self, Fault, Filter, Wire};
 use crate::protocol::actor::{Dtm0, Dtm0State, Dtm0Store};
 use crate::protocol::cluster::{Cluster, Proc};
+use crate::protocol::ha::HaState;
 use crate::protocol::msg::{HaSt, Msg, Timer};
 use crate::protocol::originator::OrigStore;
 use crate::protocol::types::Inc;
@@ -92,7 +93,71 @@ pub struct Node {
     next_heartbeat: Instant,
     /// HA only: per actor, the last heartbeat and whether it was reported.
     seen: Vec<Option<(Instant, Inc, bool)>>,
+    /// HA only: where its table is kept, and the table last written there.
+    ha_file: Option<PathBuf>,
+    ha_saved: Option<HaState>,
     pub counters: Counters,
+}
+
+/// Where HA keeps its table under its data directory.
+pub fn ha_path(data: &Path) -> PathBuf {
+    data.join("ha.state")
+}
+
+/// HA's table file: magic and format, a fingerprint of the cluster's
+/// addresses (a table of another cluster is refused, not adopted), the
+/// table (postcard), and a crc32 of everything before it.
+const HA_MAGIC: [u8; 8] = *b"DTM0HA\0\x01";
+
+fn cluster_fingerprint(spec: &LiveSpec) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for a in &spec.addrs {
+        h.update(a.to_string().as_bytes());
+        h.update(b";");
+    }
+    h.finalize()
+}
+
+fn encode_ha(h: &HaState, spec: &LiveSpec) -> Vec<u8> {
+    let mut b = HA_MAGIC.to_vec();
+    b.extend_from_slice(&cluster_fingerprint(spec).to_le_bytes());
+    b.extend_from_slice(&postcard::to_allocvec(h).expect("encode"));
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// HA's table as a previous run left it, if any. A file that is damaged
+/// or belongs to another cluster is an error: starting from scratch would
+/// show every process at incarnation 1, view 0, which they ignore.
+pub fn load_ha(f: &Path, spec: &LiveSpec) -> Result<Option<HaState>, String> {
+    let b = match std::fs::read(f) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("ha: cannot read {}: {e}", f.display())),
+    };
+    let bad = |why: &str| {
+        format!(
+            "ha: {} is {why}; refusing to start from scratch (processes would ignore a table at view 0); remove the file only if the whole cluster starts afresh",
+            f.display()
+        )
+    };
+    if b.len() < HA_MAGIC.len() + 8 || b[..HA_MAGIC.len()] != HA_MAGIC {
+        return Err(bad("not an HA table of this format"));
+    }
+    let (body, crc) = b.split_at(b.len() - 4);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err(bad("damaged (checksum mismatch)"));
+    }
+    let fp = u32::from_le_bytes(body[8..12].try_into().expect("4 bytes"));
+    if fp != cluster_fingerprint(spec) {
+        return Err(bad("the table of a cluster with other addresses"));
+    }
+    let h: HaState = postcard::from_bytes(&body[12..]).map_err(|_| bad("undecodable"))?;
+    if h.table.0.len() != spec.addrs.len() - 1 {
+        return Err(bad("a table of another cluster size"));
+    }
+    Ok(Some(h))
 }
 
 /// Where a process keeps its storage under its data directory.
@@ -139,6 +204,7 @@ impl Node {
         let proc = cluster.proc_of(id);
         let (mut wal, mut orig_file, storage) = (None, None, None::<Dtm0Store>);
         let mut storage = storage;
+        let (mut ha_file, mut ha_restored) = (None, None);
         match proc {
             Proc::Participant(_) => {
                 let (w, rec) = open_participant(&spec, id, data, boot)?;
@@ -165,7 +231,13 @@ impl Node {
                 }
                 orig_file = Some(f);
             }
-            Proc::Ha => {}
+            Proc::Ha => {
+                std::fs::create_dir_all(data)
+                    .map_err(|e| format!("--data {}: {e}", data.display()))?;
+                let f = ha_path(data);
+                ha_restored = load_ha(&f, &spec)?;
+                ha_file = Some(f);
+            }
         }
         let actor = Dtm0 {
             cluster: cluster.clone(),
@@ -193,13 +265,35 @@ impl Node {
             send_barrier: 0,
             next_heartbeat: Instant::now(),
             seen: vec![None; n_actors],
+            ha_file,
+            ha_saved: None,
             counters,
         };
         let mut o = Out::new();
         let st = node.actor.on_start(id, &storage, &mut o);
         node.state = st;
+        if let Some(h) = ha_restored {
+            // A restart of HA: its table and view number as they were,
+            // its last view repeated, and every process it knew watched
+            // from now on (one that died while HA was down is reported
+            // once it stays silent for the timeout).
+            let now = Instant::now();
+            for (i, slot) in node.seen.iter_mut().enumerate() {
+                if let Some(row) = crate::protocol::ha::row(&node.actor.cluster, Id::from(i)) {
+                    *slot = Some((now, h.table.get(row).0, false));
+                }
+            }
+            info!(
+                "ha: restarted with its table at view #{} (from {})",
+                h.seq,
+                ha_path(data).display()
+            );
+            crate::protocol::ha::on_restart(&node.actor.cluster, &h, &mut o);
+            node.ha_saved = Some(h.clone());
+            node.state = Dtm0State::Ha(h);
+        }
         node.apply(o).map_err(|e| format!("{name}: {e}"))?;
-        node.flush();
+        node.flush()?;
         info!(
             "{name} started at {addr} (incarnation {}, log replayed in {:.3}s)",
             node.inc(),
@@ -260,8 +354,7 @@ impl Node {
             self.drain(&mut buf)?;
         }
         self.timers()?;
-        self.flush();
-        Ok(())
+        self.flush()
     }
 
     /// Handles every datagram already queued (up to a bound, so timers
@@ -340,10 +433,8 @@ impl Node {
                 let Dtm0State::Ha(h) = &self.state else {
                     continue;
                 };
-                let idx = match self.actor.cluster.proc_of(Id::from(i)) {
-                    Proc::Participant(p) => p,
-                    Proc::Originator(s) => self.actor.cluster.n + s,
-                    Proc::Ha => continue,
+                let Some(idx) = crate::protocol::ha::row(&self.actor.cluster, Id::from(i)) else {
+                    continue;
                 };
                 if h.table.get(idx) == (inc, HaSt::Online)
                     || h.table.get(idx) == (inc, HaSt::Recovering)
@@ -486,7 +577,7 @@ impl Node {
                 for (src, m) in go {
                     self.deliver(src, m)?;
                 }
-                self.flush();
+                self.flush()?;
             }
         }
         Ok(())
@@ -573,8 +664,27 @@ impl Node {
         }
     }
 
+    /// HA's table, made durable before the views that announce it leave:
+    /// a restarted HA goes on from its last view instead of from scratch
+    /// (every process at incarnation 1, view 0, which they would ignore).
+    fn save_ha(&mut self) -> Result<(), String> {
+        let (Some(f), Dtm0State::Ha(h)) = (&self.ha_file, &self.state) else {
+            return Ok(());
+        };
+        if self.ha_saved.as_ref() == Some(h) {
+            return Ok(());
+        }
+        let b = encode_ha(h, &self.spec);
+        write_atomic(f, &b)
+            .map_err(|e| format!("ha: cannot save its table to {}: {e}", f.display()))?;
+        self.counters.saves += 1;
+        self.ha_saved = Some(h.clone());
+        Ok(())
+    }
+
     /// Sends what the last steps produced, batched per destination.
-    fn flush(&mut self) {
+    fn flush(&mut self) -> Result<(), String> {
+        self.save_ha()?;
         let me = usize::from(self.id) as u32;
         if self.saves_done < self.send_barrier && !self.outbox.is_empty() {
             self.counters.early_sends += 1;
@@ -604,6 +714,7 @@ impl Node {
                 }
             }
         }
+        Ok(())
     }
 
     /// The node's state for `dtm0 inspect`, as JSON (trimmed to fit a
@@ -716,6 +827,34 @@ pub fn set_buffers(sock: &UdpSocket) {
 mod tests {
     use super::*;
     use crate::protocol::types::{Op, TxId};
+
+    #[test]
+    fn ha_table_round_trips_and_a_damaged_or_foreign_one_is_refused() {
+        let spec = LiveSpec::parse(&LiveSpec::local_text("t", 3, &["o"], 7100)).unwrap();
+        let other = LiveSpec::parse(&LiveSpec::local_text("t", 3, &["o"], 7300)).unwrap();
+        let dir = std::env::temp_dir().join(format!("dtm0-ha-table-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = ha_path(&dir);
+        assert_eq!(load_ha(&f, &spec).unwrap(), None, "no file: a first start");
+        let mut h = crate::protocol::ha::on_start(&spec.cluster);
+        h.seq = 7;
+        h.table.0[1] = (3, HaSt::Recovering);
+        let b = encode_ha(&h, &spec);
+        write_atomic(&f, &b).unwrap();
+        assert_eq!(load_ha(&f, &spec).unwrap(), Some(h));
+        assert!(load_ha(&f, &other).unwrap_err().contains("other addresses"));
+        for at in [0, 9, b.len() / 2, b.len() - 1] {
+            let mut bad = b.clone();
+            bad[at] ^= 1;
+            write_atomic(&f, &bad).unwrap();
+            let e = load_ha(&f, &spec).unwrap_err();
+            assert!(e.contains("refusing"), "{e}");
+        }
+        write_atomic(&f, &b[..b.len() - 3]).unwrap();
+        assert!(load_ha(&f, &spec).is_err(), "a cut file");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// The runtime's promise: a PERSISTENT notice leaves only after the
     /// commit it reports is in the participant's log file.

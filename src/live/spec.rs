@@ -149,6 +149,12 @@ impl LiveSpec {
                     o.name
                 ));
             }
+            if f.originators[..s].iter().any(|e| e.name == o.name) {
+                return Err(format!(
+                    "originators[{s}].name: `{}` is used twice (each slot needs its own name)",
+                    o.name
+                ));
+            }
             let mut plan = Vec::new();
             for (j, script) in o.scripts.iter().enumerate() {
                 let first: Ts =
@@ -183,6 +189,11 @@ impl LiveSpec {
             variants.set(v).map_err(|e| format!("variants: {e}"))?;
         }
         let k = f.k.unwrap_or(1);
+        if n > 1 && k >= n {
+            return Err(format!(
+                "k = {k}: the failures tolerated must be below the number of participants ({n})"
+            ));
+        }
         let cluster = Cluster {
             n,
             originators,
@@ -199,6 +210,33 @@ impl LiveSpec {
             cluster,
             addrs,
         })
+    }
+
+    /// Refuses a cluster whose variants include a mutant (a deliberately
+    /// broken rule, kept for the checker to catch) unless the user asked
+    /// for one with `--allow-mutants`: a live cluster that can lose data
+    /// must not start by a slip of the variant list.
+    pub fn check_mutants(&self, allow: bool) -> Result<(), String> {
+        let mutants: Vec<&String> = self
+            .file
+            .variants
+            .iter()
+            .filter(|v| {
+                crate::protocol::mutant::MUTANTS
+                    .iter()
+                    .any(|m| m.0 == v.as_str())
+            })
+            .collect();
+        match mutants.first() {
+            Some(m) if !allow => Err(format!(
+                "variants: `{m}` is a mutant (a broken rule kept for the checker to catch); a live cluster runs it only with --allow-mutants"
+            )),
+            Some(_) => {
+                tracing::warn!("running mutant variant(s) {mutants:?}: this cluster may lose data");
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn n(&self) -> usize {
@@ -320,9 +358,26 @@ mod tests {
                 "must be letters",
             ),
             (good.clone() + "[timing]\nheartbeat_ms = 0\n", "timing"),
+            (
+                LiveSpec::local_text("t", 2, &["o", "o"], 7100),
+                "used twice (each slot",
+            ),
+            (format!("k = 2\n{good}"), "k = 2"),
         ] {
             let e = LiveSpec::parse(&text).unwrap_err();
             assert!(e.contains(want), "wanted `{want}` in `{e}`");
         }
+    }
+
+    #[test]
+    fn mutants_need_to_be_asked_for() {
+        let good = LiveSpec::local_text("t", 2, &["o"], 7100);
+        let m = crate::protocol::mutant::MUTANTS[0].0;
+        let text = good.replace("variants = [", &format!("variants = [\"{m}\", "));
+        let s = LiveSpec::parse(&text).unwrap();
+        let e = s.check_mutants(false).unwrap_err();
+        assert!(e.contains(m) && e.contains("--allow-mutants"), "{e}");
+        assert!(s.check_mutants(true).is_ok());
+        assert!(LiveSpec::parse(&good).unwrap().check_mutants(false).is_ok());
     }
 }

@@ -112,7 +112,7 @@ fn handle_failed(c: &Cluster, s: &mut Cow<HaState>, src: Id, at: Inc, o: &mut Ou
 
 /// The row of HA's table for the sender (none for HA itself). A message
 /// that changes nothing (stale or repeated) is dropped by its handler.
-fn row(c: &Cluster, src: Id) -> Option<usize> {
+pub fn row(c: &Cluster, src: Id) -> Option<usize> {
     match c.proc_of(src) {
         Proc::Participant(p) => Some(p),
         Proc::Originator(slot) => Some(c.n + slot),
@@ -125,6 +125,17 @@ fn decide(c: &Cluster, s: &mut Cow<HaState>, i: usize, next: (Inc, HaSt), o: &mu
     let s = s.to_mut();
     s.table.0[i] = next;
     s.seq += 1;
+    broadcast(c, s, o);
+}
+
+/// A restarted HA whose table its runtime restored (the live runtime keeps
+/// HA's table on disk; the model's HA never fails) repeats its last view
+/// to every process. A process that already has it drops it (its sequence
+/// number does not rise, see the participants' and originators' view
+/// handlers); one whose copy the crash cut off adopts it. A repeated view
+/// is thus no new behaviour: it is the duplicate of a message already
+/// sent, which the view handlers ignore.
+pub fn on_restart(c: &Cluster, s: &HaState, o: &mut Out<Dtm0>) {
     broadcast(c, s, o);
 }
 
