@@ -269,9 +269,20 @@ Exit codes: 0 every property holds on the path; 1 a property is violated; 2 bad 
     /// Run one participant (or originator slot) of a live cluster
     #[command(
         long_about = "Run one participant of a live cluster as this process, on the address the \
-cluster file gives it, with its durable log in DIR (replayed at start; a torn tail is cut). \
-Runs until Ctrl-C or SIGTERM; kill -9 is a crash, and the next start is a restart (a new \
-incarnation that recovers through REDO/EOL). Logs through RUST_LOG (default info)."
+cluster file gives it, with its durable log in DIR (DIR/<name>.wal, replayed at start) and its \
+incarnation record (DIR/<name>.inc). Runs until Ctrl-C or SIGTERM; kill -9 is a crash, and the \
+next start is a restart (a new incarnation that recovers through REDO/EOL). Logs through \
+RUST_LOG (default info).\n\n\
+A torn LAST frame (a crash mid-write) is cut. A bad frame followed by valid frames is corruption: \
+the node refuses to start (exit 2), naming the file, the byte offset and the frames after it, and \
+changes nothing on disk; --repair cuts the log there, after saying what it drops, and may LOSE \
+ACKNOWLEDGED WRITES. The node also refuses to start when its log is behind its incarnation record \
+(truncated, deleted, restored from an old copy), when DIR holds no storage at all but HA has \
+seen this participant before, or when its log is below the incarnation HA has seen (the whole DIR \
+restored from an old copy): it would come back as a healthy replica without writes it \
+acknowledged, and rejoining as an empty replica needs a resync that is not built. The node asks \
+HA at every start; with no storage, if HA does not answer within 5 s, it refuses unless \
+--first-boot."
     )]
     Node {
         /// Cluster file (default: models/cluster.toml)
@@ -286,6 +297,15 @@ incarnation that recovers through REDO/EOL). Logs through RUST_LOG (default info
         /// Accept fault-layer commands (hold/drop/release messages, hold commits): for tests and drivers
         #[arg(long)]
         faults: bool,
+        /// Cut a corrupt log at its first bad frame, dropping every frame after it. Says what it
+        /// drops before dropping it. Those frames may hold acknowledged (even STABLE) writes: they
+        /// are lost on this replica
+        #[arg(long)]
+        repair: bool,
+        /// With no storage in DIR, start empty even if HA does not answer whether it has seen
+        /// this participant before (HA's answer, when it comes, is still obeyed)
+        #[arg(long)]
+        first_boot: bool,
         /// Run a cluster file whose variants include a mutant (a deliberately broken rule)
         #[arg(long)]
         allow_mutants: bool,

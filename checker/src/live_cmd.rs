@@ -1,5 +1,6 @@
 //! The live commands: `cluster up`, `node`, `ha`, `client`, `inspect`.
 
+use dtm0::live::boot::Boot;
 use dtm0::live::client::{self, Wait};
 use dtm0::live::node::{request, Node};
 use dtm0::live::procs::Children;
@@ -56,6 +57,7 @@ pub fn node(
     data: Option<PathBuf>,
     faults: bool,
     allow_mutants: bool,
+    boot: &Boot,
 ) -> Result<ExitCode, String> {
     init_logs("info");
     let (_, spec) = load(cluster)?;
@@ -78,12 +80,13 @@ pub fn node(
         }
     };
     let stop = stop_flag();
-    let mut n = Node::start(
+    let mut n = Node::start_with(
         spec.clone(),
         Arc::new(spec.cluster.clone()),
         id,
         &data,
         faults,
+        boot,
     )?;
     println!("{} listening on {}", spec.name_of(id), n.local_addr());
     n.run(&stop)?;

@@ -137,13 +137,29 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             data,
             faults,
             allow_mutants,
-        } => live_cmd::node(cluster, &id, data, faults, allow_mutants),
+            repair,
+            first_boot,
+        } => {
+            let boot = dtm0::live::boot::Boot {
+                repair,
+                first_boot,
+                ..Default::default()
+            };
+            live_cmd::node(cluster, &id, data, faults, allow_mutants, &boot)
+        }
         Cmd::Ha {
             cluster,
             data,
             faults,
             allow_mutants,
-        } => live_cmd::node(cluster, "ha", data, faults, allow_mutants),
+        } => live_cmd::node(
+            cluster,
+            "ha",
+            data,
+            faults,
+            allow_mutants,
+            &Default::default(),
+        ),
         Cmd::Client {
             cluster,
             slot,

@@ -522,12 +522,18 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
     let file = cluster_file(&d, 1, 1)?;
     let spec = Arc::new(LiveSpec::load(&file)?);
     let t = Instant::now();
-    let node = Node::start(
+    // No HA runs here: the start does not ask it (`Boot::ha_wait` zero).
+    let boot = crate::live::boot::Boot {
+        ha_wait: Duration::ZERO,
+        ..Default::default()
+    };
+    let node = Node::start_with(
         spec.clone(),
         Arc::new(spec.cluster.clone()),
         spec.cluster.participant_id(0),
         &d,
         false,
+        &boot,
     )?;
     let secs = t.elapsed().as_secs_f64();
     let crate::protocol::actor::Dtm0State::Participant(p) = node.state() else {

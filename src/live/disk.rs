@@ -10,44 +10,81 @@
 //! snapshot frame, written aside and renamed over the log.
 //!
 //! The file starts with an 8-byte header, `DTM0WAL` and the format number
-//! (`LOG_FORMAT`; 2 since records carry their writer), then frames,
-//! little-endian:
+//! (`LOG_FORMAT`, 3), then frames. Each frame carries a 24-byte header,
+//! little-endian, then its payload (a postcard `Frame`):
 //!
 //! ```text
-//! [len: u32][crc32 of payload: u32][payload: len bytes, postcard `Frame`]
+//! [sync: D7 30 46 52][seq: u64][len: u32][crc32 of payload: u32][crc32 of the 20 bytes before: u32]
 //! ```
 //!
-//! A log without the header, or of another format, is refused with an
-//! error, never replayed: its frames would not decode, and a replay would
-//! cut them off as a torn tail.
+//! `seq` numbers the frames ever written to this log, 1, 2, 3, ... (a
+//! compaction's snapshot takes the next number), so replay checks that
+//! they follow each other.
 //!
-//! A crash may leave a torn last frame. Replay stops at the first frame
-//! whose length is out of bounds, whose crc does not match, or which does
-//! not decode: that frame and everything after it is the torn tail, cut off
-//! (and the cut fsynced) before the log is appended to again. A save is
-//! acknowledged only after its frame is synced, so the cut loses at most
-//! the one save that was never acknowledged.
+//! **Torn tail or corruption.** A crash can tear only the LAST frame: a
+//! save is appended after the previous one is synced, and the log is never
+//! appended to after a bad frame (open cuts it first). So replay, at the
+//! first frame that fails (short, bad sync or header crc, bad payload crc,
+//! undecodable, out of sequence), scans the rest of the file for valid
+//! frames: the sync marker finds candidates, the header crc makes their
+//! length trustworthy, the payload crc and a sequence number above the
+//! last good one make them frames. If none follows, the bad frame is a
+//! torn tail, cut (and the cut fsynced): it held at most the one save that
+//! was never acknowledged. If valid frames follow, it is corruption:
+//! `Wal::open` fails with a `Corruption` error (file, byte offset, frames
+//! after it) and changes NOTHING on disk; `Wal::open_repair` cuts the log
+//! there, dropping the frames after it (acknowledged saves among them).
+//! A frame that passes both crcs but does not fit (a delta that does not
+//! apply, a sequence gap) is corruption too, even when last.
+//!
+//! A format-2 log (frames `[len][crc][payload]`, no sync marker) is
+//! migrated: replayed with the format-2 reader under the same rule (a scan
+//! of every offset for a frame whose crc holds tells corruption from a
+//! torn tail), then rewritten as a format-3 log of one snapshot, written
+//! aside and renamed over it. A log without the header (format 1) or of
+//! another format is refused, never replayed.
+//!
+//! **Incarnation record.** Next to `pN.wal`, `pN.inc` holds the highest
+//! incarnation the log has reached and the sequence number of a frame the
+//! log is known to hold (its end at each start and after each compaction),
+//! replaced atomically after the frame that raises the incarnation is
+//! synced, and after each compaction. At open, a log that is missing or
+//! empty while the record exists, or whose replay ends below the record's
+//! incarnation or sequence number (truncated, or restored from an old
+//! copy), is refused with a `Behind` error: it would rejoin as a healthy
+//! replica without writes it acknowledged. A log with no record (written
+//! before records existed) gets one. Limit: a cut at a frame boundary
+//! after the last recorded sequence number is not detectable here.
 
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Inc, Key, Op, Pos, Rec, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Frame header: payload length and payload crc32, both `u32` LE.
-const HEADER: usize = 8;
-/// The log format this binary writes and reads.
-pub const LOG_FORMAT: u8 = 2;
+/// Frame header: sync marker, sequence number, payload length, payload
+/// crc32, header crc32.
+const HEADER: usize = 24;
+/// The first bytes of every format-3 frame.
+const SYNC: [u8; 4] = [0xD7, b'0', b'F', b'R'];
+/// The log format this binary writes. It also reads (and migrates) format 2.
+pub const LOG_FORMAT: u8 = 3;
 /// The file header: magic and format.
 const FILE_HEADER: [u8; 8] = [b'D', b'T', b'M', b'0', b'W', b'A', b'L', LOG_FORMAT];
+/// Format 2's frame header: payload length and payload crc32.
+const V2_HEADER: usize = 8;
 /// Largest payload accepted. A bigger length field is garbage from a torn
 /// write, not a frame; refusing it also bounds what replay allocates.
 const MAX_FRAME: usize = 64 << 20;
 /// Default lower bound of the log size before compaction, so that small
 /// stores are not compacted at every other save.
 const DEFAULT_COMPACT_MIN_BYTES: u64 = 4 << 20;
+/// The incarnation record: magic, format, inc (u32), seq (u64), crc32.
+const INC_MAGIC: [u8; 8] = [b'D', b'T', b'M', b'0', b'I', b'N', b'C', 1];
+const INC_LEN: usize = 8 + 4 + 8 + 4;
 
 /// The payload of one frame. One generic definition serves both encoding
 /// (borrowed) and decoding (owned), so the variant numbering cannot drift.
@@ -179,8 +216,8 @@ fn apply(st: &mut PartStore, d: Delta) -> Result<(), String> {
     Ok(())
 }
 
-/// Encodes one frame, header included.
-fn encode<D: Serialize, S: Serialize>(frame: &Frame<D, S>) -> io::Result<Vec<u8>> {
+/// Encodes one frame with sequence number `seq`, header included.
+fn encode<D: Serialize, S: Serialize>(seq: u64, frame: &Frame<D, S>) -> io::Result<Vec<u8>> {
     let mut buf = postcard::to_extend(frame, vec![0u8; HEADER]).map_err(io::Error::other)?;
     let len = buf.len() - HEADER;
     if len > MAX_FRAME {
@@ -190,84 +227,287 @@ fn encode<D: Serialize, S: Serialize>(frame: &Frame<D, S>) -> io::Result<Vec<u8>
         ));
     }
     let crc = crc32fast::hash(&buf[HEADER..]);
-    buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
-    buf[4..HEADER].copy_from_slice(&crc.to_le_bytes());
+    buf[..4].copy_from_slice(&SYNC);
+    buf[4..12].copy_from_slice(&seq.to_le_bytes());
+    buf[12..16].copy_from_slice(&(len as u32).to_le_bytes());
+    buf[16..20].copy_from_slice(&crc.to_le_bytes());
+    let hcrc = crc32fast::hash(&buf[..20]);
+    buf[20..HEADER].copy_from_slice(&hcrc.to_le_bytes());
     Ok(buf)
 }
 
-/// Reads the frame starting at `buf[0]`: its total size and payload, or
-/// `None` if it is torn or corrupt.
-fn decode(buf: &[u8]) -> Option<(usize, Frame<Delta, PartStore>)> {
-    let header = buf.get(..HEADER)?;
-    let len = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
-    if len > MAX_FRAME {
-        return None;
-    }
-    let payload = buf.get(HEADER..HEADER + len)?;
-    if crc32fast::hash(payload) != crc {
-        return None;
-    }
-    match postcard::take_from_bytes(payload) {
-        Ok((frame, [])) => Some((HEADER + len, frame)),
+/// A frame read back: its sequence number (format 3 only), total size and
+/// payload.
+type Decoded = (Option<u64>, usize, Frame<Delta, PartStore>);
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b.try_into().expect("4 bytes"))
+}
+
+/// Decodes a payload that must be exactly one `Frame`.
+fn payload(p: &[u8]) -> Option<Frame<Delta, PartStore>> {
+    match postcard::take_from_bytes(p) {
+        Ok((frame, [])) => Some(frame),
         _ => None, // undecodable, or trailing bytes: not a frame we wrote
     }
 }
 
+/// Reads the format-3 frame starting at `buf[0]`, or `None` if there is
+/// none there (torn, corrupt, or not a frame boundary).
+fn decode(buf: &[u8]) -> Option<Decoded> {
+    let h = buf.get(..HEADER)?;
+    if h[..4] != SYNC || crc32fast::hash(&h[..20]) != le_u32(&h[20..24]) {
+        return None;
+    }
+    let seq = u64::from_le_bytes(h[4..12].try_into().ok()?);
+    let len = le_u32(&h[12..16]) as usize;
+    if len > MAX_FRAME {
+        return None;
+    }
+    let p = buf.get(HEADER..HEADER + len)?;
+    if crc32fast::hash(p) != le_u32(&h[16..20]) {
+        return None;
+    }
+    Some((Some(seq), HEADER + len, payload(p)?))
+}
+
+/// Reads the format-2 frame starting at `buf[0]`: `[len][crc][payload]`.
+fn decode_v2(buf: &[u8]) -> Option<Decoded> {
+    let h = buf.get(..V2_HEADER)?;
+    let len = le_u32(&h[..4]) as usize;
+    if len > MAX_FRAME {
+        return None;
+    }
+    let p = buf.get(V2_HEADER..V2_HEADER + len)?;
+    if crc32fast::hash(p) != le_u32(&h[4..8]) {
+        return None;
+    }
+    Some((None, V2_HEADER + len, payload(p)?))
+}
+
+/// The first frame replay could not use.
+#[derive(Debug, Clone)]
+struct BadFrame {
+    /// Offset in the body (after the file header).
+    at: usize,
+    why: String,
+    /// Valid frames found after it.
+    frames_after: u64,
+    /// It passed its checksums (so it is no torn write) but does not fit.
+    checksummed: bool,
+}
+
 /// What replaying a log's bytes yields.
+#[derive(Default)]
 struct Replay {
     store: Option<PartStore>,
     frames: u64,
-    /// Length of the valid prefix; the rest is the torn tail.
+    /// Length of the valid prefix.
     good: usize,
+    /// Sequence number of the last valid frame (format 2: its index).
+    seq: u64,
     /// Size of the last snapshot frame, for the compaction threshold.
     snap_bytes: u64,
+    bad: Option<BadFrame>,
 }
 
-fn replay(buf: &[u8]) -> io::Result<Replay> {
-    let mut r = Replay {
-        store: None,
-        frames: 0,
-        good: 0,
-        snap_bytes: 0,
-    };
-    while let Some((size, frame)) = decode(&buf[r.good..]) {
-        match frame {
-            Frame::Snapshot(s) => {
-                r.store = Some(s);
-                r.snap_bytes = size as u64;
+/// Replays frames from the start of `buf` until the end or the first bad
+/// frame; then counts the valid frames after that one (see the module doc).
+fn replay(buf: &[u8], dec: fn(&[u8]) -> Option<Decoded>) -> Replay {
+    let mut r = Replay::default();
+    while r.good < buf.len() {
+        let at = r.good;
+        let Some((seq, size, frame)) = dec(&buf[at..]) else {
+            let why = "its marker, length, checksum or encoding is wrong".to_string();
+            r.bad = Some(bad_frame(buf, at, at + 1, r.seq, why, false, dec));
+            break;
+        };
+        let seq = seq.unwrap_or(r.seq + 1);
+        let fits = if r.frames > 0 && seq != r.seq + 1 {
+            Err(format!("frame number {seq} after {}", r.seq))
+        } else {
+            match frame {
+                Frame::Snapshot(s) => {
+                    r.store = Some(s);
+                    r.snap_bytes = size as u64;
+                    Ok(())
+                }
+                Frame::Delta(d) => match r.store.as_mut() {
+                    None => Err("a delta before any snapshot".into()),
+                    Some(st) => apply(st, d),
+                },
             }
-            Frame::Delta(d) => {
-                let st = r.store.as_mut().ok_or_else(|| {
-                    corrupt(format!("delta before any snapshot at byte {}", r.good))
-                })?;
-                apply(st, d).map_err(|e| corrupt(format!("frame at byte {}: {e}", r.good)))?;
-            }
+        };
+        if let Err(e) = fits {
+            r.bad = Some(bad_frame(buf, at, at + size, r.seq, e, true, dec));
+            break;
         }
         r.frames += 1;
+        r.seq = seq;
         r.good += size;
     }
-    Ok(r)
+    r
 }
 
-/// Refuses a log that does not start with this binary's header.
-fn check_header(path: &Path, buf: &[u8]) -> io::Result<()> {
-    let magic = &FILE_HEADER[..7];
-    if buf.len() < FILE_HEADER.len() || &buf[..7] != magic {
+/// Counts the valid frames numbered above `seq` from `from` on.
+fn bad_frame(
+    buf: &[u8],
+    at: usize,
+    from: usize,
+    seq: u64,
+    why: String,
+    checksummed: bool,
+    dec: fn(&[u8]) -> Option<Decoded>,
+) -> BadFrame {
+    let mut frames_after = 0;
+    let mut pos = from;
+    while pos < buf.len() {
+        match dec(&buf[pos..]) {
+            Some((s, size, _)) if s.is_none_or(|s| s > seq) => {
+                frames_after += 1;
+                pos += size;
+            }
+            _ => pos += 1,
+        }
+    }
+    BadFrame {
+        at,
+        why,
+        frames_after,
+        checksummed,
+    }
+}
+
+/// A log with a bad frame that is not a torn tail: valid frames follow it,
+/// or it passed its checksums. `Wal::open` refuses it and changes nothing;
+/// `Wal::open_repair` cuts the log at `offset`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Corruption {
+    pub path: PathBuf,
+    /// Byte offset of the bad frame in the file.
+    pub offset: u64,
+    /// Bytes from the bad frame to the end of the file (what a cut drops).
+    pub bytes: u64,
+    /// Valid frames after the bad one (saves a cut loses).
+    pub frames_after: u64,
+    /// Valid frames before it (kept by a cut).
+    pub frames_before: u64,
+    pub why: String,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: corrupt log: bad frame at byte {} ({}), followed by {} valid frame(s) ({} \
+             bytes from there to the end); not a torn tail, so nothing was cut. `dtm0 node \
+             --repair` would cut the log at byte {}, dropping those frames and any acknowledged \
+             writes they hold",
+            self.path.display(),
+            self.offset,
+            self.why,
+            self.frames_after,
+            self.bytes,
+            self.offset
+        )
+    }
+}
+
+impl std::error::Error for Corruption {}
+
+/// A log older than its incarnation record: truncated, deleted, or restored
+/// from an old copy. Refused even with `--repair`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Behind {
+    pub path: PathBuf,
+    /// What the record says: incarnation and frame number (with `by_ha`:
+    /// the incarnation HA has seen, and 0).
+    pub recorded: (Inc, u64),
+    /// The log is behind what HA has seen of this participant (the record,
+    /// if any, agrees with the log: the whole data directory is old).
+    pub by_ha: bool,
+    /// What the log holds (`None`: no saved state at all).
+    pub found: Option<(Inc, u64)>,
+}
+
+impl fmt::Display for Behind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (inc, seq) = self.recorded;
+        let rec = inc_path(&self.path);
+        match self.found {
+            Some((i, _)) if self.by_ha => write!(
+                f,
+                "{}: the log ends at incarnation {i}, but HA has seen incarnation {inc} of this \
+                 participant: the data directory was restored from an older copy",
+                self.path.display()
+            ),
+            None => write!(
+                f,
+                "{}: the log is missing or empty, but {} records incarnation {inc} (frame \
+                 {seq}): this participant's storage was lost",
+                self.path.display(),
+                rec.display()
+            ),
+            Some((i, s)) => write!(
+                f,
+                "{}: the log ends at incarnation {i}, frame {s}, but {} records incarnation \
+                 {inc}, frame {seq}: the log was truncated or restored from an older copy",
+                self.path.display(),
+                rec.display()
+            ),
+        }?;
+        write!(
+            f,
+            "; starting from it would rejoin as a healthy replica without writes it \
+             acknowledged. Rejoining as an empty replica needs a resync from the other \
+             participants, which is not built: refusing to start (neither --repair nor an \
+             empty data directory helps)"
+        )
+    }
+}
+
+impl std::error::Error for Behind {}
+
+/// The `Corruption` inside an error of `Wal::open`, if it is one.
+pub fn as_corruption(e: &io::Error) -> Option<&Corruption> {
+    e.get_ref().and_then(|x| x.downcast_ref::<Corruption>())
+}
+
+/// The `Behind` inside an error of `Wal::open`, if it is one.
+pub fn as_behind(e: &io::Error) -> Option<&Behind> {
+    e.get_ref().and_then(|x| x.downcast_ref::<Behind>())
+}
+
+/// The log's format, from its header.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Format {
+    /// Missing, empty, or a header torn at creation: nothing was saved.
+    Empty,
+    V2,
+    V3,
+}
+
+/// Reads the file header; refuses a log that is not format 2 or 3.
+fn check_header(path: &Path, buf: &[u8]) -> io::Result<Format> {
+    if buf.len() < FILE_HEADER.len() && FILE_HEADER.starts_with(buf) {
+        return Ok(Format::Empty);
+    }
+    if buf.len() < FILE_HEADER.len() || buf[..7] != FILE_HEADER[..7] {
         return Err(corrupt(format!(
             "{}: not a DTM0 log of format {LOG_FORMAT} (no `DTM0WAL` header: written by a \
              dtm0 before format 2, or not a log); move it aside to start this participant empty",
             path.display()
         )));
     }
-    if buf[7] != LOG_FORMAT {
-        return Err(corrupt(format!(
-            "{}: a DTM0 log of format {}; this binary reads format {LOG_FORMAT}",
-            path.display(),
-            buf[7]
-        )));
+    match buf[7] {
+        LOG_FORMAT => Ok(Format::V3),
+        2 => Ok(Format::V2),
+        f => Err(corrupt(format!(
+            "{}: a DTM0 log of format {f}; this binary reads format {LOG_FORMAT} (and \
+             migrates format 2)",
+            path.display()
+        ))),
     }
-    Ok(())
 }
 
 fn corrupt(msg: String) -> io::Error {
@@ -279,6 +519,11 @@ fn tmp_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".tmp");
     PathBuf::from(s)
+}
+
+/// The incarnation record of the log at `log`: `pN.wal` -> `pN.inc`.
+pub fn inc_path(log: &Path) -> PathBuf {
+    log.with_extension("inc")
 }
 
 /// Fsyncs the directory holding `path`, making a create or a rename in it
@@ -299,6 +544,158 @@ fn open_log(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The durable incarnation record of a participant (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncRecord {
+    /// The highest incarnation the log has reached.
+    pub inc: Inc,
+    /// A frame number the log is known to hold.
+    pub seq: u64,
+}
+
+impl IncRecord {
+    fn encode(&self) -> [u8; INC_LEN] {
+        let mut b = [0u8; INC_LEN];
+        b[..8].copy_from_slice(&INC_MAGIC);
+        b[8..12].copy_from_slice(&self.inc.to_le_bytes());
+        b[12..20].copy_from_slice(&self.seq.to_le_bytes());
+        let crc = crc32fast::hash(&b[..20]);
+        b[20..].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Reads the record at `path`: `None` if there is none; an error if it
+    /// is not a valid record (never guessed: it guards the log).
+    pub fn read(path: &Path) -> io::Result<Option<IncRecord>> {
+        let b = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if b.len() != INC_LEN
+            || b[..8] != INC_MAGIC
+            || crc32fast::hash(&b[..20]) != le_u32(&b[20..])
+        {
+            return Err(corrupt(format!(
+                "{}: not a valid incarnation record ({} bytes); it guards this participant \
+                 against starting from an old log, so it is never guessed: check the data \
+                 directory",
+                path.display(),
+                b.len()
+            )));
+        }
+        Ok(Some(IncRecord {
+            inc: le_u32(&b[8..12]),
+            seq: u64::from_le_bytes(b[12..20].try_into().expect("8 bytes")),
+        }))
+    }
+
+    /// Replaces the record at `path` atomically (`write_atomic`).
+    pub fn write(&self, path: &Path) -> io::Result<()> {
+        write_atomic(path, &self.encode())
+    }
+}
+
+/// Everything `Wal::open` decides before it changes anything on disk.
+struct Examined {
+    format: Format,
+    existed: bool,
+    r: Replay,
+    record: Option<IncRecord>,
+    /// Bytes after the valid prefix (a torn tail, or what a repair cuts).
+    cut: u64,
+    /// What a repair drops.
+    repair: Option<Corruption>,
+}
+
+/// Reads and judges the log at `path` and its incarnation record, changing
+/// nothing. `repair`: accept a corrupt log (to be cut at the bad frame).
+fn examine(path: &Path, repair: bool, seen: Inc) -> io::Result<Examined> {
+    let record = IncRecord::read(&inc_path(path))?;
+    let (buf, existed) = match fs::read(path) {
+        Ok(b) => (b, true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (Vec::new(), false),
+        Err(e) => return Err(e),
+    };
+    let format = check_header(path, &buf)?;
+    let body = buf.get(FILE_HEADER.len()..).unwrap_or_default();
+    let r = match format {
+        Format::Empty => Replay::default(),
+        Format::V2 => replay(body, decode_v2),
+        Format::V3 => replay(body, decode),
+    };
+    let mut repair_of = None;
+    if let Some(b) = r
+        .bad
+        .as_ref()
+        .filter(|b| b.checksummed || b.frames_after > 0)
+    {
+        let c = Corruption {
+            path: path.to_owned(),
+            offset: (FILE_HEADER.len() + b.at) as u64,
+            bytes: (body.len() - b.at) as u64,
+            frames_after: b.frames_after,
+            frames_before: r.frames,
+            why: b.why.clone(),
+        };
+        if !repair {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, c));
+        }
+        repair_of = Some(c);
+    }
+    if let Some(rec) = record {
+        let found = r.store.as_ref().map(|s| (s.inc, r.seq));
+        // Format 2 logs predate records: their frame numbers are indexes.
+        let behind = match found {
+            None => true,
+            Some((inc, seq)) => inc < rec.inc || (format == Format::V3 && seq < rec.seq),
+        };
+        if behind {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                Behind {
+                    path: path.to_owned(),
+                    recorded: (rec.inc, rec.seq),
+                    found,
+                    by_ha: false,
+                },
+            ));
+        }
+    }
+    if let Some(s) = r.store.as_ref().filter(|s| s.inc < seen) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            Behind {
+                path: path.to_owned(),
+                recorded: (seen, 0),
+                found: Some((s.inc, r.seq)),
+                by_ha: true,
+            },
+        ));
+    }
+    let cut = if format == Format::Empty {
+        0
+    } else {
+        (body.len() - r.good) as u64
+    };
+    Ok(Examined {
+        format,
+        existed,
+        r,
+        record,
+        cut,
+        repair: repair_of,
+    })
+}
+
+/// What `Wal::open_repair` would cut from the log at `path` (`None`: the
+/// log is not corrupt), changing nothing. Fails as `Wal::open_repair`
+/// would, e.g. when even the repaired log is behind its incarnation record.
+/// `seen`: as in `Wal::open_checked`.
+pub fn repair_plan(path: &Path, seen: Inc) -> io::Result<Option<Corruption>> {
+    examine(path, true, seen).map(|e| e.repair)
+}
+
 /// What `Wal::open` found on disk.
 #[derive(Debug, Clone, Default)]
 pub struct Recovered {
@@ -307,10 +704,17 @@ pub struct Recovered {
     pub store: Option<PartStore>,
     /// Frames replayed.
     pub frames: u64,
-    /// Torn or corrupt tail bytes cut off.
+    /// Torn tail bytes cut off (or, with `open_repair`, what the repair cut).
     pub truncated_bytes: u64,
     /// Replay time.
     pub seconds: f64,
+    /// Neither a saved state nor an incarnation record: this log never
+    /// held anything (a first boot, or storage lost entirely).
+    pub fresh: bool,
+    /// The cut `open_repair` made.
+    pub repaired: Option<Corruption>,
+    /// The format the log was migrated from, if it was.
+    pub migrated_from: Option<u8>,
 }
 
 /// Counters since `Wal::open`.
@@ -329,10 +733,14 @@ pub struct WalStats {
 pub struct Wal {
     file: File,
     path: PathBuf,
+    /// The incarnation record next to the log.
+    record: PathBuf,
     /// The store as the log holds it: what a replay would return.
     last: Option<PartStore>,
     /// Length of the log file (all of it valid frames).
     len: u64,
+    /// Number of the last frame written (0: none).
+    seq: u64,
     /// Size of the last snapshot frame.
     snap_bytes: u64,
     compact_min_bytes: u64,
@@ -343,95 +751,157 @@ pub struct Wal {
 }
 
 impl Wal {
-    /// Opens (creating if absent) the log at `path`, replays it, truncates a
-    /// torn or corrupt tail (and fsyncs the truncation), and returns the
-    /// last saved store.
+    /// Opens (creating if absent) the log at `path`, replays it, cuts a
+    /// torn tail (and fsyncs the cut), migrates a format-2 log, and returns
+    /// the last saved store.
     ///
-    /// A frame that passes its crc but does not fit the store is an error
-    /// (`InvalidData`), not a torn tail: cutting it would drop acknowledged
-    /// saves.
+    /// Refused, with NOTHING changed on disk: a corrupt log (a bad frame
+    /// followed by valid ones, or one that passed its checksums but does
+    /// not fit: a `Corruption` error, see `as_corruption`), a log behind
+    /// its incarnation record (`Behind`, see `as_behind`), a log of an
+    /// unknown format, an invalid incarnation record.
     pub fn open(path: &Path) -> io::Result<(Wal, Recovered)> {
+        Self::open_checked(path, false, 0)
+    }
+
+    /// As `open`, but a corrupt log is cut at its first bad frame, dropping
+    /// every frame after it (saves that may have been acknowledged).
+    /// `repair_plan` tells beforehand what this drops. A log whose
+    /// repaired prefix is behind its incarnation record is still refused.
+    pub fn open_repair(path: &Path) -> io::Result<(Wal, Recovered)> {
+        Self::open_checked(path, true, 0)
+    }
+
+    /// `open` (or, with `repair`, `open_repair`) that also refuses, as
+    /// `Behind` (`by_ha`), a log whose incarnation is below `seen`, the
+    /// highest incarnation of this participant HA has seen (0: unknown).
+    pub fn open_checked(path: &Path, repair: bool, seen: Inc) -> io::Result<(Wal, Recovered)> {
         let t0 = Instant::now();
+        let Examined {
+            format,
+            existed,
+            r,
+            record,
+            cut,
+            repair: repaired,
+        } = examine(path, repair, seen)?;
+        // Accepted: from here on the files may change.
         // A compaction that crashed before its rename leaves a stale copy.
         match fs::remove_file(tmp_path(path)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        let existed = path.try_exists()?;
-        let mut file = open_log(path)?;
         let mut stats = WalStats::default();
-        if !existed {
-            sync_dir(path)?; // the new file's name must survive a crash too
-            stats.fsyncs += 1;
-        }
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf)?;
-        if buf.len() < FILE_HEADER.len() && FILE_HEADER.starts_with(&buf) {
-            // New, or its creation was cut short: nothing was ever saved.
-            file.set_len(0)?;
-            file.write_all(&FILE_HEADER)?;
-            file.sync_all()?;
-            stats.fsyncs += 1;
-            buf = FILE_HEADER.to_vec();
-        }
-        check_header(path, &buf)?;
-        let body = &buf[FILE_HEADER.len()..];
-        let mut r = replay(body)?;
-        let truncated = (body.len() - r.good) as u64;
-        r.good += FILE_HEADER.len();
-        if truncated > 0 {
-            tracing::warn!(
-                path = %path.display(),
-                at = r.good,
-                bytes = truncated,
-                "cutting torn or corrupt log tail"
-            );
-            file.set_len(r.good as u64)?;
-            file.sync_all()?;
-            stats.fsyncs += 1;
+        let mut migrated_from = None;
+        let (file, len, seq, snap_bytes) = match format {
+            Format::Empty => {
+                // New, or its creation was cut short: nothing was ever saved.
+                let mut file = open_log(path)?;
+                if !existed {
+                    sync_dir(path)?; // the new file's name must survive a crash too
+                    stats.fsyncs += 1;
+                }
+                file.set_len(0)?;
+                file.write_all(&FILE_HEADER)?;
+                file.sync_all()?;
+                stats.fsyncs += 1;
+                (file, FILE_HEADER.len() as u64, 0, 0)
+            }
+            Format::V2 => {
+                let mut bytes = FILE_HEADER.to_vec();
+                let mut seq = 0;
+                if let Some(s) = &r.store {
+                    seq = 1;
+                    bytes.extend(encode(seq, &Frame::<&Delta, _>::Snapshot(s))?);
+                }
+                write_atomic(path, &bytes)?;
+                stats.fsyncs += 2;
+                migrated_from = Some(2);
+                tracing::info!(
+                    path = %path.display(),
+                    frames = r.frames,
+                    cut,
+                    "format-2 log migrated to format {LOG_FORMAT} (one snapshot)"
+                );
+                let len = bytes.len() as u64;
+                (open_log(path)?, len, seq, len - FILE_HEADER.len() as u64)
+            }
+            Format::V3 => {
+                let file = open_log(path)?;
+                let good = (FILE_HEADER.len() + r.good) as u64;
+                if cut > 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        at = good,
+                        bytes = cut,
+                        repair = repaired.is_some(),
+                        "cutting the log"
+                    );
+                    file.set_len(good)?;
+                    file.sync_all()?;
+                    stats.fsyncs += 1;
+                }
+                (file, good, r.seq, r.snap_bytes)
+            }
+        };
+        let rec_path = inc_path(path);
+        if let Some(s) = &r.store {
+            // No record yet (a log from before records, or a crash between
+            // a start's frame and its record): record what the log holds.
+            if record.is_none_or(|rec| rec.inc < s.inc) {
+                IncRecord { inc: s.inc, seq }.write(&rec_path)?;
+                stats.fsyncs += 2;
+            }
         }
         let seconds = t0.elapsed().as_secs_f64();
         tracing::info!(
             path = %path.display(),
             frames = r.frames,
-            bytes = r.good,
-            truncated,
+            bytes = len,
+            cut,
             seconds,
             "log replayed"
         );
+        let rec = Recovered {
+            fresh: r.store.is_none() && record.is_none(),
+            store: r.store.clone(),
+            frames: r.frames,
+            truncated_bytes: cut,
+            seconds,
+            repaired,
+            migrated_from,
+        };
         let wal = Wal {
             file,
             path: path.to_owned(),
-            last: r.store.clone(),
-            len: r.good as u64,
-            snap_bytes: r.snap_bytes,
+            record: rec_path,
+            last: r.store,
+            len,
+            seq,
+            snap_bytes,
             compact_min_bytes: DEFAULT_COMPACT_MIN_BYTES,
             stats,
             broken: false,
-        };
-        let rec = Recovered {
-            store: r.store,
-            frames: r.frames,
-            truncated_bytes: truncated,
-            seconds,
         };
         Ok((wal, rec))
     }
 
     /// Appends the difference between `new` and the last saved store as ONE
     /// frame, then fdatasyncs before returning. If nothing differs, writes
-    /// nothing. Compacts when the file grows past
+    /// nothing. A save that raises the incarnation then replaces the
+    /// incarnation record. Compacts when the file grows past
     /// max(compact_min_bytes, 4 x the last snapshot size).
     ///
     /// A failed compaction does not fail the save, which is already durable:
     /// it is logged, and the log simply stays longer.
     pub fn save(&mut self, new: &PartStore) -> io::Result<()> {
         self.check_usable()?;
+        let raises = self.last.as_ref().is_none_or(|old| new.inc > old.inc);
         let delta = self.last.as_ref().and_then(|old| diff(old, new));
         match delta {
             Some(d) if d.is_empty() => return Ok(()),
             Some(d) => {
-                self.append(&encode(&Frame::<_, &PartStore>::Delta(&d))?)?;
+                self.append(&encode(self.seq + 1, &Frame::<_, &PartStore>::Delta(&d))?)?;
                 let last = self
                     .last
                     .as_mut()
@@ -443,11 +913,15 @@ impl Wal {
                 debug_assert!(last == new, "delta does not reproduce the saved store");
             }
             None => {
-                let frame = encode(&Frame::<&Delta, _>::Snapshot(new))?;
+                let frame = encode(self.seq + 1, &Frame::<&Delta, _>::Snapshot(new))?;
                 self.append(&frame)?;
                 self.snap_bytes = frame.len() as u64;
                 self.last = Some(new.clone());
             }
+        }
+        if raises {
+            // After the frame is synced: the record never runs ahead of the log.
+            self.write_record()?;
         }
         if self.len > self.compact_min_bytes.max(4 * self.snap_bytes) {
             if let Err(e) = self.compact() {
@@ -457,14 +931,29 @@ impl Wal {
         Ok(())
     }
 
+    /// Records the log's incarnation and last frame number.
+    fn write_record(&mut self) -> io::Result<()> {
+        let Some(inc) = self.last.as_ref().map(|s| s.inc) else {
+            return Ok(());
+        };
+        IncRecord { inc, seq: self.seq }
+            .write(&self.record)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.record.display())))?;
+        self.stats.fsyncs += 2;
+        Ok(())
+    }
+
     /// Rewrites the log as one snapshot frame: write `<path>.tmp`, sync,
-    /// rename over `path`, fsync the directory, reopen for append. A crash
-    /// at any point leaves either the old log or the new one under `path`.
+    /// rename over `path`, fsync the directory, reopen for append; then
+    /// raise the incarnation record's frame number to the snapshot's. A
+    /// crash at any point leaves either the old log or the new one under
+    /// `path`.
     pub fn compact(&mut self) -> io::Result<()> {
         self.check_usable()?;
+        let seq = self.seq + 1;
         let mut frame = FILE_HEADER.to_vec();
         if let Some(s) = &self.last {
-            frame.extend(encode(&Frame::<&Delta, _>::Snapshot(s))?);
+            frame.extend(encode(seq, &Frame::<&Delta, _>::Snapshot(s))?);
         }
         let tmp = tmp_path(&self.path);
         let written = File::create(&tmp).and_then(|mut f| {
@@ -495,6 +984,14 @@ impl Wal {
         self.len = frame.len() as u64;
         self.snap_bytes = frame.len() as u64;
         self.stats.compactions += 1;
+        if self.last.is_some() {
+            self.seq = seq;
+        }
+        // The compaction stands either way: a record left at an older frame
+        // number is still one the log holds (it only guards less).
+        if let Err(e) = self.write_record() {
+            tracing::warn!(path = %self.path.display(), error = %e, "incarnation record not raised");
+        }
         Ok(())
     }
 
@@ -538,6 +1035,7 @@ impl Wal {
             return Err(e);
         }
         self.len += frame.len() as u64;
+        self.seq += 1;
         self.stats.frames += 1;
         self.stats.bytes += frame.len() as u64;
         self.stats.fsyncs += 1;
@@ -699,7 +1197,7 @@ mod tests {
             wal = w;
         }
         // Deltas are small: the whole log is far less than one snapshot per save.
-        let snapshot = encode(&Frame::<&Delta, _>::Snapshot(&seq[4]))
+        let snapshot = encode(1, &Frame::<&Delta, _>::Snapshot(&seq[4]))
             .unwrap()
             .len() as u64;
         assert!(file_len(&path) < snapshot * seq.len() as u64 / 2);
@@ -836,7 +1334,7 @@ mod tests {
             "each compaction shrank the file"
         );
         assert!(smallest < grown / 2);
-        let snapshot = encode(&Frame::<&Delta, _>::Snapshot(&sim.st))
+        let snapshot = encode(1, &Frame::<&Delta, _>::Snapshot(&sim.st))
             .unwrap()
             .len() as u64;
         assert!(file_len(&path) <= 1024u64.max(4 * snapshot));
@@ -1010,13 +1508,309 @@ mod tests {
         next[7] = LOG_FORMAT + 1;
         fs::write(&old, &next).unwrap();
         let e = Wal::open(&old).err().expect("another format is refused");
-        assert!(e.to_string().contains("reads format 2"), "{e}");
+        assert!(e.to_string().contains("reads format 3"), "{e}");
         assert_eq!(fs::read(&old).unwrap(), next, "nothing cut");
         // A header torn at creation is rewritten: the log is empty.
         fs::write(&old, &FILE_HEADER[..3]).unwrap();
         let (_, rec) = reopen(&old);
         assert!(rec.store.is_none());
         assert_eq!(fs::read(&old).unwrap(), FILE_HEADER);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    /// Saves `n` stores of a growing Sim (the incarnation raised at save
+    /// `raise_at`); returns the stores and each frame's offset in the file.
+    fn saves_with_offsets(path: &Path, n: usize, raise_at: usize) -> (Vec<PartStore>, Vec<u64>) {
+        let (mut wal, _) = reopen(path);
+        let mut sim = Sim::new(3);
+        let (mut stores, mut offsets) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            sim.append(i as Key % 7 + 1, i % 4 == 3);
+            if i == raise_at {
+                sim.st.inc += 1;
+            }
+            offsets.push(file_len(path));
+            wal.save(&sim.st).unwrap();
+            stores.push(sim.st.clone());
+        }
+        (stores, offsets)
+    }
+
+    fn flip(path: &Path, at: u64, mask: u8) {
+        let mut b = fs::read(path).unwrap();
+        b[at as usize] ^= mask;
+        fs::write(path, &b).unwrap();
+    }
+
+    #[test]
+    fn a_flipped_bit_mid_log_is_corruption_and_nothing_changes() {
+        let d = dir("midflip");
+        let path = d.join("p0.wal");
+        let (_, off) = saves_with_offsets(&path, 40, 3);
+        // A bit in the payload of frame 20 (of 40), then one in the length
+        // field of frame 30's header: both are refused, never cut.
+        for (frame, at) in [(19, off[19] + HEADER as u64 + 2), (29, off[29] + 13)] {
+            let before = fs::read(&path).unwrap();
+            let record = fs::read(inc_path(&path)).unwrap();
+            flip(&path, at, 0x10);
+            let flipped = fs::read(&path).unwrap();
+            let e = Wal::open(&path).err().expect("corruption is refused");
+            let c = as_corruption(&e).unwrap_or_else(|| panic!("not a Corruption: {e}"));
+            assert_eq!(c.offset, off[frame], "{c}");
+            assert_eq!(c.frames_after, 40 - frame as u64 - 1, "{c}");
+            assert_eq!(c.frames_before, frame as u64, "{c}");
+            assert_eq!(c.bytes, file_len(&path) - off[frame]);
+            let msg = e.to_string();
+            assert!(
+                msg.contains("p0.wal")
+                    && msg.contains(&format!("at byte {}", off[frame]))
+                    && msg.contains("--repair"),
+                "{msg}"
+            );
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                flipped,
+                "the log is byte-identical"
+            );
+            assert_eq!(fs::read(inc_path(&path)).unwrap(), record);
+            assert!(!tmp_path(&path).exists());
+            fs::write(&path, &before).unwrap();
+        }
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn repair_cuts_at_the_bad_frame_unless_that_goes_behind_the_record() {
+        let d = dir("repair");
+        let path = d.join("p0.wal");
+        let (stores, off) = saves_with_offsets(&path, 30, 9);
+        let good = fs::read(&path).unwrap();
+        // After the frame that raised the incarnation: repairable.
+        flip(&path, off[20] + HEADER as u64 + 1, 0x01);
+        let flipped = fs::read(&path).unwrap();
+        let plan = repair_plan(&path, 0).unwrap().expect("a cut is planned");
+        assert_eq!((plan.offset, plan.frames_after), (off[20], 9));
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            flipped,
+            "planning changes nothing"
+        );
+        let (mut wal, rec) = Wal::open_repair(&path).unwrap();
+        assert_eq!(rec.repaired.as_ref(), Some(&plan));
+        assert_eq!(rec.store.as_ref(), Some(&stores[19]));
+        assert_eq!(rec.truncated_bytes, plan.bytes);
+        assert_eq!(file_len(&path), off[20]);
+        wal.save(&stores[29]).unwrap();
+        drop(wal);
+        let (_, rec) = reopen(&path);
+        assert_eq!(rec.store.as_ref(), Some(&stores[29]));
+        // Before it: the repaired log would be behind its incarnation
+        // record, so even --repair refuses, and changes nothing.
+        fs::write(&path, &good).unwrap();
+        IncRecord { inc: 2, seq: 10 }
+            .write(&inc_path(&path))
+            .unwrap();
+        flip(&path, off[5] + HEADER as u64 + 1, 0x01);
+        let flipped = fs::read(&path).unwrap();
+        let e = repair_plan(&path, 0).unwrap_err();
+        assert!(as_behind(&e).is_some(), "{e}");
+        let e = Wal::open_repair(&path).err().expect("refused");
+        let b = as_behind(&e).unwrap_or_else(|| panic!("{e}"));
+        assert_eq!((b.recorded, b.found), ((2, 10), Some((1, 5))));
+        assert!(e.to_string().contains("resync"), "{e}");
+        assert_eq!(fs::read(&path).unwrap(), flipped);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_valid_frame_out_of_sequence_is_corruption_even_when_last() {
+        let d = dir("seqgap");
+        let path = d.join("p0.wal");
+        let (stores, off) = saves_with_offsets(&path, 6, 99);
+        // Drop frame 5 of 6 (a hole at a frame boundary): frame 6 follows 4.
+        let mut b = fs::read(&path).unwrap();
+        b.drain(off[4] as usize..off[5] as usize);
+        fs::write(&path, &b).unwrap();
+        let e = Wal::open(&path).err().expect("a gap is refused");
+        let c = as_corruption(&e).unwrap();
+        assert_eq!((c.offset, c.frames_after), (off[4], 0));
+        assert!(c.why.contains("frame number 6 after 4"), "{c}");
+        assert_eq!(fs::read(&path).unwrap(), b);
+        let (_, rec) = Wal::open_repair(&path).unwrap();
+        assert_eq!(rec.store.as_ref(), Some(&stores[3]));
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_incarnation_record_follows_the_log_and_catches_it_going_back() {
+        let d = dir("increc");
+        let path = d.join("p0.wal");
+        let rec_path = inc_path(&path);
+        assert_eq!(rec_path, d.join("p0.inc"));
+        let (_, rec) = reopen(&path);
+        assert!(rec.fresh);
+        assert_eq!(
+            IncRecord::read(&rec_path).unwrap(),
+            None,
+            "nothing saved yet"
+        );
+        let (stores, off) = saves_with_offsets(&path, 20, 12);
+        // Written by the first save, then by the save that raised the
+        // incarnation (frame 13), not by the others.
+        assert_eq!(
+            IncRecord::read(&rec_path).unwrap(),
+            Some(IncRecord { inc: 2, seq: 13 })
+        );
+        let (_, rec) = reopen(&path);
+        assert!(!rec.fresh);
+        let good = fs::read(&path).unwrap();
+        // Truncated at a frame boundary before the record's frame: behind.
+        for cut in [off[12], off[5], off[5] + 7] {
+            fs::write(&path, &good[..cut as usize]).unwrap();
+            let e = Wal::open(&path).err().expect("behind");
+            let b = as_behind(&e).unwrap_or_else(|| panic!("{e}"));
+            assert_eq!(b.recorded, (2, 13));
+            assert!(e.to_string().contains("truncated or restored"), "{e}");
+            assert_eq!(fs::read(&path).unwrap(), &good[..cut as usize]);
+        }
+        // Cut after the record's frame: a torn tail there is cut as before.
+        fs::write(&path, &good[..off[15] as usize + 5]).unwrap();
+        let (_, rec) = reopen(&path);
+        assert_eq!(rec.store.as_ref(), Some(&stores[14]));
+        // Missing or emptied log: behind, and no log is created.
+        for empty in [None, Some(&b""[..]), Some(&FILE_HEADER[..])] {
+            match empty {
+                None => fs::remove_file(&path).unwrap(),
+                Some(b) => fs::write(&path, b).unwrap(),
+            }
+            let e = Wal::open(&path).err().expect("lost log");
+            let b = as_behind(&e).unwrap_or_else(|| panic!("{e}"));
+            assert_eq!(b.found, None);
+            assert!(e.to_string().contains("storage was lost"), "{e}");
+            assert_eq!(path.exists(), empty.is_some());
+        }
+        // A damaged record is refused, not guessed.
+        fs::write(&path, &good).unwrap();
+        flip(&rec_path, 9, 0x04);
+        let e = Wal::open(&path).err().expect("bad record");
+        assert!(
+            e.to_string().contains("not a valid incarnation record"),
+            "{e}"
+        );
+        // No record (a log from before records): trusted, and recorded.
+        fs::remove_file(&rec_path).unwrap();
+        let (_, rec) = reopen(&path);
+        assert!(!rec.fresh);
+        assert_eq!(
+            IncRecord::read(&rec_path).unwrap(),
+            Some(IncRecord { inc: 2, seq: 20 })
+        );
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn compaction_raises_the_record_so_an_older_copy_is_refused() {
+        let d = dir("compact_rec");
+        let path = d.join("p0.wal");
+        let (stores, _) = saves_with_offsets(&path, 10, 99);
+        let old = fs::read(&path).unwrap();
+        let (mut wal, _) = reopen(&path);
+        wal.compact().unwrap();
+        assert_eq!(
+            IncRecord::read(&inc_path(&path)).unwrap(),
+            Some(IncRecord { inc: 1, seq: 11 })
+        );
+        drop(wal);
+        let (mut wal, rec) = reopen(&path);
+        assert_eq!((rec.store.as_ref(), rec.frames), (Some(&stores[9]), 1));
+        let mut next = stores[9].clone();
+        next.kv
+            .insert(99, next.kv.values().next().copied().unwrap());
+        wal.save(&next).unwrap();
+        drop(wal);
+        // The copy from before the compaction ends at frame 10 < 11.
+        fs::write(&path, &old).unwrap();
+        let e = Wal::open(&path).err().expect("an older copy");
+        assert!(as_behind(&e).is_some(), "{e}");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    /// Writes `stores` as a format-2 log: a snapshot, then deltas.
+    fn write_v2(path: &Path, stores: &[PartStore]) -> Vec<u64> {
+        let mut b = FILE_HEADER.to_vec();
+        b[7] = 2;
+        let mut offsets = Vec::new();
+        for (i, st) in stores.iter().enumerate() {
+            let p = if i == 0 {
+                postcard::to_allocvec(&Frame::<&Delta, _>::Snapshot(st)).unwrap()
+            } else {
+                let d = diff(&stores[i - 1], st).unwrap();
+                postcard::to_allocvec(&Frame::<_, &PartStore>::Delta(&d)).unwrap()
+            };
+            offsets.push(b.len() as u64);
+            b.extend((p.len() as u32).to_le_bytes());
+            b.extend(crc32fast::hash(&p).to_le_bytes());
+            b.extend(p);
+        }
+        fs::write(path, &b).unwrap();
+        offsets
+    }
+
+    #[test]
+    fn a_format_2_log_is_migrated_or_refused_when_corrupt() {
+        let d = dir("v2");
+        let path = d.join("p0.wal");
+        let seq = realistic_sequence();
+        // Clean, and with a torn last frame: migrated to one snapshot.
+        for torn in [false, true] {
+            let _ = fs::remove_file(inc_path(&path));
+            let off = write_v2(&path, &seq);
+            if torn {
+                let len = file_len(&path);
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_len(len - 3)
+                    .unwrap();
+            }
+            let want = &seq[seq.len() - 1 - torn as usize];
+            let (mut wal, rec) = reopen(&path);
+            assert_eq!(rec.migrated_from, Some(2));
+            assert_eq!(rec.store.as_ref(), Some(want));
+            assert_eq!(rec.truncated_bytes > 0, torn);
+            assert_eq!(rec.frames as usize, seq.len() - torn as usize);
+            let b = fs::read(&path).unwrap();
+            assert_eq!(&b[..8], &FILE_HEADER);
+            let snapshot = encode(1, &Frame::<&Delta, _>::Snapshot(want)).unwrap();
+            assert_eq!(&b[8..], &snapshot[..], "one format-3 snapshot");
+            assert_eq!(
+                IncRecord::read(&inc_path(&path)).unwrap(),
+                Some(IncRecord {
+                    inc: want.inc,
+                    seq: 1
+                })
+            );
+            // A restart on the migrated log appends format-3 frames.
+            let mut next = want.clone();
+            next.inc += 1;
+            wal.save(&next).unwrap();
+            drop(wal);
+            let (_, rec) = reopen(&path);
+            assert_eq!((rec.store.as_ref(), rec.migrated_from), (Some(&next), None));
+            assert_eq!(rec.frames, 2);
+            assert!(off.len() == seq.len());
+        }
+        // A flipped bit in frame 3 of 8: refused, unchanged, not migrated.
+        let _ = fs::remove_file(inc_path(&path));
+        let off = write_v2(&path, &seq);
+        flip(&path, off[2] + V2_HEADER as u64 + 1, 0x20);
+        let flipped = fs::read(&path).unwrap();
+        let e = Wal::open(&path).err().expect("refused");
+        let c = as_corruption(&e).unwrap_or_else(|| panic!("{e}"));
+        assert_eq!((c.offset, c.frames_after), (off[2], seq.len() as u64 - 3));
+        assert_eq!(fs::read(&path).unwrap(), flipped);
+        assert!(!inc_path(&path).exists());
         let _ = fs::remove_dir_all(&d);
     }
 

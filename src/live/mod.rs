@@ -3,6 +3,7 @@
 //! edge; the protocol stays in `participant`, `originator` and `ha`.
 
 pub mod bench;
+pub mod boot;
 pub mod client;
 pub mod disk;
 pub mod nemesis;

@@ -15,6 +15,7 @@
 //! (inspect, get), and, with `--faults`, a fault layer that holds back or
 //! drops chosen incoming messages so a driver can produce a given order.
 
+use super::boot::{open_participant, Boot};
 use super::disk::{write_atomic, Wal};
 use super::spec::LiveSpec;
 use super::wire::{self, Fault, Filter, Wire};
@@ -175,6 +176,18 @@ impl Node {
         data: &Path,
         faults: bool,
     ) -> Result<Node, String> {
+        Node::start_with(spec, cluster, id, data, faults, &Boot::default())
+    }
+
+    /// `start`, with a participant's start-up options (`live::boot`).
+    pub fn start_with(
+        spec: Arc<LiveSpec>,
+        cluster: Arc<Cluster>,
+        id: Id,
+        data: &Path,
+        faults: bool,
+        boot: &Boot,
+    ) -> Result<Node, String> {
         let addr = spec.addr_of(id).ok_or("no address for this id")?;
         let sock = UdpSocket::bind(addr).map_err(|e| {
             format!(
@@ -194,10 +207,7 @@ impl Node {
         let (mut ha_file, mut ha_restored) = (None, None);
         match proc {
             Proc::Participant(_) => {
-                std::fs::create_dir_all(data)
-                    .map_err(|e| format!("--data {}: {e}", data.display()))?;
-                let (w, rec) = Wal::open(&store_path(data, &name))
-                    .map_err(|e| format!("{name}: cannot open its log: {e}"))?;
+                let (w, rec) = open_participant(&spec, id, data, boot)?;
                 counters.replay_seconds = rec.seconds;
                 counters.replayed_frames = rec.frames;
                 counters.truncated_bytes = rec.truncated_bytes;
@@ -511,11 +521,38 @@ impl Node {
                 };
                 self.reply(from, &Wire::Json(answer.to_string()));
             }
-            Wire::Record { .. } | Wire::Json(_) => {
+            Wire::Seen { id } if matches!(self.actor.proc, Proc::Ha) => {
+                let inc = self.seen_inc(id as usize);
+                self.reply(from, &Wire::SeenInc { id, inc });
+            }
+            Wire::Record { .. } | Wire::Json(_) | Wire::Seen { .. } | Wire::SeenInc { .. } => {
                 self.counters.dropped_malformed += 1;
             }
         }
         Ok(())
+    }
+
+    /// HA: the highest incarnation of actor `i` heard of since HA started,
+    /// from its heartbeats or from a restart in HA's table (a row above 1
+    /// comes only from a `Starting`); 0 if never. (HA's table starts every
+    /// row at incarnation 1 ONLINE, heard of or not.)
+    fn seen_inc(&self, i: usize) -> Inc {
+        let heard = self
+            .seen
+            .get(i)
+            .copied()
+            .flatten()
+            .map_or(0, |(_, inc, _)| inc);
+        let row = match self.actor.cluster.proc_of(Id::from(i)) {
+            Proc::Participant(p) => p,
+            Proc::Originator(s) => self.actor.cluster.n + s,
+            Proc::Ha => return 0,
+        };
+        let restarted = match &self.state {
+            Dtm0State::Ha(h) => h.table.get(row).0,
+            _ => 0,
+        };
+        heard.max(if restarted > 1 { restarted } else { 0 })
     }
 
     fn reply(&mut self, to: SocketAddr, w: &Wire) {
@@ -835,12 +872,19 @@ mod tests {
         let orig = UdpSocket::bind(a[2]).unwrap();
         let dir = std::env::temp_dir().join(format!("dtm0-node-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut node = Node::start(
+        // No HA runs here: a first boot that does not wait for it.
+        let boot = Boot {
+            first_boot: true,
+            ha_wait: Duration::from_millis(50),
+            ..Boot::default()
+        };
+        let mut node = Node::start_with(
             spec.clone(),
             Arc::new(spec.cluster.clone()),
             Id::from(0),
             &dir,
             false,
+            &boot,
         )
         .unwrap();
         let tx = TxId {

@@ -115,6 +115,17 @@ pub enum Wire {
     /// Admin: a fault-layer command (answered with `Json` saying ok/refused).
     Fault(Fault),
     Json(String),
+    /// Admin, to HA: the highest incarnation of actor `id` you have seen
+    /// (answered with `SeenInc`). A participant with no storage at all
+    /// asks before it starts empty (`live::boot`).
+    Seen {
+        id: u32,
+    },
+    /// HA's answer to `Seen`: 0 if it has never heard of `id`.
+    SeenInc {
+        id: u32,
+        inc: Inc,
+    },
 }
 
 pub fn encode(w: &Wire) -> Vec<u8> {
