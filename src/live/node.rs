@@ -95,7 +95,10 @@ pub struct Node {
     seen: Vec<Option<(Instant, Inc, bool)>>,
     /// HA only: where its table is kept, and the table last written there.
     ha_file: Option<PathBuf>,
-    ha_saved: Option<HaState>,
+    ha_saved: Option<HaDisk>,
+    /// HA only: per actor, the highest incarnation ever heard of (kept in
+    /// its table file).
+    heard: Vec<Inc>,
     pub counters: Counters,
 }
 
@@ -106,8 +109,18 @@ pub fn ha_path(data: &Path) -> PathBuf {
 
 /// HA's table file: magic and format, a fingerprint of the cluster's
 /// addresses (a table of another cluster is refused, not adopted), the
-/// table (postcard), and a crc32 of everything before it.
-const HA_MAGIC: [u8; 8] = *b"DTM0HA\0\x01";
+/// `HaDisk` (postcard), and a crc32 of everything before it.
+const HA_MAGIC: [u8; 8] = *b"DTM0HA\0\x02";
+
+/// What HA keeps across its restarts: the protocol's table, and per actor
+/// the highest incarnation HA ever heard of (heartbeats, restarts), which
+/// start-up checks ask for (a participant with no storage that HA has
+/// heard of lost its storage; one HA never heard of is a first boot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HaDisk {
+    pub table: HaState,
+    pub heard: Vec<Inc>,
+}
 
 fn cluster_fingerprint(spec: &LiveSpec) -> u32 {
     let mut h = crc32fast::Hasher::new();
@@ -118,7 +131,7 @@ fn cluster_fingerprint(spec: &LiveSpec) -> u32 {
     h.finalize()
 }
 
-fn encode_ha(h: &HaState, spec: &LiveSpec) -> Vec<u8> {
+fn encode_ha(h: &HaDisk, spec: &LiveSpec) -> Vec<u8> {
     let mut b = HA_MAGIC.to_vec();
     b.extend_from_slice(&cluster_fingerprint(spec).to_le_bytes());
     b.extend_from_slice(&postcard::to_allocvec(h).expect("encode"));
@@ -130,7 +143,7 @@ fn encode_ha(h: &HaState, spec: &LiveSpec) -> Vec<u8> {
 /// HA's table as a previous run left it, if any. A file that is damaged
 /// or belongs to another cluster is an error: starting from scratch would
 /// show every process at incarnation 1, view 0, which they ignore.
-pub fn load_ha(f: &Path, spec: &LiveSpec) -> Result<Option<HaState>, String> {
+pub fn load_ha(f: &Path, spec: &LiveSpec) -> Result<Option<HaDisk>, String> {
     let b = match std::fs::read(f) {
         Ok(b) => b,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -153,8 +166,8 @@ pub fn load_ha(f: &Path, spec: &LiveSpec) -> Result<Option<HaState>, String> {
     if fp != cluster_fingerprint(spec) {
         return Err(bad("the table of a cluster with other addresses"));
     }
-    let h: HaState = postcard::from_bytes(&body[12..]).map_err(|_| bad("undecodable"))?;
-    if h.table.0.len() != spec.addrs.len() - 1 {
+    let h: HaDisk = postcard::from_bytes(&body[12..]).map_err(|_| bad("undecodable"))?;
+    if h.table.table.0.len() != spec.addrs.len() - 1 || h.heard.len() != spec.addrs.len() {
         return Err(bad("a table of another cluster size"));
     }
     Ok(Some(h))
@@ -267,12 +280,14 @@ impl Node {
             seen: vec![None; n_actors],
             ha_file,
             ha_saved: None,
+            heard: vec![0; n_actors],
             counters,
         };
         let mut o = Out::new();
         let st = node.actor.on_start(id, &storage, &mut o);
         node.state = st;
-        if let Some(h) = ha_restored {
+        if let Some(HaDisk { table: h, heard }) = ha_restored {
+            node.heard = heard;
             // A restart of HA: its table and view number as they were,
             // its last view repeated, and every process it knew watched
             // from now on (one that died while HA was down is reported
@@ -289,7 +304,10 @@ impl Node {
                 ha_path(data).display()
             );
             crate::protocol::ha::on_restart(&node.actor.cluster, &h, &mut o);
-            node.ha_saved = Some(h.clone());
+            node.ha_saved = Some(HaDisk {
+                table: h.clone(),
+                heard: node.heard.clone(),
+            });
             node.state = Dtm0State::Ha(h);
         }
         node.apply(o).map_err(|e| format!("{name}: {e}"))?;
@@ -487,6 +505,9 @@ impl Node {
                 if let Some(slot) = self.seen.get_mut(src as usize) {
                     *slot = Some((Instant::now(), inc, false));
                 }
+                if let Some(h) = self.heard.get_mut(src as usize) {
+                    *h = (*h).max(inc);
+                }
             }
             Wire::Inspect => {
                 let j = self.inspect_json();
@@ -532,17 +553,13 @@ impl Node {
         Ok(())
     }
 
-    /// HA: the highest incarnation of actor `i` heard of since HA started,
-    /// from its heartbeats or from a restart in HA's table (a row above 1
-    /// comes only from a `Starting`); 0 if never. (HA's table starts every
-    /// row at incarnation 1 ONLINE, heard of or not.)
+    /// HA: the highest incarnation of actor `i` ever heard of, from its
+    /// heartbeats (kept across HA's restarts in its table file) or from a
+    /// restart in HA's table (a row above 1 comes only from a `Starting`);
+    /// 0 if never. (HA's table starts every row at incarnation 1 ONLINE,
+    /// heard of or not.)
     fn seen_inc(&self, i: usize) -> Inc {
-        let heard = self
-            .seen
-            .get(i)
-            .copied()
-            .flatten()
-            .map_or(0, |(_, inc, _)| inc);
+        let heard = self.heard.get(i).copied().unwrap_or(0);
         let row = match self.actor.cluster.proc_of(Id::from(i)) {
             Proc::Participant(p) => p,
             Proc::Originator(s) => self.actor.cluster.n + s,
@@ -671,14 +688,21 @@ impl Node {
         let (Some(f), Dtm0State::Ha(h)) = (&self.ha_file, &self.state) else {
             return Ok(());
         };
-        if self.ha_saved.as_ref() == Some(h) {
+        if self
+            .ha_saved
+            .as_ref()
+            .is_some_and(|d| d.table == *h && d.heard == self.heard)
+        {
             return Ok(());
         }
-        let b = encode_ha(h, &self.spec);
-        write_atomic(f, &b)
+        let d = HaDisk {
+            table: h.clone(),
+            heard: self.heard.clone(),
+        };
+        write_atomic(f, &encode_ha(&d, &self.spec))
             .map_err(|e| format!("ha: cannot save its table to {}: {e}", f.display()))?;
         self.counters.saves += 1;
-        self.ha_saved = Some(h.clone());
+        self.ha_saved = Some(d);
         Ok(())
     }
 
@@ -837,9 +861,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = ha_path(&dir);
         assert_eq!(load_ha(&f, &spec).unwrap(), None, "no file: a first start");
-        let mut h = crate::protocol::ha::on_start(&spec.cluster);
-        h.seq = 7;
-        h.table.0[1] = (3, HaSt::Recovering);
+        let mut t = crate::protocol::ha::on_start(&spec.cluster);
+        t.seq = 7;
+        t.table.0[1] = (3, HaSt::Recovering);
+        let h = HaDisk {
+            table: t,
+            heard: vec![1, 3, 0, 0, 0],
+        };
         let b = encode_ha(&h, &spec);
         write_atomic(&f, &b).unwrap();
         assert_eq!(load_ha(&f, &spec).unwrap(), Some(h));
