@@ -8,6 +8,7 @@ mod golden;
 mod live_cmd;
 mod live_seed;
 mod nemesis;
+mod nemesis_judge;
 mod properties;
 mod report;
 mod results;

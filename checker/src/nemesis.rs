@@ -51,6 +51,10 @@ pub(crate) fn run(a: Args) -> Result<ExitCode, String> {
             .unwrap_or_else(|| PathBuf::from(format!("nemesis-seed{}.history.json", a.seed))),
         progress: true,
         stop: stop.clone(),
+        judge: nemesis::Judge {
+            acked: crate::nemesis_judge::check_acked,
+            model: crate::nemesis_judge::judge_model,
+        },
     };
     if a.schedule_only {
         let plan = nemesis_run::plan(&opts)?;

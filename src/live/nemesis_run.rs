@@ -4,7 +4,8 @@
 //! from every originator slot (each write one `dtm0 client` process, so it
 //! can be killed), injects the seed's faults, heals, waits for
 //! quiescence, reads every node's final state and judges it
-//! (`nemesis::judge_model`, `check_reads`, `check_acked`).
+//! (`check_reads` here; H1 and the model's properties through the
+//! caller's `Judge`, since the live runtime does not see the model).
 
 use super::client;
 use super::disk::Wal;
@@ -46,6 +47,8 @@ pub struct NemesisOpts {
     pub progress: bool,
     /// Set by Ctrl-C: stop at once (the cluster is killed).
     pub stop: Arc<AtomicBool>,
+    /// The model's half of the verdicts (see `nemesis::Judge`).
+    pub judge: nemesis::Judge,
 }
 
 /// What one injected fault did.
@@ -969,7 +972,7 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
         Check::from_lines(
             "H1",
             "every acknowledged (STABLE) write durable on every replica, no replica behind one",
-            &nemesis::check_acked(&ops, &stores, collects),
+            &(o.judge.acked)(&ops, &stores, collects),
         ),
         Check::from_lines(
             "H2",
@@ -1019,7 +1022,7 @@ pub fn run(o: &NemesisOpts) -> Result<NemesisReport, String> {
         ),
     ];
     match ha {
-        Some(ha) => checks.extend(nemesis::judge_model(
+        Some(ha) => checks.extend((o.judge.model)(
             &Final {
                 cluster: spec.cluster.clone(),
                 keys: o.keys,
