@@ -247,7 +247,7 @@ pub fn inspect_one(
 ) -> Result<serde_json::Value, String> {
     let id = spec.parse_id(id)?;
     let addr = spec.addr_of(id).ok_or("no address")?;
-    match request(addr, &Wire::Inspect, timeout)? {
+    match request(&spec.auth, addr, &Wire::Inspect, timeout)? {
         Wire::Json(j) => serde_json::from_str(&j).map_err(|e| format!("bad answer: {e}")),
         other => Err(format!("unexpected answer {other:?}")),
     }

@@ -121,7 +121,7 @@ fn commits(spec: &LiveSpec) -> Vec<u64> {
     (0..spec.n())
         .map(|p| {
             let addr = spec.addr_of(spec.cluster.participant_id(p)).unwrap();
-            match request(addr, &Wire::Inspect, Duration::from_secs(2)) {
+            match request(&spec.auth, addr, &Wire::Inspect, Duration::from_secs(2)) {
                 Ok(Wire::Json(j)) => serde_json::from_str::<serde_json::Value>(&j)
                     .ok()
                     .and_then(|v| v["counters"]["commits"].as_u64())
@@ -155,7 +155,7 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
             .map_err(|e| format!("start {name}: {e}"))?;
         let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while request(addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
+        while request(&spec.auth, addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
                 return Err(format!("{name} did not come up"));
             }
