@@ -262,7 +262,11 @@ Exit codes: 0 every property holds on the path; 1 a property is violated; 2 bad 
         long_about = "Run one participant of a live cluster as this process, on the address the \
 cluster file gives it, with its durable log in DIR (replayed at start; a torn tail is cut). \
 Runs until Ctrl-C or SIGTERM; kill -9 is a crash, and the next start is a restart (a new \
-incarnation that recovers through REDO/EOL). Logs through RUST_LOG (default info)."
+incarnation that recovers through REDO/EOL). Its datagrams go through per-peer sessions \
+(numbered, acknowledged, retransmitted, deduplicated, in order) and carry a MAC under the \
+cluster key (the cluster file's `key`, see `dtm0 keygen`); what is malformed, unauthenticated, \
+foreign or refused is dropped, counted (see `dtm0 inspect`) and summarized in the log at most \
+once a second. Logs through RUST_LOG (default info)."
     )]
     Node {
         /// Cluster file (default: models/cluster.toml)
@@ -274,7 +278,7 @@ incarnation that recovers through REDO/EOL). Logs through RUST_LOG (default info
         /// Data directory (the durable log)
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Accept fault-layer commands (hold/drop/release messages, hold commits): for tests and drivers
+        /// Accept fault-layer commands (hold/drop/release messages, hold commits, wire loss/duplication/reordering): for tests and drivers
         #[arg(long)]
         faults: bool,
     },
@@ -327,7 +331,12 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
         #[command(subcommand)]
         op: ClientOp,
     },
-    /// Dump a live node's catalogue, log (with I/V/P) and HA view
+    /// Dump a live node's catalogue, log (with I/V/P), HA view and counters
+    #[command(
+        long_about = "Dump a live node's catalogue, log (with I/V/P), HA view and counters \
+(datagrams and messages in and out, session retransmissions and duplicates, drops by reason). \
+The request carries a MAC under the cluster file's key: a node answers nobody without it."
+    )]
     Inspect {
         /// Cluster file (default: models/cluster.toml)
         #[arg(long)]
@@ -385,6 +394,23 @@ moved and why.\n\nExit codes: 0 every count as in the file (or written); 1 a cou
         /// Models directory (default: models/ beside the golden file)
         #[arg(long)]
         models: Option<PathBuf>,
+    },
+    /// Write a random cluster key for a live cluster's cluster file
+    #[command(
+        long_about = "Write a random 32-byte key, as 64 hex digits, to FILE, readable and writable \
+by its owner only (mode 0600). Name it in the cluster file (`key = \"FILE\"`, relative to the \
+cluster file): every datagram of the cluster then carries an HMAC-SHA256 tag under it, and a \
+datagram without a valid tag (a process without the key) is dropped and counted. `dtm0 client`, \
+`inspect` and the nodes read the key through the cluster file. An existing FILE is kept unless \
+--force (every node must then be restarted with the new key).\n\nExit codes: 0 written; 2 the \
+file exists, or cannot be written."
+    )]
+    Keygen {
+        /// Where to write the key
+        file: PathBuf,
+        /// Replace an existing key file
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -365,10 +365,14 @@ fn render_view(c: &Cluster, v: &serde_json::Value) -> String {
 /// The node's message, datagram, save and drop counters.
 fn render_counters(v: &serde_json::Value) -> String {
     let k = &v["counters"];
+    let s = &k["session"];
     format!(
-        "counters: in {} msgs / {} datagrams, out {} msgs / {} datagrams, saves {}, commits {}, dropped: malformed {}, foreign {}, by fault {}\n",
+        "counters: in {} msgs / {} datagrams, out {} msgs / {} datagrams, saves {}, commits {}, dropped: malformed {}, unauthenticated {}, foreign {}, by fault {}; refused: sender {}, too far ahead {}\n\
+         sessions: sent {}, retransmitted {}, acks {}, duplicates {}, stale {}, skipped {}, given up {}\n",
         k["msgs_in"], k["datagrams_in"], k["msgs_out"], k["datagrams_out"], k["saves"], k["commits"],
-        k["dropped_malformed"], k["dropped_foreign"], k["dropped_by_fault"]
+        k["dropped_malformed"], k["dropped_unauthenticated"], k["dropped_foreign"], k["dropped_by_fault"],
+        k["refused_sender"], k["refused_ahead"],
+        s["sent"], s["retransmits"], s["acks_sent"], s["duplicates"], s["stale"], s["skipped"], s["gave_up"]
     )
 }
 

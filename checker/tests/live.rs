@@ -300,10 +300,28 @@ fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     s.send_to(&vec![1u8; 61_000], &addr).unwrap();
     // a datagram of an older wire format (its body would decode)
     s.send_to(&[1, 0, 1, 0], &addr).unwrap();
-    // a well-formed protocol datagram claiming to be p2, from elsewhere:
-    // the format byte, Wire::Proto (variant 0) from actor 1, no messages
+    // the current format, but too short to carry a MAC
     let fmt = dtm0::live::wire::WIRE_FORMAT;
     s.send_to(&[fmt, 0, 1, 0], &addr).unwrap();
+    // a well-formed, correctly tagged protocol datagram claiming to be p2,
+    // from elsewhere (this cluster is keyless: the public key)
+    use dtm0::live::auth::Auth;
+    use dtm0::live::session::Hdr;
+    use dtm0::live::wire::{seal, seal_proto, Wire};
+    let hdr = Hdr {
+        to: 0,
+        inc: 1,
+        boot: 1,
+        seq: 1,
+        low: 1,
+        ack: None,
+    };
+    s.send_to(&seal_proto(&Auth::keyless(), 1, hdr, &[]), &addr)
+        .unwrap();
+    // the same under another key: unauthenticated
+    let other = Auth::from_key(&[9; 32]);
+    s.send_to(&seal_proto(&other, 1, hdr, &[]), &addr).unwrap();
+    s.send_to(&seal(&other, &Wire::Inspect), &addr).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let after = l.inspect("p1");
     let c0 = &p1["counters"];
@@ -311,12 +329,17 @@ fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     let n = |c: &serde_json::Value, k: &str| c[k].as_u64().unwrap();
     assert_eq!(
         n(c1, "dropped_malformed") - n(c0, "dropped_malformed"),
-        4,
+        5,
         "{c1}"
     );
     assert_eq!(
         n(c1, "dropped_foreign") - n(c0, "dropped_foreign"),
         1,
+        "{c1}"
+    );
+    assert_eq!(
+        n(c1, "dropped_unauthenticated") - n(c0, "dropped_unauthenticated"),
+        2,
         "{c1}"
     );
     // and the node still works
