@@ -121,7 +121,13 @@ pub struct SessionStats {
     /// this node gave up because a peer's queue was full.
     pub skipped: u64,
     pub gave_up: u64,
+    /// Data datagrams refused for opening a stream whose incarnation is
+    /// more than `AHEAD` past the sender's last (a restart counts one).
+    pub ahead: u64,
 }
+
+/// How far a new stream's incarnation may run past the sender's last.
+pub const AHEAD: Inc = 1 << 16;
 
 struct Pending<T> {
     seq: u64,
@@ -142,6 +148,8 @@ struct Tx<T> {
     wake: u64,
     /// The receiver's boot, as its last ack said.
     peer_boot: Option<u64>,
+    /// Some queued datagram went more than once (its timeout grew).
+    backed_off: bool,
 }
 
 impl<T> Tx<T> {
@@ -245,6 +253,7 @@ impl<T> Sessions<T> {
             sent_upto: 1,
             wake: u64::MAX,
             peer_boot: None,
+            backed_off: false,
         });
         let seq = tx.next_seq;
         tx.next_seq += 1;
@@ -295,6 +304,10 @@ impl<T> Sessions<T> {
             None => {
                 if hdr.inc < rx.max_inc || rx.retired.contains(&hdr.boot) || hdr.seq == 0 {
                     self.stats.stale += 1;
+                    return d;
+                }
+                if rx.max_inc > 0 && hdr.inc > rx.max_inc.saturating_add(AHEAD) {
+                    self.stats.ahead += 1;
                     return d;
                 }
                 // A new boot of the sender (or our own restart): take the
@@ -351,7 +364,7 @@ impl<T> Sessions<T> {
 
     /// An acknowledgement from `from` of our stream to it. Acks of an
     /// earlier boot of ours are ignored.
-    pub fn on_ack(&mut self, from: Peer, ack: &Ack, _now: u64) {
+    pub fn on_ack(&mut self, from: Peer, ack: &Ack, now: u64) {
         if ack.boot != self.boot {
             return;
         }
@@ -382,6 +395,16 @@ impl<T> Sessions<T> {
             }
         }
         tx.sent_upto = tx.sent_upto.max(tx.low());
+        if tx.backed_off {
+            // The receiver is alive (again): what went unacknowledged while
+            // it was away goes again one first timeout after its last
+            // send, not after the long one it had backed off to.
+            for p in tx.q.iter_mut() {
+                p.tries = p.tries.min(1);
+            }
+            tx.backed_off = false;
+            tx.wake = tx.wake.min(now);
+        }
     }
 
     /// Emits what is due at `now`: first sends of queued datagrams within
@@ -439,6 +462,7 @@ impl<T> Sessions<T> {
                         self.stats.sent += 1;
                     } else {
                         self.stats.retransmits += 1;
+                        tx.backed_off = true;
                     }
                     p.sent_at = Some(now);
                     p.tries += 1;
@@ -611,7 +635,8 @@ mod tests {
         let mut next = msgs.start;
         let mut now = t0;
         let total = msgs.end - msgs.start;
-        while (got.len() as u64) < total && now < t0 + limit {
+        let last = msgs.end - 1;
+        while ((got.len() as u64) < total || got.last() != Some(&last)) && now < t0 + limit {
             // A sends up to 3 messages a tick, one or two per datagram.
             for _ in 0..3 {
                 if next < msgs.end {
@@ -749,6 +774,17 @@ mod tests {
             input(&mut d, A, g.clone(), t1 + 2000, &mut again);
         }
         assert!(again.is_empty());
+        // A stream far past the sender's last incarnation is refused.
+        let far = Hdr {
+            to: B,
+            inc: 3 + AHEAD + 1,
+            boot: 0xf,
+            seq: 1,
+            low: 1,
+            ack: None,
+        };
+        assert!(b.on_data(A, &far, vec![1], now3).payloads.is_empty());
+        assert_eq!(b.stats.ahead, 1);
     }
 
     #[test]
@@ -779,7 +815,11 @@ mod tests {
         );
         let first = got2[0];
         assert!(first <= 3000, "resumed at A's lowest unacked: {first}");
-        assert_eq!(got2, (first..5000).collect::<Vec<_>>());
+        assert!(
+            got2 == (first..5000).collect::<Vec<_>>(),
+            "not {first}..5000 in order: {} delivered",
+            got2.len()
+        );
         assert_eq!(b2.stats.skipped, 0);
     }
 
@@ -894,6 +934,39 @@ mod tests {
         };
         let d = b.on_data(A, &h, vec![1], 0);
         assert_eq!(d.payloads.concat(), (1..9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_receiver_that_comes_back_gets_the_backlog_at_once() {
+        let mut a: Sessions<Vec<u64>> = Sessions::new(cfg(), 1, 0xa1);
+        // B is down for a second: A backs off to 200 ms.
+        a.send(B, vec![1], 16);
+        for now in 0..1000 {
+            a.transmit(now, |_| {});
+        }
+        // B (new) comes up; A's next datagram reaches it, B acks (missing
+        // the first), and the first goes again within the first timeout.
+        let mut b: Sessions<Vec<u64>> = Sessions::new(cfg(), 1, 0xb1);
+        a.send(B, vec![2], 16);
+        let mut link = Link::new(1, 0, 0, 0);
+        let mut got = Vec::new();
+        let mut at = None;
+        for now in 1000..1200 {
+            out(&mut a, A, now, &mut link);
+            out(&mut b, B, now, &mut link);
+            for (to, from, g) in link.due(now) {
+                if to == B {
+                    input(&mut b, from, g, now, &mut got);
+                } else {
+                    input(&mut a, from, g, now, &mut Vec::new());
+                }
+            }
+            if got.len() == 2 && at.is_none() {
+                at = Some(now);
+            }
+        }
+        assert_eq!(got, vec![1, 2]);
+        assert!(at.unwrap() <= 1000 + 2 * 10, "took until {at:?}");
     }
 
     #[test]
