@@ -612,10 +612,17 @@ impl Node {
             self.drops.note("refused (too far ahead)", 1);
             return false;
         }
-        if matches!(m, Msg::View { .. }) {
-            self.view_free = false;
-        }
         true
+    }
+
+    /// The number of the HA view the actor holds (participants and
+    /// originators).
+    fn view_seq(&self) -> Option<crate::protocol::types::Seq> {
+        match &self.state {
+            Dtm0State::Participant(p) => Some(p.seq),
+            Dtm0State::Originator(o) => Some(o.seq),
+            Dtm0State::Ha(_) => None,
+        }
     }
 
     fn reply(&mut self, to: SocketAddr, w: &Wire) {
@@ -684,11 +691,21 @@ impl Node {
 
     fn deliver(&mut self, src: u32, m: Msg) -> Result<(), String> {
         debug!("{} <- {}: {m:?}", self.name(), src);
+        // A View the actor takes ends the free jump (one it drops, e.g.
+        // meant for an earlier incarnation, does not).
+        let view = match &m {
+            Msg::View { seq, .. } => Some(*seq),
+            _ => None,
+        };
+        let before = self.view_seq();
         let mut o = Out::new();
         let mut st = Cow::Owned(std::mem::replace(&mut self.state, Dtm0State::placeholder()));
         self.actor
             .on_msg(self.id, &mut st, Id::from(src as usize), m, &mut o);
         self.state = st.into_owned();
+        if view.is_some() && before != view && self.view_seq() == view {
+            self.view_free = false;
+        }
         self.apply(o)
     }
 
@@ -1021,6 +1038,68 @@ mod tests {
             "committed record on disk before its notice"
         );
         assert_eq!(store.kv.get(&1).map(|r| r.val), Some(3));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A View far past the one held is refused before the actor, except
+    /// the first one taken since the start; a View the actor drops (meant
+    /// for an earlier incarnation) does not use up that first jump.
+    #[test]
+    fn views_far_ahead_are_refused_after_the_first() {
+        use crate::protocol::msg::HaTable;
+        let a = crate::live::procs::free_addrs(4).unwrap();
+        let text = format!(
+            "ha = \"{}\"\nparticipants = [\"{}\", \"{}\"]\n[[originators]]\nname = \"o\"\naddr = \"{}\"\n",
+            a[3], a[0], a[1], a[2]
+        );
+        let spec = Arc::new(LiveSpec::parse(&text).unwrap());
+        let ha = UdpSocket::bind(a[3]).unwrap();
+        let dir = std::env::temp_dir().join(format!("dtm0-node-views-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut node = Node::start(
+            spec.clone(),
+            Arc::new(spec.cluster.clone()),
+            Id::from(0),
+            &dir,
+            false,
+        )
+        .unwrap();
+        let table = HaTable(vec![(1, HaSt::Online); 3]);
+        let views = [
+            (2, 5),
+            (1, 200_000),
+            (1, 200_000 + guard::AHEAD + 1),
+            (1, 200_001),
+        ];
+        let mut held = Vec::new();
+        for (i, (to, seq)) in views.into_iter().enumerate() {
+            let hdr = session::Hdr {
+                to: 0,
+                inc: 1,
+                boot: 7,
+                seq: i as u64 + 1,
+                low: 1,
+                ack: None,
+            };
+            let m = Msg::View {
+                to,
+                seq,
+                table: table.clone(),
+            };
+            ha.send_to(&wire::seal_proto(&spec.auth, 3, hdr, &[m]), a[0])
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while node.counters.msgs_in < i as u64 + 1 {
+                assert!(Instant::now() < deadline, "view {i} not received");
+                node.poll(Duration::from_millis(5)).unwrap();
+            }
+            let Dtm0State::Participant(p) = node.state() else {
+                unreachable!()
+            };
+            held.push(p.seq);
+        }
+        assert_eq!(held, vec![0, 200_000, 200_000, 200_001]);
+        assert_eq!(node.counters.refused_ahead, 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
