@@ -282,7 +282,12 @@ seen this participant before, or when its log is below the incarnation HA has se
 restored from an old copy): it would come back as a healthy replica without writes it \
 acknowledged, and rejoining as an empty replica needs a resync that is not built. The node asks \
 HA at every start; with no storage, if HA does not answer within 5 s, it refuses unless \
---first-boot."
+--first-boot.\n\n\
+Its datagrams go through per-peer sessions \
+(numbered, acknowledged, retransmitted, deduplicated, in order) and carry a MAC under the \
+cluster key (the cluster file's `key`, see `dtm0 keygen`); what is malformed, unauthenticated, \
+foreign or refused is dropped, counted (see `dtm0 inspect`) and summarized in the log at most \
+once a second."
     )]
     Node {
         /// Cluster file (default: models/cluster.toml)
@@ -294,7 +299,7 @@ HA at every start; with no storage, if HA does not answer within 5 s, it refuses
         /// Data directory (the durable log)
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Accept fault-layer commands (hold/drop/release messages, hold commits): for tests and drivers
+        /// Accept fault-layer commands (hold/drop/release messages, hold commits, wire loss/duplication/reordering): for tests and drivers
         #[arg(long)]
         faults: bool,
         /// Cut a corrupt log at its first bad frame, dropping every frame after it. Says what it
@@ -368,7 +373,12 @@ deleted).\n\nExit codes: 0 done; 2 bad input, or the cluster did not answer in t
         #[command(subcommand)]
         op: ClientOp,
     },
-    /// Dump a live node's catalogue, log (with I/V/P) and HA view
+    /// Dump a live node's catalogue, log (with I/V/P), HA view and counters
+    #[command(
+        long_about = "Dump a live node's catalogue, log (with I/V/P), HA view and counters \
+(datagrams and messages in and out, session retransmissions and duplicates, drops by reason). \
+The request carries a MAC under the cluster file's key: a node answers nobody without it."
+    )]
     Inspect {
         /// Cluster file (default: models/cluster.toml)
         #[arg(long)]
@@ -473,6 +483,23 @@ moved and why.\n\nExit codes: 0 every count as in the file (or written); 1 a cou
         /// Models directory (default: models/ beside the golden file)
         #[arg(long)]
         models: Option<PathBuf>,
+    },
+    /// Write a random cluster key for a live cluster's cluster file
+    #[command(
+        long_about = "Write a random 32-byte key, as 64 hex digits, to FILE, readable and writable \
+by its owner only (mode 0600). Name it in the cluster file (`key = \"FILE\"`, relative to the \
+cluster file): every datagram of the cluster then carries an HMAC-SHA256 tag under it, and a \
+datagram without a valid tag (a process without the key) is dropped and counted. `dtm0 client`, \
+`inspect` and the nodes read the key through the cluster file. An existing FILE is kept unless \
+--force (every node must then be restarted with the new key).\n\nExit codes: 0 written; 2 the \
+file exists, or cannot be written."
+    )]
+    Keygen {
+        /// Where to write the key
+        file: PathBuf,
+        /// Replace an existing key file
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -321,7 +321,7 @@ pub fn inspect_one(
 ) -> Result<serde_json::Value, String> {
     let id = spec.parse_id(id)?;
     let addr = spec.addr_of(id).ok_or("no address")?;
-    match request(addr, &Wire::Inspect, timeout)? {
+    match request(&spec.auth, addr, &Wire::Inspect, timeout)? {
         Wire::Json(j) => serde_json::from_str(&j).map_err(|e| format!("bad answer: {e}")),
         other => Err(format!("unexpected answer {other:?}")),
     }
@@ -439,10 +439,14 @@ fn render_view(c: &Cluster, v: &serde_json::Value) -> String {
 /// The node's message, datagram, save and drop counters.
 fn render_counters(v: &serde_json::Value) -> String {
     let k = &v["counters"];
+    let s = &k["session"];
     format!(
-        "counters: in {} msgs / {} datagrams, out {} msgs / {} datagrams, saves {}, commits {}, dropped: malformed {}, foreign {}, by fault {}\n",
+        "counters: in {} msgs / {} datagrams, out {} msgs / {} datagrams, saves {}, commits {}, dropped: malformed {}, unauthenticated {}, foreign {}, by fault {}; refused: sender {}, too far ahead {}\n\
+         sessions: sent {}, retransmitted {}, acks {}, duplicates {}, stale {}, skipped {}, given up {}\n",
         k["msgs_in"], k["datagrams_in"], k["msgs_out"], k["datagrams_out"], k["saves"], k["commits"],
-        k["dropped_malformed"], k["dropped_foreign"], k["dropped_by_fault"]
+        k["dropped_malformed"], k["dropped_unauthenticated"], k["dropped_foreign"], k["dropped_by_fault"],
+        k["refused_sender"], k["refused_ahead"],
+        s["sent"], s["retransmits"], s["acks_sent"], s["duplicates"], s["stale"], s["skipped"], s["gave_up"]
     )
 }
 

@@ -81,7 +81,14 @@ impl Driver {
             .map_err(|e| format!("cannot start {name}: {e}"))?;
         // wait until it answers
         let deadline = Instant::now() + Duration::from_secs(10);
-        while request(self.addr(name), &Wire::Inspect, Duration::from_millis(200)).is_err() {
+        while request(
+            &self.spec.auth,
+            self.addr(name),
+            &Wire::Inspect,
+            Duration::from_millis(200),
+        )
+        .is_err()
+        {
             if Instant::now() > deadline {
                 return Err(format!("{name} did not come up"));
             }
@@ -98,7 +105,12 @@ impl Driver {
 
     fn fault(&mut self, name: &str, f: Fault) -> Result<(), String> {
         let what = format!("{f:?}");
-        match request(self.addr(name), &Wire::Fault(f), Duration::from_secs(2))? {
+        match request(
+            &self.spec.auth,
+            self.addr(name),
+            &Wire::Fault(f),
+            Duration::from_secs(2),
+        )? {
             Wire::Json(j) if j.contains("\"ok\":true") => {
                 self.note(format!("{name}: fault layer {what}"));
                 Ok(())
@@ -108,7 +120,12 @@ impl Driver {
     }
 
     fn inspect(&self, name: &str) -> Result<serde_json::Value, String> {
-        match request(self.addr(name), &Wire::Inspect, Duration::from_secs(2))? {
+        match request(
+            &self.spec.auth,
+            self.addr(name),
+            &Wire::Inspect,
+            Duration::from_secs(2),
+        )? {
             Wire::Json(j) => serde_json::from_str(&j).map_err(|e| e.to_string()),
             other => Err(format!("unexpected {other:?}")),
         }
@@ -201,6 +218,7 @@ fn cluster_file(c: &Cluster, addrs: &[SocketAddr]) -> LiveFile {
             failure_timeout_ms: 60_000,
         },
         ghosts: true,
+        key: None,
     }
 }
 

@@ -212,5 +212,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }),
         Cmd::Variants => variants::run(),
         Cmd::Properties { ids } => properties::run(&ids),
+        Cmd::Keygen { file, force } => {
+            dtm0::live::auth::keygen(&file, force)?;
+            println!(
+                "wrote a cluster key to {} (mode 0600); name it in the cluster file: key = \"{}\"",
+                file.display(),
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

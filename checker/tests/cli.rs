@@ -374,7 +374,7 @@ fn bad_inputs_exit_2_with_one_line() {
 fn help_explains_each_subcommand() {
     for sub in [
         "check", "explore", "variants", "scenario", "trace", "node", "ha", "client", "inspect",
-        "nemesis",
+        "nemesis", "keygen",
     ] {
         let o = dtm0(&[sub, "--help"]);
         assert_eq!(o.status.code(), Some(0));
@@ -1188,4 +1188,40 @@ fn no_source_points_outside_the_repository() {
             assert!(!text.contains(bad), "{} mentions {bad}", f.display());
         }
     }
+}
+
+#[test]
+fn keygen_writes_an_owner_only_key_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("dtm0-keygen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("cluster.key");
+    let fs = f.to_str().unwrap();
+    let o = dtm0(&["keygen", fs]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("key = "), "{}", text(&o));
+    let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let key = std::fs::read(&f).unwrap();
+    // again: refused in one line, exit 2, the key kept
+    let o = dtm0(&["keygen", fs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(text(&o).trim().lines().count(), 1, "{}", text(&o));
+    assert!(text(&o).contains("exists"), "{}", text(&o));
+    assert_eq!(std::fs::read(&f).unwrap(), key);
+    let o = dtm0(&["keygen", fs, "--force"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_ne!(std::fs::read(&f).unwrap(), key);
+    // a cluster file naming a missing key: one line, exit 2
+    let c = dir.join("c.toml");
+    std::fs::write(
+        &c,
+        "ha = \"127.0.0.1:1\"\nparticipants = [\"127.0.0.1:2\"]\nkey = \"nokey\"\n",
+    )
+    .unwrap();
+    let o = dtm0(&["inspect", "--all", "--cluster", c.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("dtm0 keygen"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,6 +28,8 @@ struct Live {
     dir: PathBuf,
     file: PathBuf,
     procs: Children,
+    /// Nodes started with `--faults`.
+    faults: bool,
 }
 
 impl Drop for Live {
@@ -40,14 +42,32 @@ impl Drop for Live {
 
 impl Live {
     fn new(tag: &str) -> Live {
+        Live::with(tag, false, false)
+    }
+
+    /// A cluster whose file names a key made by `dtm0 keygen` (`keyed`),
+    /// whose nodes take fault-layer commands (`faults`).
+    fn with(tag: &str, keyed: bool, faults: bool) -> Live {
         let dir = std::env::temp_dir().join(format!("dtm0-live-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let a = free_addrs(5).unwrap();
-        let body = format!(
-            "name = \"t\"\nvariants = [\"pruning\"]\nha = \"{}\"\nparticipants = [\"{}\", \"{}\", \"{}\"]\n\
-             [[originators]]\nname = \"o\"\naddr = \"{}\"\n[timing]\ncommit_delay_ms = 1\nheartbeat_ms = 50\nfailure_timeout_ms = 5000\n",
-            a[4], a[0], a[1], a[2], a[3]
+        let mut body = format!(
+            "name = \"t\"\nvariants = [\"pruning\"]\nha = \"{}\"\nparticipants = [\"{}\", \"{}\", \"{}\"]\n",
+            a[4], a[0], a[1], a[2]
+        );
+        if keyed {
+            let o = Command::new(exe())
+                .arg("keygen")
+                .arg(dir.join("cluster.key"))
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            body += "key = \"cluster.key\"\n";
+        }
+        body += &format!(
+            "[[originators]]\nname = \"o\"\naddr = \"{}\"\n[timing]\ncommit_delay_ms = 1\nheartbeat_ms = 50\nfailure_timeout_ms = 5000\n",
+            a[3]
         );
         let file = dir.join("cluster.toml");
         std::fs::write(&file, body).unwrap();
@@ -55,6 +75,7 @@ impl Live {
             dir,
             file,
             procs: Children::new(),
+            faults,
         };
         for p in ["ha", "p1", "p2", "p3"] {
             l.start(p);
@@ -71,7 +92,17 @@ impl Live {
                 .arg(self.dir.join(name));
         }
         c.arg("--cluster").arg(&self.file);
-        c.stdout(Stdio::null()).stderr(Stdio::null());
+        if self.faults {
+            c.arg("--faults");
+        }
+        // Each node's log, appended across restarts, for the tests that
+        // read it (and for a look after a failure).
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{name}.err")))
+            .unwrap();
+        c.stdout(Stdio::null()).stderr(log);
         self.procs.spawn(name, &mut c).unwrap();
         self.wait_up(name);
     }
@@ -84,7 +115,8 @@ impl Live {
         let addr = spec.addr_of(spec.parse_id(name).unwrap()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let ask = dtm0::live::wire::Wire::Inspect;
-        while dtm0::live::node::request(addr, &ask, Duration::from_millis(100)).is_err() {
+        while dtm0::live::node::request(&spec.auth, addr, &ask, Duration::from_millis(100)).is_err()
+        {
             assert!(Instant::now() < deadline, "{name} did not come up");
         }
     }
@@ -311,10 +343,28 @@ fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     s.send_to(&vec![1u8; 61_000], &addr).unwrap();
     // a datagram of an older wire format (its body would decode)
     s.send_to(&[1, 0, 1, 0], &addr).unwrap();
-    // a well-formed protocol datagram claiming to be p2, from elsewhere:
-    // the format byte, Wire::Proto (variant 0) from actor 1, no messages
+    // the current format, but too short to carry a MAC
     let fmt = dtm0::live::wire::WIRE_FORMAT;
     s.send_to(&[fmt, 0, 1, 0], &addr).unwrap();
+    // a well-formed, correctly tagged protocol datagram claiming to be p2,
+    // from elsewhere (this cluster is keyless: the public key)
+    use dtm0::live::auth::Auth;
+    use dtm0::live::session::Hdr;
+    use dtm0::live::wire::{seal, seal_proto, Wire};
+    let hdr = Hdr {
+        to: 0,
+        inc: 1,
+        boot: 1,
+        seq: 1,
+        low: 1,
+        ack: None,
+    };
+    s.send_to(&seal_proto(&Auth::keyless(), 1, hdr, &[]), &addr)
+        .unwrap();
+    // the same under another key: unauthenticated
+    let other = Auth::from_key(&[9; 32]);
+    s.send_to(&seal_proto(&other, 1, hdr, &[]), &addr).unwrap();
+    s.send_to(&seal(&other, &Wire::Inspect), &addr).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let after = l.inspect("p1");
     let c0 = &p1["counters"];
@@ -322,12 +372,17 @@ fn malformed_and_foreign_datagrams_are_dropped_and_counted() {
     let n = |c: &serde_json::Value, k: &str| c[k].as_u64().unwrap();
     assert_eq!(
         n(c1, "dropped_malformed") - n(c0, "dropped_malformed"),
-        4,
+        5,
         "{c1}"
     );
     assert_eq!(
         n(c1, "dropped_foreign") - n(c0, "dropped_foreign"),
         1,
+        "{c1}"
+    );
+    assert_eq!(
+        n(c1, "dropped_unauthenticated") - n(c0, "dropped_unauthenticated"),
+        2,
         "{c1}"
     );
     // and the node still works
@@ -704,4 +759,258 @@ fn a_short_nemesis_run_with_kills_torn_tails_and_ha_restarts_passes() {
         .unwrap();
     let plan: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(plan, r["schedule"]);
+}
+
+/// The cluster file's spec, as the tests' own in-process clients see it.
+fn spec_of(l: &Live) -> std::sync::Arc<dtm0::live::spec::LiveSpec> {
+    std::sync::Arc::new(dtm0::live::spec::LiveSpec::load(&l.file).unwrap())
+}
+
+fn count(v: &serde_json::Value, path: &[&str]) -> u64 {
+    let mut x = &v["counters"];
+    for p in path {
+        x = &x[p];
+    }
+    x.as_u64()
+        .unwrap_or_else(|| panic!("no counter {path:?} in {v}"))
+}
+
+/// A stranger on a free client slot's port, without the cluster key, sends
+/// the messages of the attack (EXECUTE, REDO, a View numbered 2^32-1,
+/// Starting 1000000): every one is dropped and counted, nothing changes on
+/// any replica, and the cluster serves puts. It gets no answer to an
+/// inspect. A process that has the key but sends from the client slot what
+/// only HA or a participant sends is refused by the runtime's guard.
+#[test]
+fn a_stranger_without_the_key_changes_nothing() {
+    use dtm0::live::auth::Auth;
+    use dtm0::live::node::request;
+    use dtm0::live::session::Hdr;
+    use dtm0::live::wire::{seal_proto, Wire};
+    use dtm0::protocol::msg::Msg;
+    use dtm0::protocol::types::{Op, StateVec, TxId, Txr};
+    let l = Live::with("stranger", true, false);
+    let o = l.client(&["put", "k1", "1", "--wait", "done"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let kv0 = l.converged(Duration::from_secs(10));
+    let spec = spec_of(&l);
+    let names = ["p1", "p2", "p3", "ha"];
+    let before: Vec<serde_json::Value> = names.iter().map(|n| l.inspect(n)).collect();
+    // The stranger binds the slot's port (no client runs).
+    let slot = spec.addrs[3];
+    let s = UdpSocket::bind(slot).unwrap();
+    let tx = TxId {
+        ts: u64::MAX / 2,
+        slot: 0,
+        inc: 99,
+    };
+    let evil = [
+        Msg::Execute {
+            to: 1,
+            tx,
+            op: Op::Put { key: 7, val: 666 },
+        },
+        Msg::Redo {
+            to: 1,
+            from: 1,
+            txr: Txr {
+                id: tx,
+                op: Op::Put { key: 8, val: 666 },
+                sv: StateVec::default(),
+            },
+        },
+        Msg::View {
+            to: 1,
+            seq: u32::MAX,
+            table: Default::default(),
+        },
+        Msg::Starting { inc: 1_000_000 },
+    ];
+    let mut sent = [0u64; 4];
+    let no_key = [Auth::keyless(), Auth::from_key(&[5; 32])];
+    for (i, who) in names.iter().enumerate() {
+        let to = spec.addr_of(spec.parse_id(who).unwrap()).unwrap();
+        for (seq, a) in no_key.iter().enumerate() {
+            let hdr = Hdr {
+                to: i as u32 + if i == 3 { 1 } else { 0 },
+                inc: 1_000_000,
+                boot: 1,
+                seq: seq as u64 + 1,
+                low: 1,
+                ack: None,
+            };
+            s.send_to(&seal_proto(a, 3, hdr, &evil), to).unwrap();
+            sent[i] += 1;
+        }
+        // and the bare messages, with no format byte or MAC
+        let bare = serde_json::to_vec(&evil).unwrap();
+        s.send_to(&bare, to).unwrap();
+    }
+    // An inspect without the key: no answer at all.
+    let p1 = spec.addr_of(spec.parse_id("p1").unwrap()).unwrap();
+    let r = request(
+        &Auth::keyless(),
+        p1,
+        &Wire::Inspect,
+        Duration::from_millis(300),
+    );
+    assert!(r.is_err(), "answered a stranger: {r:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    for (i, n) in names.iter().enumerate() {
+        let v = l.inspect(n);
+        let d = count(&v, &["dropped_unauthenticated"])
+            - count(&before[i], &["dropped_unauthenticated"]);
+        assert_eq!(d, sent[i] + u64::from(i == 0), "{n}: {}", v["counters"]);
+        let m = count(&v, &["dropped_malformed"]) - count(&before[i], &["dropped_malformed"]);
+        assert_eq!(m, 1, "{n}: the bare datagram");
+        assert_eq!(v["state"], before[i]["state"], "{n} changed");
+    }
+    // A process with the key on the client slot's port, sending what a
+    // client slot never sends, or a Starting far past HA's row: refused
+    // by the runtime's guard. A session far past the slot's incarnation
+    // (the last client's was 2) is refused below it.
+    let hdr = |to: u32, inc: u32| Hdr {
+        to,
+        inc,
+        boot: 2,
+        seq: 1,
+        low: 1,
+        ack: None,
+    };
+    let ha = spec.addr_of(spec.parse_id("ha").unwrap()).unwrap();
+    let p2 = spec.addr_of(spec.parse_id("p2").unwrap()).unwrap();
+    s.send_to(&seal_proto(&spec.auth, 3, hdr(0, 3), &evil[1..3]), p1)
+        .unwrap();
+    s.send_to(&seal_proto(&spec.auth, 3, hdr(4, 3), &evil[3..]), ha)
+        .unwrap();
+    s.send_to(
+        &seal_proto(&spec.auth, 3, hdr(1, 1_000_000), &evil[..1]),
+        p2,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let v = l.inspect("p1");
+    assert_eq!(
+        count(&v, &["refused_sender"]),
+        2,
+        "REDO and View: {}",
+        v["counters"]
+    );
+    let h = l.inspect("ha");
+    assert_eq!(count(&h, &["refused_ahead"]), 1, "{}", h["counters"]);
+    let v = l.inspect("p2");
+    assert_eq!(count(&v, &["session", "ahead"]), 1, "{}", v["counters"]);
+    drop(s);
+    // Still the same data everywhere, HA's row of the slot untouched, and
+    // the cluster serves puts (the EXECUTE from the slot was the one thing
+    // a client may send: it is the slot's, an incarnation HA never saw).
+    let o = l.client(&["put", "k2", "2", "--wait", "done"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let kv = l.converged(Duration::from_secs(10));
+    assert!(kv.get("7").is_none() && kv.get("8").is_none(), "{kv}");
+    assert_eq!(kv.get("1"), kv0.get("1"));
+    assert!(kv.get("2").is_some(), "{kv}");
+    let row = &l.inspect("ha")["state"]["Ha"]["table"][3];
+    assert!(row[0].as_u64().unwrap() < 100, "the slot's row: {row}");
+}
+
+/// 100k malformed datagrams at a node: its log stays a few lines (one
+/// summary a second at most), it counts them and still answers.
+#[test]
+fn a_flood_of_junk_leaves_a_short_log() {
+    let l = Live::new("flood");
+    let spec = spec_of(&l);
+    let p1 = spec.addr_of(spec.parse_id("p1").unwrap()).unwrap();
+    let before = count(&l.inspect("p1"), &["dropped_malformed"]);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = Instant::now();
+    for i in 0..100_000u32 {
+        s.send_to(&i.to_le_bytes(), p1).unwrap();
+        if i % 2000 == 1999 {
+            // pace: let the node drain its socket
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let sending = t.elapsed();
+    std::thread::sleep(Duration::from_millis(1200));
+    let v = l.inspect("p1");
+    let n = count(&v, &["dropped_malformed"]) - before;
+    assert!(n >= 90_000, "counted {n} of 100000 (sent in {sending:?})");
+    let o = l.client(&["put", "k1", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let log = std::fs::read_to_string(l.dir.join("p1.err")).unwrap();
+    let lines = log.lines().count();
+    assert!(
+        lines < 50 && log.len() < 8192,
+        "{lines} lines, {} bytes:\n{log}",
+        log.len()
+    );
+    assert!(log.contains("dropped"), "a summary line: {log}");
+}
+
+/// 20% loss, 10% duplication and 30% of datagrams delayed up to 5 ms on
+/// every node's input: 200 puts (4 client incarnations) complete, DONE, and
+/// every replica converges; the sessions absorbed it (retransmissions and
+/// duplicates counted).
+#[test]
+fn sessions_absorb_loss_duplication_and_reordering() {
+    use dtm0::live::client::{run, Wait};
+    use dtm0::live::node::request;
+    use dtm0::live::wire::{Fault, Wire};
+    use dtm0::protocol::types::Op;
+    let l = Live::with("chaos", false, true);
+    let spec = spec_of(&l);
+    for (i, n) in ["p1", "p2", "p3", "ha"].iter().enumerate() {
+        let c = dtm0::live::chaos::WireChaos {
+            loss_pct: 20,
+            dup_pct: 10,
+            reorder_pct: 30,
+            delay_ms: 5,
+            seed: 1 + i as u64,
+        };
+        let a = spec.addr_of(spec.parse_id(n).unwrap()).unwrap();
+        let r = request(
+            &spec.auth,
+            a,
+            &Wire::Fault(Fault::Chaos(c)),
+            Duration::from_secs(2),
+        );
+        assert!(
+            matches!(&r, Ok(Wire::Json(j)) if j.contains("\"ok\":true")),
+            "{r:?}"
+        );
+    }
+    // 4 client incarnations of 50 puts (more datagrams than one batch).
+    for i in 0..4u32 {
+        let ops: Vec<Op> = (1..=50)
+            .map(|k| Op::Put {
+                key: i * 50 + k,
+                val: u64::from(k),
+            })
+            .collect();
+        let reps = run(
+            &spec,
+            0,
+            &l.dir.join("client"),
+            &ops,
+            Wait::Done,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(reps.len(), 50);
+        assert!(reps.iter().all(|r| r.state == "DONE"), "{reps:?}");
+    }
+    let kv = l.converged(Duration::from_secs(20));
+    assert_eq!(kv.as_object().unwrap().len(), 200);
+    let all: Vec<serde_json::Value> = ["p1", "p2", "p3", "ha"]
+        .iter()
+        .map(|n| l.inspect(n))
+        .collect();
+    let sum = |path: &[&str]| all.iter().map(|v| count(v, path)).sum::<u64>();
+    let counters: Vec<&serde_json::Value> = all.iter().map(|v| &v["counters"]).collect();
+    assert!(sum(&["chaos", "lost"]) > 0, "{counters:?}");
+    assert!(sum(&["chaos", "duplicated"]) > 0, "{counters:?}");
+    assert!(sum(&["chaos", "delayed"]) > 0, "{counters:?}");
+    assert!(sum(&["session", "duplicates"]) > 0, "{counters:?}");
+    assert!(sum(&["session", "retransmits"]) > 0, "{counters:?}");
 }

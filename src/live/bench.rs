@@ -160,7 +160,7 @@ fn commits(spec: &LiveSpec) -> Vec<u64> {
     (0..spec.n())
         .map(|p| {
             let addr = spec.addr_of(spec.cluster.participant_id(p)).unwrap();
-            match request(addr, &Wire::Inspect, Duration::from_secs(2)) {
+            match request(&spec.auth, addr, &Wire::Inspect, Duration::from_secs(2)) {
                 Ok(Wire::Json(j)) => serde_json::from_str::<serde_json::Value>(&j)
                     .ok()
                     .and_then(|v| v["counters"]["commits"].as_u64())
@@ -312,7 +312,7 @@ fn start(
         .map_err(|e| format!("start {name}: {e}"))?;
     let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
     let deadline = Instant::now() + wait;
-    while request(addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
+    while request(&spec.auth, addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
         if Instant::now() > deadline {
             return Err(format!("{name} did not come up within {wait:?}"));
         }
@@ -323,7 +323,7 @@ fn start(
 /// The JSON `inspect` of process `name`, if it answers.
 fn inspect(spec: &LiveSpec, name: &str) -> Option<serde_json::Value> {
     let addr = spec.addr_of(spec.parse_id(name).ok()?)?;
-    match request(addr, &Wire::Inspect, Duration::from_secs(2)) {
+    match request(&spec.auth, addr, &Wire::Inspect, Duration::from_secs(2)) {
         Ok(Wire::Json(j)) => serde_json::from_str(&j).ok(),
         _ => None,
     }

@@ -111,7 +111,7 @@ fn ask_seen(spec: &LiveSpec, id: Id, within: Duration) -> Option<Inc> {
         let t = Instant::now();
         let left = deadline.saturating_duration_since(t);
         let wait = left.clamp(Duration::from_millis(10), Duration::from_millis(250));
-        match request(ha, &Wire::Seen { id: me }, wait) {
+        match request(&spec.auth, ha, &Wire::Seen { id: me }, wait) {
             Ok(Wire::SeenInc { id, inc }) if id == me => return Some(inc),
             // No answer (HA not up yet?), or not HA's: ask again.
             Ok(_) | Err(_) => std::thread::sleep(wait.saturating_sub(t.elapsed())),
@@ -183,13 +183,15 @@ mod tests {
 
     /// Plays HA: answers one `Seen` request with `inc`.
     fn answer(ha: UdpSocket, inc: Inc) -> std::thread::JoinHandle<u32> {
+        // Test clusters on loopback carry no key file: the keyless tag.
+        let auth = crate::live::auth::Auth::keyless();
         std::thread::spawn(move || {
             let mut buf = [0u8; 1024];
             let (len, from) = ha.recv_from(&mut buf).unwrap();
-            let Ok(Wire::Seen { id }) = wire::decode(&buf[..len]) else {
+            let Ok(Wire::Seen { id }) = wire::open(&auth, &buf[..len]) else {
                 panic!("not a Seen request");
             };
-            ha.send_to(&wire::encode(&Wire::SeenInc { id, inc }), from)
+            ha.send_to(&wire::seal(&auth, &Wire::SeenInc { id, inc }), from)
                 .unwrap();
             id
         })

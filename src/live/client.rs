@@ -218,9 +218,12 @@ pub fn get(spec: &LiveSpec, key: Key, timeout: Duration) -> Result<GetReport, St
         let id = spec.cluster.participant_id(p);
         let name = spec.name_of(id);
         asked.push(name.clone());
-        let Ok(Wire::Record { rec, available, .. }) =
-            request(spec.addr_of(id).expect("addr"), &Wire::Get { key }, timeout)
-        else {
+        let Ok(Wire::Record { rec, available, .. }) = request(
+            &spec.auth,
+            spec.addr_of(id).expect("addr"),
+            &Wire::Get { key },
+            timeout,
+        ) else {
             continue;
         };
         if !available {

@@ -55,13 +55,13 @@ impl FaultKind {
         FaultKind::TornTail,
     ];
 
-    /// The kinds on by default: those the runtime absorbs today.
-    /// `loss` and `dup` wait for the session layer under the protocol
-    /// (and its chaos command).
-    pub const DEFAULT: [FaultKind; 6] = [
+    /// The kinds on by default: all of them.
+    pub const DEFAULT: [FaultKind; 8] = [
         FaultKind::Kill,
         FaultKind::Stop,
         FaultKind::RestartHa,
+        FaultKind::Loss,
+        FaultKind::Dup,
         FaultKind::Reorder,
         FaultKind::Delay,
         FaultKind::TornTail,

@@ -7,6 +7,7 @@
 //! (`check_reads` here; H1 and the model's properties through the
 //! caller's `Judge`, since the live runtime does not see the model).
 
+use super::chaos::WireChaos;
 use super::client;
 use super::disk::Wal;
 use super::nemesis::{self, Check, FaultKind, Final, HOp, OpKind, Outcome, Planned, Rng, Shape};
@@ -144,15 +145,6 @@ struct Driver {
     stop: Arc<AtomicBool>,
 }
 
-const WIRE_KINDS: [&str; 6] = [
-    "execute",
-    "persistent",
-    "redo",
-    "executed",
-    "redo-ack",
-    "view",
-];
-
 impl Driver {
     fn s(&self) -> f64 {
         self.t0.elapsed().as_secs_f64()
@@ -189,7 +181,14 @@ impl Driver {
             .spawn(name, &mut cmd)
             .map_err(|e| format!("cannot start {name}: {e}"))?;
         let deadline = Instant::now() + wait;
-        while request(self.addr(name), &Wire::Inspect, Duration::from_millis(200)).is_err() {
+        while request(
+            &self.spec.auth,
+            self.addr(name),
+            &Wire::Inspect,
+            Duration::from_millis(200),
+        )
+        .is_err()
+        {
             if Instant::now() > deadline {
                 return Err(format!(
                     "{name} did not answer within {wait:?} of its start"
@@ -201,7 +200,12 @@ impl Driver {
     }
 
     fn inspect(&self, name: &str) -> Option<serde_json::Value> {
-        match request(self.addr(name), &Wire::Inspect, Duration::from_millis(500)) {
+        match request(
+            &self.spec.auth,
+            self.addr(name),
+            &Wire::Inspect,
+            Duration::from_millis(500),
+        ) {
             Ok(Wire::Json(j)) => serde_json::from_str(&j).ok(),
             _ => None,
         }
@@ -278,6 +282,7 @@ impl Driver {
     /// A fault-layer command to a node (started with `--faults`).
     fn fault(&self, name: &str, f: Fault) -> Result<(), String> {
         match request(
+            &self.spec.auth,
             self.addr(name),
             &Wire::Fault(f.clone()),
             Duration::from_secs(2),
@@ -287,19 +292,16 @@ impl Driver {
         }
     }
 
-    /// THE ONE PLACE where a wire fault reaches a node, so that it can be
-    /// pointed at the session layer's chaos command (helper "chan": a
-    /// `Fault` variant for datagram-level loss, duplication, reordering and
-    /// delay) once that is merged. Until then it uses the fault layer of
-    /// today, which acts on protocol messages after decoding:
-    /// - delay: hold every incoming message, release all at the end;
-    /// - reorder: hold the messages of one kind, release them at the end
-    ///   (after later messages of other kinds);
-    /// - loss: drop the messages of one kind (the protocol sees the loss:
-    ///   no session layer retransmits yet);
-    /// - dup: not possible with today's fault layer.
+    /// Where a wire fault reaches a node: the fault layer's datagram-level
+    /// chaos (`Fault::Chaos`), applied to incoming datagrams BELOW the
+    /// session layer, which must absorb it (retransmit what is lost, drop
+    /// duplicates, deliver in order). Rates are drawn from `detail`:
+    /// - loss: 10-40% of datagrams lost;
+    /// - dup: 10-40% delivered twice;
+    /// - reorder: 30% held back by up to 5-30 ms, so later ones overtake;
+    /// - delay: every datagram held back by up to 50-300 ms.
     ///
-    /// `on`: start the fault; otherwise end it.
+    /// `on`: start the fault; otherwise end it (held datagrams released).
     fn wire_fault(
         &self,
         kind: FaultKind,
@@ -307,36 +309,44 @@ impl Driver {
         detail: u64,
         on: bool,
     ) -> Result<String, String> {
-        let which = WIRE_KINDS[(detail % WIRE_KINDS.len() as u64) as usize];
-        let of_kind = Filter {
-            kind: Some(which.into()),
-            ..Filter::default()
+        let off = WireChaos {
+            loss_pct: 0,
+            dup_pct: 0,
+            reorder_pct: 0,
+            delay_ms: 0,
+            seed: detail,
         };
         if !on {
-            self.fault(node, Fault::Clear)?;
-            self.fault(node, Fault::Release(Filter::default()))?;
+            self.fault(node, Fault::Chaos(off))?;
             return Ok(String::new());
         }
-        match kind {
-            FaultKind::Delay => {
-                self.fault(node, Fault::Hold(Filter::default()))?;
-                Ok("every incoming message held, then released".into())
-            }
-            FaultKind::Reorder => {
-                self.fault(node, Fault::Hold(of_kind))?;
-                Ok(format!(
-                    "incoming `{which}` held, released after later messages"
-                ))
-            }
-            FaultKind::Loss => {
-                self.fault(node, Fault::Drop(of_kind))?;
-                Ok(format!("incoming `{which}` dropped"))
-            }
-            _ => Err(format!(
-                "{}: needs the session layer's chaos command (not in this build)",
-                kind.name()
-            )),
-        }
+        let pct = 10 + (detail % 31) as u8;
+        let c = match kind {
+            FaultKind::Loss => WireChaos {
+                loss_pct: pct,
+                ..off
+            },
+            FaultKind::Dup => WireChaos {
+                dup_pct: pct,
+                ..off
+            },
+            FaultKind::Reorder => WireChaos {
+                reorder_pct: 30,
+                delay_ms: 5 + (detail % 26) as u32,
+                ..off
+            },
+            FaultKind::Delay => WireChaos {
+                reorder_pct: 100,
+                delay_ms: 50 + (detail % 251) as u32,
+                ..off
+            },
+            _ => return Err(format!("{}: not a wire fault", kind.name())),
+        };
+        self.fault(node, Fault::Chaos(c))?;
+        Ok(format!(
+            "incoming datagrams: {}% lost, {}% duplicated, {}% held up to {} ms",
+            c.loss_pct, c.dup_pct, c.reorder_pct, c.delay_ms
+        ))
     }
 
     /// Injects one planned fault and undoes it (`hold_ms` later).
@@ -592,6 +602,7 @@ fn cluster_file(base: Option<&LiveSpec>, variants: &[String]) -> Result<LiveFile
             .collect(),
         timing,
         ghosts: true,
+        key: None,
     })
 }
 
@@ -736,11 +747,6 @@ fn setup(o: &NemesisOpts) -> Result<(LiveFile, Arc<LiveSpec>, Vec<Planned>), Str
     };
     let lf = cluster_file(base.as_ref(), &o.variants)?;
     let spec = Arc::new(LiveSpec::from_file(lf.clone())?);
-    if o.faults.contains(&FaultKind::Dup) {
-        return Err(
-            "--faults dup: needs the session layer's chaos command, not in this build".into(),
-        );
-    }
     let shape = Shape {
         participants: spec.n(),
         clients: spec

@@ -8,17 +8,30 @@
 //! - `Save` of an originator: its incarnation counter, replaced atomically.
 //! - `SetTimer(Commit)`: the commit fires `commit_delay_ms` after the first
 //!   executed dtx of a batch (group commit: one fsync for the batch).
-//! - `Send`: batched per destination into as few datagrams as fit.
+//! - `Send`: batched per destination into as few datagrams as fit, each
+//!   the next of this process's session stream to that peer (`session`):
+//!   numbered, acknowledged, sent again until acknowledged.
+//!
+//! Every datagram in or out carries a MAC under the cluster key (`auth`);
+//! one without a valid MAC, malformed, from an address that is not its
+//! claimed sender's, or a message of a kind its sender never sends or too
+//! far ahead (`guard`) is dropped and counted, and summarized in the log
+//! at most once a second.
 //!
 //! Around the actor: heartbeats to HA, HA's failure detector (a process
 //! silent for `failure_timeout_ms` is reported `Down`), admin requests
 //! (inspect, get), and, with `--faults`, a fault layer that holds back or
-//! drops chosen incoming messages so a driver can produce a given order.
+//! drops chosen incoming messages so a driver can produce a given order,
+//! and loses, duplicates or delays incoming datagrams (`chaos`).
 
+use super::auth::Auth;
 use super::boot::{open_participant, Boot};
+use super::chaos::{Chaos, ChaosStats};
 use super::disk::{write_atomic, Wal};
+use super::guard::{self, DropLog};
+use super::session::{self, Emit, SessionStats, Sessions};
 use super::spec::LiveSpec;
-use super::wire::{self, Fault, Filter, Wire};
+use super::wire::{self, Fault, Filter, Refused, Wire};
 use crate::protocol::actor::{Dtm0, Dtm0State, Dtm0Store};
 use crate::protocol::cluster::{Cluster, Proc};
 use crate::protocol::ha::HaState;
@@ -63,6 +76,16 @@ pub struct Counters {
     /// Self-check of the durability rule: flushes that would have sent a
     /// message queued after a save not yet on disk. Always 0 (tested).
     pub early_sends: u64,
+    /// Datagrams without a valid MAC under the cluster key.
+    pub dropped_unauthenticated: u64,
+    /// Messages refused before the actor (`guard`): of a kind their
+    /// sender never sends, a View or Starting too far ahead.
+    pub refused_sender: u64,
+    pub refused_ahead: u64,
+    /// The session layer: sends, retransmissions, duplicates, ...
+    pub session: SessionStats,
+    /// The wire chaos of the fault layer.
+    pub chaos: ChaosStats,
 }
 
 pub struct Node {
@@ -100,6 +123,17 @@ pub struct Node {
     /// its table file).
     heard: Vec<Inc>,
     pub counters: Counters,
+    auth: Auth,
+    /// The process's start: `now` of the session layer is milliseconds
+    /// since.
+    t0: Instant,
+    sess: Sessions<Vec<Msg>>,
+    drops: DropLog,
+    /// The fault layer's wire chaos (incoming Proto and Ack datagrams).
+    chaos: Option<Chaos<(Wire, SocketAddr)>>,
+    /// The next View may jump any distance ahead: none seen since start,
+    /// or HA's stream changed or lost datagrams since the last.
+    view_free: bool,
 }
 
 /// Where HA keeps its table under its data directory.
@@ -257,6 +291,13 @@ impl Node {
             proc,
         };
         let n_actors = spec.addrs.len();
+        let auth = spec.auth.clone();
+        if !auth.keyed && !matches!(proc, Proc::Originator(_)) {
+            warn!(
+                "{name}: the cluster file names no key: datagrams are not authenticated, any local \
+                 process can write to this node (`dtm0 keygen FILE`, then key = \"FILE\")"
+            );
+        }
         let mut node = Node {
             spec,
             id,
@@ -282,6 +323,12 @@ impl Node {
             ha_saved: None,
             heard: vec![0; n_actors],
             counters,
+            auth,
+            t0: Instant::now(),
+            sess: Sessions::new(session::Config::default(), 0, super::auth::boot_nonce()),
+            drops: DropLog::new(1000),
+            chaos: None,
+            view_free: true,
         };
         let mut o = Out::new();
         let st = node.actor.on_start(id, &storage, &mut o);
@@ -310,6 +357,8 @@ impl Node {
             });
             node.state = Dtm0State::Ha(h);
         }
+        let inc = node.inc();
+        node.sess.set_inc(inc);
         node.apply(o).map_err(|e| format!("{name}: {e}"))?;
         node.flush()?;
         info!(
@@ -361,6 +410,14 @@ impl Node {
             deadline = deadline.min(t);
         }
         deadline = deadline.min(self.next_heartbeat);
+        let due = [
+            self.sess.next_due(),
+            self.chaos.as_ref().and_then(|c| c.next_due()),
+            self.drops.next_due(),
+        ];
+        if let Some(ms) = due.into_iter().flatten().min() {
+            deadline = deadline.min(self.t0 + Duration::from_millis(ms));
+        }
         let wait = deadline.saturating_duration_since(now);
         let mut buf = [0u8; 65_536];
         if !self.drain(&mut buf)? {
@@ -371,8 +428,31 @@ impl Node {
             wait_readable(&self.sock, wait);
             self.drain(&mut buf)?;
         }
+        self.release_chaos()?;
         self.timers()?;
-        self.flush()
+        self.flush()?;
+        if let Some(line) = self.drops.line(self.now_ms()) {
+            warn!("{}: {line}", self.name());
+        }
+        Ok(())
+    }
+
+    /// Milliseconds since the process started: the session layer's clock.
+    fn now_ms(&self) -> u64 {
+        self.t0.elapsed().as_millis() as u64
+    }
+
+    /// Hands over the datagrams the wire chaos held back that are due.
+    fn release_chaos(&mut self) -> Result<(), String> {
+        let now = self.now_ms();
+        let due = match self.chaos.as_mut() {
+            Some(c) => c.due(now),
+            None => return Ok(()),
+        };
+        for (w, from) in due {
+            self.session_in(w, from)?;
+        }
+        Ok(())
     }
 
     /// Handles every datagram already queued (up to a bound, so timers
@@ -426,10 +506,13 @@ impl Node {
             match self.actor.proc {
                 Proc::Ha => self.detect(now)?,
                 _ => {
-                    let hb = wire::encode(&Wire::Heartbeat {
-                        from: usize::from(self.id) as u32,
-                        inc: self.inc(),
-                    });
+                    let hb = wire::seal(
+                        &self.auth,
+                        &Wire::Heartbeat {
+                            from: usize::from(self.id) as u32,
+                            inc: self.inc(),
+                        },
+                    );
                     let ha = self.spec.addr_of(self.actor.cluster.ha_id()).expect("ha");
                     let _ = self.sock.send_to(&hb, ha);
                 }
@@ -470,33 +553,46 @@ impl Node {
 
     fn on_datagram(&mut self, b: &[u8], from: SocketAddr) -> Result<(), String> {
         self.counters.datagrams_in += 1;
-        let w = match wire::decode(b) {
+        let w = match wire::open(&self.auth, b) {
             Ok(w) => w,
-            Err(e) => {
+            Err(Refused::Malformed(e)) => {
                 self.counters.dropped_malformed += 1;
-                warn!("{}: dropped a datagram from {from}: {e}", self.name());
+                self.drops.note("malformed", 1);
+                debug!("{}: dropped a datagram from {from}: {e}", self.name());
+                return Ok(());
+            }
+            Err(Refused::Unauthenticated) => {
+                self.counters.dropped_unauthenticated += 1;
+                self.drops.note("unauthenticated", 1);
+                debug!(
+                    "{}: dropped an unauthenticated datagram from {from}",
+                    self.name()
+                );
                 return Ok(());
             }
         };
         match w {
-            Wire::Proto { from: src, msgs } => {
+            Wire::Proto { from: src, .. } | Wire::Ack { from: src, .. } => {
                 if self.spec.addr_of(Id::from(src as usize)) != Some(from) {
                     self.counters.dropped_foreign += 1;
-                    warn!(
-                        "{}: dropped {} message(s) claiming actor {src} from {from}, not its address",
-                        self.name(),
-                        msgs.len()
-                    );
+                    self.drops
+                        .note("foreign (not the claimed sender's address)", 1);
                     return Ok(());
                 }
-                for m in msgs {
-                    self.counters.msgs_in += 1;
-                    self.incoming(src, m)?;
+                let now = self.now_ms();
+                let now_in = match self.chaos.as_mut() {
+                    Some(c) => c.admit(now, (w, from)),
+                    None => vec![(w, from)],
+                };
+                for (w, from) in now_in {
+                    self.session_in(w, from)?;
                 }
             }
             Wire::Heartbeat { from: src, inc } => {
                 if self.spec.addr_of(Id::from(src as usize)) != Some(from) {
                     self.counters.dropped_foreign += 1;
+                    self.drops
+                        .note("foreign (not the claimed sender's address)", 1);
                     return Ok(());
                 }
                 // Every heartbeat refreshes: a process wrongly reported
@@ -548,6 +644,7 @@ impl Node {
             }
             Wire::Record { .. } | Wire::Json(_) | Wire::Seen { .. } | Wire::SeenInc { .. } => {
                 self.counters.dropped_malformed += 1;
+                self.drops.note("malformed", 1);
             }
         }
         Ok(())
@@ -572,10 +669,114 @@ impl Node {
         heard.max(if restarted > 1 { restarted } else { 0 })
     }
 
+    /// A session datagram (from the address of its claimed sender, past
+    /// the wire chaos): its acknowledgement taken, its messages, in the
+    /// sender's order and each once, through the guard to the actor.
+    fn session_in(&mut self, w: Wire, from: SocketAddr) -> Result<(), String> {
+        let now = self.now_ms();
+        let me = usize::from(self.id) as u32;
+        let (src, hdr, msgs) = match w {
+            Wire::Ack { from: src, ack } => {
+                self.sess.on_ack(src, &ack, now);
+                return Ok(());
+            }
+            Wire::Proto {
+                from: src,
+                hdr,
+                msgs,
+            } => (src, hdr, msgs),
+            _ => return Ok(()),
+        };
+        if hdr.to != me {
+            self.counters.dropped_foreign += 1;
+            self.drops
+                .note("misdirected (meant for another process)", 1);
+            debug!(
+                "{}: a datagram from {from} for actor {}",
+                self.name(),
+                hdr.to
+            );
+            return Ok(());
+        }
+        let before = self.sess.stats.clone();
+        let d = self.sess.on_data(src, &hdr, msgs, now);
+        let st = &self.sess.stats;
+        self.drops
+            .note("duplicate", st.duplicates - before.duplicates);
+        self.drops.note(
+            "stale (an earlier boot of its sender)",
+            st.stale - before.stale,
+        );
+        self.drops.note(
+            "beyond the receive window",
+            st.beyond_window - before.beyond_window,
+        );
+        self.drops
+            .note("skipped (given up by its sender)", d.skipped);
+        let ha = usize::from(self.actor.cluster.ha_id()) as u32;
+        if src == ha && (d.new_stream || d.skipped > 0) {
+            self.view_free = true;
+        }
+        for m in d.payloads.into_iter().flatten() {
+            self.counters.msgs_in += 1;
+            if self.admit(src, &m) {
+                self.incoming(src, m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The runtime's input validation (`guard`): who may send `m`, and
+    /// how far ahead a View or a Starting may be.
+    fn admit(&mut self, src: u32, m: &Msg) -> bool {
+        let c = &self.actor.cluster;
+        if !guard::allowed(c, Id::from(src as usize), self.id, m) {
+            self.counters.refused_sender += 1;
+            self.drops
+                .note("refused (a kind its sender never sends)", 1);
+            return false;
+        }
+        let ahead = match (m, &self.state) {
+            (Msg::View { seq, .. }, Dtm0State::Participant(p)) => {
+                !self.view_free && *seq > p.seq.saturating_add(guard::AHEAD)
+            }
+            (Msg::View { seq, .. }, Dtm0State::Originator(o)) => {
+                !self.view_free && *seq > o.seq.saturating_add(guard::AHEAD)
+            }
+            (Msg::Starting { inc }, Dtm0State::Ha(h)) => {
+                let row = match c.proc_of(Id::from(src as usize)) {
+                    Proc::Participant(p) => p,
+                    Proc::Originator(s) => c.n + s,
+                    Proc::Ha => return false,
+                };
+                *inc > h.table.get(row).0.saturating_add(guard::AHEAD)
+            }
+            _ => false,
+        };
+        if ahead {
+            self.counters.refused_ahead += 1;
+            self.drops.note("refused (too far ahead)", 1);
+            return false;
+        }
+        true
+    }
+
+    /// The number of the HA view the actor holds (participants and
+    /// originators).
+    fn view_seq(&self) -> Option<crate::protocol::types::Seq> {
+        match &self.state {
+            Dtm0State::Participant(p) => Some(p.seq),
+            Dtm0State::Originator(o) => Some(o.seq),
+            Dtm0State::Ha(_) => None,
+        }
+    }
+
     fn reply(&mut self, to: SocketAddr, w: &Wire) {
-        let b = wire::encode(w);
+        let b = wire::seal(&self.auth, w);
         if let Err(e) = self.sock.send_to(&b, to) {
-            warn!("{}: reply to {to}: {e}", self.name());
+            self.counters.send_errors += 1;
+            self.drops.note("send errors", 1);
+            debug!("{}: reply to {to}: {e}", self.name());
         }
     }
 
@@ -586,6 +787,23 @@ impl Node {
             Fault::Drop(filter) => self.rules.push((true, filter)),
             Fault::Clear => self.rules.clear(),
             Fault::HoldCommits(on) => self.hold_commits = on,
+            Fault::Chaos(c) => {
+                if c.is_off() {
+                    // What is held back goes on now.
+                    if let Some(mut ch) = self.chaos.take() {
+                        self.counters.chaos = ch.stats.clone();
+                        for (w, from) in ch.due(u64::MAX) {
+                            self.session_in(w, from)?;
+                        }
+                    }
+                } else {
+                    match self.chaos.as_mut() {
+                        Some(ch) => ch.set(c),
+                        None => self.chaos = Some(Chaos::new(c)),
+                    }
+                }
+                self.flush()?;
+            }
             Fault::Release(filter) => {
                 let (go, stay): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
                     .into_iter()
@@ -606,6 +824,7 @@ impl Node {
             if let Some((drop, _)) = self.rules.iter().find(|(_, f)| f.matches(src, &m)) {
                 if *drop {
                     self.counters.dropped_by_fault += 1;
+                    self.drops.note("by the fault layer", 1);
                     debug!("{}: fault layer drops {m:?}", self.name());
                 } else {
                     self.held.push((src, m));
@@ -618,11 +837,21 @@ impl Node {
 
     fn deliver(&mut self, src: u32, m: Msg) -> Result<(), String> {
         debug!("{} <- {}: {m:?}", self.name(), src);
+        // A View the actor takes ends the free jump (one it drops, e.g.
+        // meant for an earlier incarnation, does not).
+        let view = match &m {
+            Msg::View { seq, .. } => Some(*seq),
+            _ => None,
+        };
+        let before = self.view_seq();
         let mut o = Out::new();
         let mut st = Cow::Owned(std::mem::replace(&mut self.state, Dtm0State::placeholder()));
         self.actor
             .on_msg(self.id, &mut st, Id::from(src as usize), m, &mut o);
         self.state = st.into_owned();
+        if view.is_some() && before != view && self.view_seq() == view {
+            self.view_free = false;
+        }
         self.apply(o)
     }
 
@@ -715,30 +944,66 @@ impl Node {
             tracing::error!("{}: sending before a save is durable", self.name());
         }
         for (dst, msgs) in std::mem::take(&mut self.outbox) {
-            let Some(addr) = self.spec.addr_of(Id::from(dst)) else {
+            if self.spec.addr_of(Id::from(dst)).is_none() {
                 continue;
-            };
-            for b in wire::batches(me, msgs) {
-                self.counters.datagrams_out += 1;
-                let mut tries = 0;
-                loop {
-                    match self.sock.send_to(&b, addr) {
-                        Ok(_) => break,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock && tries < 100 => {
-                            // Send buffer full: wait a little, do not drop.
-                            tries += 1;
-                            std::thread::sleep(Duration::from_micros(200));
-                        }
-                        Err(e) => {
-                            self.counters.send_errors += 1;
-                            warn!("{}: send to {addr}: {e}", self.name());
-                            break;
-                        }
-                    }
+            }
+            for (chunk, size) in wire::chunks(msgs) {
+                let gave = self.sess.send(dst as u32, chunk, size + wire::OVERHEAD);
+                if gave > 0 {
+                    self.drops.note("given up (a peer's queue was full)", gave);
                 }
             }
         }
+        self.transmit(me);
         Ok(())
+    }
+
+    /// Sends what the session layer has due: new datagrams, those whose
+    /// acknowledgement is late, and acknowledgements.
+    fn transmit(&mut self, me: u32) {
+        let now = self.now_ms();
+        let Node {
+            sess,
+            sock,
+            spec,
+            auth,
+            counters,
+            drops,
+            ..
+        } = self;
+        sess.transmit(now, |e| {
+            let (to, b) = match e {
+                Emit::Data { to, hdr, payload } => (to, wire::seal_proto(auth, me, hdr, payload)),
+                Emit::Ack { to, ack } => (to, wire::seal(auth, &Wire::Ack { from: me, ack })),
+            };
+            let Some(addr) = spec.addr_of(Id::from(to as usize)) else {
+                return;
+            };
+            counters.datagrams_out += 1;
+            let mut tries = 0;
+            loop {
+                match sock.send_to(&b, addr) {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock && tries < 100 => {
+                        // Send buffer full: wait a little.
+                        tries += 1;
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    Err(e) => {
+                        // Not fatal: the datagram stays queued until
+                        // acknowledged, and goes again.
+                        counters.send_errors += 1;
+                        drops.note("send errors", 1);
+                        debug!("send to {addr}: {e}");
+                        break;
+                    }
+                }
+            }
+        });
+        self.counters.session = self.sess.stats.clone();
+        if let Some(c) = &self.chaos {
+            self.counters.chaos = c.stats.clone();
+        }
     }
 
     /// The node's state for `dtm0 inspect`, as JSON (trimmed to fit a
@@ -784,18 +1049,18 @@ impl Node {
 
 /// Sends an admin request to `to` from an ephemeral loopback socket and
 /// waits for the answer.
-pub fn request(to: SocketAddr, w: &Wire, timeout: Duration) -> Result<Wire, String> {
+pub fn request(auth: &Auth, to: SocketAddr, w: &Wire, timeout: Duration) -> Result<Wire, String> {
     let bind = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
     let s = UdpSocket::bind(bind).map_err(|e| format!("bind: {e}"))?;
     s.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    s.send_to(&wire::encode(w), to)
+    s.send_to(&wire::seal(auth, w), to)
         .map_err(|e| format!("send to {to}: {e}"))?;
     let mut buf = [0u8; 65_536];
-    let (len, _) = s
-        .recv_from(&mut buf)
-        .map_err(|_| format!("{to} did not answer within {timeout:?} (is it running?)"))?;
-    wire::decode(&buf[..len])
+    let (len, _) = s.recv_from(&mut buf).map_err(|_| {
+        format!("{to} did not answer within {timeout:?} (is it running, with this cluster's key?)")
+    })?;
+    wire::open(auth, &buf[..len]).map_err(|e| format!("answer from {to}: {e}"))
 }
 
 /// Blocks until `sock` is readable or `wait` has passed, with sub-millisecond
@@ -920,14 +1185,26 @@ mod tests {
             slot: 0,
             inc: 1,
         };
-        let exec = wire::encode(&Wire::Proto {
-            from: 2,
-            msgs: vec![Msg::Execute {
-                to: 1,
-                tx,
-                op: Op::Put { key: 1, val: 3 },
-            }],
-        });
+        let auth = spec.auth.clone();
+        let exec = wire::seal(
+            &auth,
+            &Wire::Proto {
+                from: 2,
+                hdr: session::Hdr {
+                    to: 0,
+                    inc: 1,
+                    boot: 1,
+                    seq: 1,
+                    low: 1,
+                    ack: None,
+                },
+                msgs: vec![Msg::Execute {
+                    to: 1,
+                    tx,
+                    op: Op::Put { key: 1, val: 3 },
+                }],
+            },
+        );
         orig.send_to(&exec, spec.addrs[0]).unwrap();
         // A thread plays p2: the moment the notice arrives it copies p1's
         // log, while p1's node may still be inside the same step. Were the
@@ -943,7 +1220,7 @@ mod tests {
             let mut buf = [0u8; 65_536];
             loop {
                 let (len, _) = p2.recv_from(&mut buf).expect("a notice within 5 s");
-                let Ok(Wire::Proto { msgs, .. }) = wire::decode(&buf[..len]) else {
+                let Ok(Wire::Proto { msgs, .. }) = wire::open(&auth, &buf[..len]) else {
                     continue;
                 };
                 if msgs
@@ -973,6 +1250,76 @@ mod tests {
             "committed record on disk before its notice"
         );
         assert_eq!(store.kv.get(&1).map(|r| r.val), Some(3));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A View far past the one held is refused before the actor, except
+    /// the first one taken since the start; a View the actor drops (meant
+    /// for an earlier incarnation) does not use up that first jump.
+    #[test]
+    fn views_far_ahead_are_refused_after_the_first() {
+        use crate::protocol::msg::HaTable;
+        let a = crate::live::procs::free_addrs(4).unwrap();
+        let text = format!(
+            "ha = \"{}\"\nparticipants = [\"{}\", \"{}\"]\n[[originators]]\nname = \"o\"\naddr = \"{}\"\n",
+            a[3], a[0], a[1], a[2]
+        );
+        let spec = Arc::new(LiveSpec::parse(&text).unwrap());
+        let ha = UdpSocket::bind(a[3]).unwrap();
+        let dir = std::env::temp_dir().join(format!("dtm0-node-views-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // HA here is a plain socket that answers nothing: a first boot
+        // that does not wait for it.
+        let boot = Boot {
+            first_boot: true,
+            ha_wait: Duration::from_millis(50),
+            ..Boot::default()
+        };
+        let mut node = Node::start_with(
+            spec.clone(),
+            Arc::new(spec.cluster.clone()),
+            Id::from(0),
+            &dir,
+            false,
+            &boot,
+        )
+        .unwrap();
+        let table = HaTable(vec![(1, HaSt::Online); 3]);
+        let views = [
+            (2, 5),
+            (1, 200_000),
+            (1, 200_000 + guard::AHEAD + 1),
+            (1, 200_001),
+        ];
+        let mut held = Vec::new();
+        for (i, (to, seq)) in views.into_iter().enumerate() {
+            let hdr = session::Hdr {
+                to: 0,
+                inc: 1,
+                boot: 7,
+                seq: i as u64 + 1,
+                low: 1,
+                ack: None,
+            };
+            let m = Msg::View {
+                to,
+                seq,
+                table: table.clone(),
+            };
+            ha.send_to(&wire::seal_proto(&spec.auth, 3, hdr, &[m]), a[0])
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while node.counters.msgs_in < i as u64 + 1 {
+                assert!(Instant::now() < deadline, "view {i} not received");
+                node.poll(Duration::from_millis(5)).unwrap();
+            }
+            let Dtm0State::Participant(p) = node.state() else {
+                unreachable!()
+            };
+            held.push(p.seq);
+        }
+        assert_eq!(held, vec![0, 200_000, 200_000, 200_001]);
+        assert_eq!(node.counters.refused_ahead, 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

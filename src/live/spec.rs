@@ -10,9 +10,13 @@
 //! [[originators]]
 //! name = "o"
 //! addr = "127.0.0.1:7201"
+//! key = "cluster.key"   # `dtm0 keygen cluster.key`; relative to this file
 //! [timing]
 //! commit_delay_ms = 1
 //! ```
+//!
+//! Without `key`, the cluster must be all loopback: its datagrams are
+//! tagged under a public key (see `auth`), and the nodes say so at start.
 //!
 //! Actor ids are the model's: participants `0..n`, originator slots next,
 //! HA last.
@@ -90,6 +94,10 @@ pub struct LiveFile {
     /// Costs space that grows with every dtx: off by default.
     #[serde(default)]
     pub ghosts: bool,
+    /// The cluster key file (`dtm0 keygen`), relative to the cluster file.
+    /// None: a loopback-only cluster without authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// A validated cluster file.
@@ -100,6 +108,8 @@ pub struct LiveSpec {
     pub cluster: Cluster,
     /// Address of each actor id.
     pub addrs: Vec<SocketAddr>,
+    /// The MAC key of every datagram (`Auth::keyless()` without `key`).
+    pub auth: super::auth::Auth,
 }
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, String> {
@@ -111,16 +121,29 @@ impl LiveSpec {
     pub fn load(path: &Path) -> Result<LiveSpec, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse_at(&text, base).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// A cluster file's text; its key file, if any, relative to the
+    /// current directory.
     pub fn parse(text: &str) -> Result<LiveSpec, String> {
+        Self::parse_at(text, Path::new(""))
+    }
+
+    /// A cluster file's text, its key file relative to `base`.
+    pub fn parse_at(text: &str, base: &Path) -> Result<LiveSpec, String> {
         let f: LiveFile =
             toml::from_str(text).map_err(|e| crate::protocol::cluster::toml_error(text, &e))?;
-        Self::from_file(f)
+        Self::from_file_at(f, base)
     }
 
     pub fn from_file(f: LiveFile) -> Result<LiveSpec, String> {
+        Self::from_file_at(f, Path::new(""))
+    }
+
+    /// A cluster file, its key file relative to `base`.
+    pub fn from_file_at(f: LiveFile, base: &Path) -> Result<LiveSpec, String> {
         let n = f.participants.len();
         if n == 0 || n > MAX_PARTICIPANTS {
             return Err(format!(
@@ -188,6 +211,17 @@ impl LiveSpec {
         for v in &f.variants {
             variants.set(v).map_err(|e| format!("variants: {e}"))?;
         }
+        let auth = match &f.key {
+            Some(k) => super::auth::Auth::load(&base.join(k)).map_err(|e| format!("key: {e}"))?,
+            None => {
+                if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+                    return Err(format!(
+                        "key: a cluster beyond loopback ({a}) needs a key: `dtm0 keygen FILE`, then key = \"FILE\""
+                    ));
+                }
+                super::auth::Auth::keyless()
+            }
+        };
         let k = f.k.unwrap_or(1);
         if n > 1 && k >= n {
             return Err(format!(
@@ -209,6 +243,7 @@ impl LiveSpec {
             file: f,
             cluster,
             addrs,
+            auth,
         })
     }
 
@@ -363,6 +398,14 @@ mod tests {
                 "used twice (each slot",
             ),
             (format!("k = 2\n{good}"), "k = 2"),
+            (
+                good.replace("127.0.0.1:7101", "10.0.0.1:7101"),
+                "needs a key",
+            ),
+            (
+                good.replace("name = \"t\"", "name = \"t\"\nkey = \"/nonexistent.key\""),
+                "dtm0 keygen",
+            ),
         ] {
             let e = LiveSpec::parse(&text).unwrap_err();
             assert!(e.contains(want), "wanted `{want}` in `{e}`");

@@ -1,9 +1,16 @@
-//! Datagrams: protocol messages (batched per destination), heartbeats, and
-//! the admin requests of `dtm0 client get`, `dtm0 inspect` and the fault
-//! layer, encoded with postcard. Decoding never panics: a datagram that
-//! does not decode, is too large, or claims to come from a process whose
-//! address it does not come from is dropped and counted by the runtime.
+//! Datagrams: protocol messages (batched per destination, numbered and
+//! acknowledged by the session layer, `session`), heartbeats, and the
+//! admin requests of `dtm0 client get`, `dtm0 inspect` and the fault
+//! layer, encoded with postcard: the format byte, the body, and an
+//! HMAC-SHA256 tag of both under the cluster key (`auth`). Opening never
+//! panics: a datagram that is too large, of another format, without a
+//! valid tag, or that does not decode is refused with the reason, and the
+//! runtime drops and counts it, as one whose claimed sender is not the
+//! address it came from.
 
+use super::auth::{Auth, TAG};
+use super::chaos::WireChaos;
+use super::session::{Ack, Hdr};
 use crate::protocol::msg::Msg;
 use crate::protocol::types::{Inc, Key, Rec, Ts};
 use serde::{Deserialize, Serialize};
@@ -14,10 +21,11 @@ pub const MAX_DATAGRAM: usize = 60_000;
 
 /// The wire format, the first byte of every datagram. 2: catalogue records
 /// carry their writer (`Version`'s slot and incarnation). 3: EXECUTED
-/// carries the participant's superseded verdict. A node drops a
-/// datagram of another format (counted as undecodable), so nodes of
+/// carries the participant's superseded verdict. 4: sessions (numbered,
+/// acknowledged protocol datagrams) and a MAC on every datagram. A node
+/// drops a datagram of another format (counted as malformed), so nodes of
 /// different formats never misread each other.
-pub const WIRE_FORMAT: u8 = 3;
+pub const WIRE_FORMAT: u8 = 4;
 
 /// Which protocol messages a fault rule matches. Empty fields match all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -85,13 +93,18 @@ pub enum Fault {
     /// While true, the commit timer does not fire (executed dtxs stay
     /// uncommitted, as if the fsync were slow).
     HoldCommits(bool),
+    /// Loss, duplication and reordering of incoming session datagrams,
+    /// below the session layer (all zero: off).
+    Chaos(WireChaos),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wire {
-    /// Protocol messages from actor `from`, in send order.
+    /// Protocol messages from actor `from`, in send order: one datagram
+    /// of `from`'s session stream to `hdr.to`.
     Proto {
         from: u32,
+        hdr: Hdr,
         msgs: Vec<Msg>,
     },
     /// To HA: actor `from` (incarnation `inc`) is alive.
@@ -126,46 +139,109 @@ pub enum Wire {
         id: u32,
         inc: Inc,
     },
+    /// An acknowledgement of the receiver's session stream to `from`
+    /// (when no data datagram goes back to carry it).
+    Ack {
+        from: u32,
+        ack: Ack,
+    },
 }
 
-pub fn encode(w: &Wire) -> Vec<u8> {
-    postcard::to_extend(w, vec![WIRE_FORMAT]).expect("encoding into memory does not fail")
+/// `Wire::Proto` by reference: encodes to the same bytes (postcard writes
+/// an enum's variant index and its fields; `Proto` is variant 0 of both),
+/// so a retransmission needs no copy of its messages.
+#[derive(Serialize)]
+enum WireRef<'a> {
+    Proto {
+        from: u32,
+        hdr: Hdr,
+        msgs: &'a [Msg],
+    },
 }
 
-pub fn decode(b: &[u8]) -> Result<Wire, String> {
-    if b.len() > MAX_DATAGRAM {
-        return Err(format!("oversized datagram ({} bytes)", b.len()));
-    }
-    match b.split_first() {
-        None => Err("empty datagram".into()),
-        Some((&f, rest)) if f == WIRE_FORMAT => {
-            postcard::from_bytes(rest).map_err(|e| format!("undecodable datagram: {e}"))
+/// Why a datagram was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Empty, oversized, of another format, too short, undecodable.
+    Malformed(String),
+    /// A tag that is not the datagram's under our key.
+    Unauthenticated,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Malformed(e) => write!(f, "{e}"),
+            Refused::Unauthenticated => write!(f, "no valid MAC under the cluster key"),
         }
-        Some((&f, _)) => Err(format!(
-            "datagram of wire format {f}; this node speaks format {WIRE_FORMAT}"
-        )),
     }
 }
 
-/// Splits `msgs` into datagrams no larger than `MAX_DATAGRAM`.
-pub fn batches(from: u32, msgs: Vec<Msg>) -> Vec<Vec<u8>> {
+fn seal_body(auth: &Auth, w: &impl Serialize) -> Vec<u8> {
+    let mut b =
+        postcard::to_extend(w, vec![WIRE_FORMAT]).expect("encoding into memory does not fail");
+    let t = auth.tag(&b);
+    b.extend_from_slice(&t);
+    b
+}
+
+/// The datagram of `w`: format byte, body, tag under `auth`.
+pub fn seal(auth: &Auth, w: &Wire) -> Vec<u8> {
+    seal_body(auth, w)
+}
+
+/// The datagram of a `Wire::Proto` from `from` with `hdr` and `msgs`.
+pub fn seal_proto(auth: &Auth, from: u32, hdr: Hdr, msgs: &[Msg]) -> Vec<u8> {
+    seal_body(auth, &WireRef::Proto { from, hdr, msgs })
+}
+
+/// Checks a datagram's format and tag, then decodes it.
+pub fn open(auth: &Auth, b: &[u8]) -> Result<Wire, Refused> {
+    let bad = |s: String| Err(Refused::Malformed(s));
+    if b.len() > MAX_DATAGRAM {
+        return bad(format!("oversized datagram ({} bytes)", b.len()));
+    }
+    match b.first() {
+        None => return bad("empty datagram".into()),
+        Some(&f) if f != WIRE_FORMAT => {
+            return bad(format!(
+                "datagram of wire format {f}; this node speaks format {WIRE_FORMAT}"
+            ))
+        }
+        Some(_) => {}
+    }
+    if b.len() < 1 + TAG {
+        return bad(format!("datagram of {} bytes, without a MAC", b.len()));
+    }
+    let (body, tag) = b.split_at(b.len() - TAG);
+    if !auth.verify(body, tag) {
+        return Err(Refused::Unauthenticated);
+    }
+    postcard::from_bytes(&body[1..])
+        .map_err(|e| Refused::Malformed(format!("undecodable datagram: {e}")))
+}
+
+/// Bytes a datagram carries besides its messages (format, variant, ids,
+/// session header, tag), at most.
+pub const OVERHEAD: usize = 128;
+
+/// Splits `msgs` into the message lists of datagrams no larger than
+/// `MAX_DATAGRAM`, with the size of each list's messages.
+pub fn chunks(msgs: Vec<Msg>) -> Vec<(Vec<Msg>, usize)> {
     let mut out = Vec::new();
     let mut cur: Vec<Msg> = Vec::new();
-    let mut size = 16;
+    let mut size = 0;
     for m in msgs {
-        let len = postcard::to_allocvec(&m).map(|v| v.len()).unwrap_or(0);
-        if !cur.is_empty() && size + len > MAX_DATAGRAM {
-            out.push(encode(&Wire::Proto {
-                from,
-                msgs: std::mem::take(&mut cur),
-            }));
-            size = 16;
+        let len = postcard::experimental::serialized_size(&m).unwrap_or(0);
+        if !cur.is_empty() && OVERHEAD + size + len > MAX_DATAGRAM {
+            out.push((std::mem::take(&mut cur), size));
+            size = 0;
         }
         size += len;
         cur.push(m);
     }
     if !cur.is_empty() {
-        out.push(encode(&Wire::Proto { from, msgs: cur }));
+        out.push((cur, size));
     }
     out
 }
@@ -187,43 +263,95 @@ mod tests {
         }
     }
 
+    fn hdr() -> Hdr {
+        Hdr {
+            to: 1,
+            inc: 2,
+            boot: 77,
+            seq: 5,
+            low: 3,
+            ack: Some(Ack {
+                boot: 9,
+                next: 4,
+                sack: 0b101,
+                by: 8,
+            }),
+        }
+    }
+
     #[test]
     fn round_trip_and_garbage_is_an_error() {
+        let a = Auth::from_key(&[3; 32]);
         let w = Wire::Proto {
             from: 3,
+            hdr: hdr(),
             msgs: vec![exec(10), exec(11)],
         };
-        assert_eq!(decode(&encode(&w)).unwrap(), w);
-        assert!(decode(&[0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(decode(&[]).is_err());
-        assert!(decode(&vec![0u8; MAX_DATAGRAM + 1])
-            .unwrap_err()
-            .contains("oversized"));
-        // a truncated datagram does not decode
-        let b = encode(&w);
-        assert!(decode(&b[..b.len() - 1]).is_err());
-        // another format is refused by its first byte, even if the rest
-        // would decode
+        let b = seal(&a, &w);
+        assert_eq!(open(&a, &b).unwrap(), w);
+        // by reference: the same bytes
+        assert_eq!(seal_proto(&a, 3, hdr(), &[exec(10), exec(11)]), b);
+        let malformed = |r: Result<Wire, Refused>| matches!(r, Err(Refused::Malformed(_)));
+        assert!(malformed(open(&a, &[0xff, 0xff, 0xff, 0xff, 0xff])));
+        assert!(malformed(open(&a, &[])));
+        assert!(matches!(open(&a, &vec![0u8; MAX_DATAGRAM + 1]),
+            Err(Refused::Malformed(e)) if e.contains("oversized")));
+        // another format is refused by its first byte
         assert_eq!(b[0], WIRE_FORMAT);
         let mut old = b.clone();
-        old[0] = 1;
-        assert!(decode(&old).unwrap_err().contains("wire format 1"));
+        old[0] = 3;
         assert!(
-            decode(&b[1..]).is_err(),
-            "a datagram without the format byte"
+            matches!(open(&a, &old), Err(Refused::Malformed(e)) if e.contains("wire format 3"))
+        );
+        assert!(
+            malformed(open(&a, &[WIRE_FORMAT, 0, 1, 0])),
+            "no room for a MAC"
         );
     }
 
     #[test]
-    fn batches_respect_the_size_limit_and_keep_order() {
+    fn a_datagram_is_accepted_under_its_key_only_and_never_altered() {
+        let a = Auth::from_key(&[3; 32]);
+        let w = Wire::Inspect;
+        let b = seal(&a, &w);
+        assert_eq!(open(&a, &b).unwrap(), w);
+        assert_eq!(
+            open(&Auth::from_key(&[4; 32]), &b),
+            Err(Refused::Unauthenticated)
+        );
+        assert_eq!(open(&Auth::keyless(), &b), Err(Refused::Unauthenticated));
+        // every single bit flipped (past the format byte) is caught
+        let p = seal(
+            &a,
+            &Wire::Proto {
+                from: 3,
+                hdr: hdr(),
+                msgs: vec![exec(1)],
+            },
+        );
+        for i in 1..p.len() {
+            for bit in 0..8 {
+                let mut x = p.clone();
+                x[i] ^= 1 << bit;
+                assert_eq!(open(&a, &x), Err(Refused::Unauthenticated), "byte {i}");
+            }
+        }
+        // a truncated datagram is refused
+        assert!(open(&a, &p[..p.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn chunks_respect_the_size_limit_and_keep_order() {
+        let a = Auth::keyless();
         let msgs: Vec<Msg> = (0..10_000).map(exec).collect();
-        let grams = batches(3, msgs.clone());
-        assert!(grams.len() > 1);
+        let parts = chunks(msgs.clone());
+        assert!(parts.len() > 1);
         let mut back = Vec::new();
-        for g in &grams {
-            assert!(g.len() <= MAX_DATAGRAM);
-            match decode(g).unwrap() {
-                Wire::Proto { from: 3, msgs } => back.extend(msgs),
+        for (c, _) in &parts {
+            let g = seal_proto(&a, 3, hdr(), c);
+            assert!(g.len() <= MAX_DATAGRAM, "{}", g.len());
+            match open(&a, &g).unwrap() {
+                Wire::Proto { from: 3, msgs, .. } => back.extend(msgs),
                 other => panic!("{other:?}"),
             }
         }
