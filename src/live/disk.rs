@@ -30,6 +30,7 @@
 
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Inc, Key, Op, Pos, Rec, StateVec, TxId, Txr};
+use im::ordmap::DiffItem;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -113,17 +114,41 @@ fn diff(old: &PartStore, new: &PartStore) -> Option<Delta> {
         base: (new.base != old.base).then_some(new.base),
         ..Delta::default()
     };
-    // Records present in both: same identity required, state vectors may rise.
-    for pos in new_base..old_end.max(new_base) {
-        let (o, n) = (&old.log[pos - old.base as usize], &new.log[pos - new_base]);
-        if o.id != n.id || o.op != n.op {
-            return None;
+    if let (Some(om), Some(nm)) = (old.log.shared(), new.log.shared()) {
+        // Both shared: walk only the subtrees that differ.
+        for item in om.diff(nm) {
+            match item {
+                // Pruned from the front.
+                DiffItem::Remove(pos, _) if (*pos as usize) < new_base => {}
+                DiffItem::Update {
+                    old: (pos, o),
+                    new: (_, n),
+                } => {
+                    if o.id != n.id || o.op != n.op {
+                        return None;
+                    }
+                    d.sv.push((*pos, n.sv));
+                }
+                // Past the end of the previous log (in key order).
+                DiffItem::Add(pos, r) if *pos as usize >= old_end => d.append.push(*r),
+                _ => return None,
+            }
         }
-        if o.sv != n.sv {
-            d.sv.push((pos as Pos, n.sv));
+    } else {
+        // Records present in both: same identity required, state vectors may rise.
+        for pos in new_base..old_end.max(new_base) {
+            let (o, n) = (&old.log[pos - old.base as usize], &new.log[pos - new_base]);
+            if o.id != n.id || o.op != n.op {
+                return None;
+            }
+            if o.sv != n.sv {
+                d.sv.push((pos as Pos, n.sv));
+            }
         }
+        d.append = (old_end.max(new_base) - new_base..new.log.len())
+            .map(|i| new.log[i])
+            .collect();
     }
-    d.append = new.log[old_end.max(new_base) - new_base..].to_vec();
     // The ghost list only grows.
     let (old_pruned, new_pruned) = (&old.ghost.pruned, &new.ghost.pruned);
     if new_pruned.len() < old_pruned.len() || new_pruned[..old_pruned.len()] != old_pruned[..] {
@@ -150,10 +175,11 @@ fn diff(old: &PartStore, new: &PartStore) -> Option<Delta> {
     Some(d)
 }
 
-/// Applies `d` to `st`: the inverse of `diff`. Fails (without panicking) on
+/// Applies `d` to `st`: the inverse of `diff` (without `log`, all but the
+/// log's records, for a caller that takes the new log as it is). Fails (without panicking) on
 /// a delta that does not fit the store, which only a bug or a foreign file
 /// can produce, since every frame passed its crc.
-fn apply(st: &mut PartStore, d: Delta) -> Result<(), String> {
+fn apply(st: &mut PartStore, d: Delta, log: bool) -> Result<(), String> {
     if let Some(inc) = d.inc {
         st.inc = inc;
     }
@@ -161,19 +187,23 @@ fn apply(st: &mut PartStore, d: Delta) -> Result<(), String> {
         if base < st.base {
             return Err(format!("base goes down from {} to {base}", st.base));
         }
-        let drop = ((base - st.base) as usize).min(st.log.len());
-        st.log.drain(..drop);
+        if log {
+            let drop = ((base - st.base) as usize).min(st.log.len());
+            st.log.make_flat().drain(..drop);
+        }
         st.base = base;
     }
-    for (pos, sv) in d.sv {
+    for (pos, sv) in d.sv.into_iter().filter(|_| log) {
         let i = pos
             .checked_sub(st.base)
             .map(|i| i as usize)
             .filter(|&i| i < st.log.len())
             .ok_or_else(|| format!("state vector for position {pos} outside the log"))?;
-        st.log[i].sv = sv;
+        st.log.make_flat()[i].sv = sv;
     }
-    st.log.extend(d.append);
+    if log {
+        st.log.make_flat().extend(d.append);
+    }
     st.kv.extend(d.kv);
     st.ghost.pruned.extend(d.pruned);
     Ok(())
@@ -241,7 +271,8 @@ fn replay(buf: &[u8]) -> io::Result<Replay> {
                 let st = r.store.as_mut().ok_or_else(|| {
                     corrupt(format!("delta before any snapshot at byte {}", r.good))
                 })?;
-                apply(st, d).map_err(|e| corrupt(format!("frame at byte {}: {e}", r.good)))?;
+                apply(st, d, true)
+                    .map_err(|e| corrupt(format!("frame at byte {}: {e}", r.good)))?;
             }
         }
         r.frames += 1;
@@ -436,7 +467,14 @@ impl Wal {
                     .last
                     .as_mut()
                     .expect("a delta implies a previous store");
-                if let Err(e) = apply(last, d) {
+                let shared = new.log.shared().is_some();
+                if shared {
+                    // Keep the new log itself (an O(1) clone sharing its
+                    // structure): the next diff then skips all of it that
+                    // the next save leaves untouched.
+                    last.log = new.log.clone();
+                }
+                if let Err(e) = apply(last, d, !shared) {
                     self.broken = true; // memory no longer matches the log
                     return Err(io::Error::other(e));
                 }

@@ -640,7 +640,7 @@ pub fn judge_model(f: &Final, ops: &[HOp]) -> Vec<Check> {
         };
         ps.inc = st.inc;
         ps.kv = st.kv.clone();
-        ps.log = st.log.clone();
+        ps.log = st.log.to_vec();
         ps.ndur = st.log.len() as crate::protocol::types::Pos;
         ps.base = st.base;
         ps.seq = f.ha.seq;
