@@ -909,7 +909,7 @@ mod tests {
         assert!(check_acked(&h, &[("p1".into(), full.clone())], false).is_empty());
         // p2 lost the DEL: it lacks it and its k1 is behind.
         let mut lost = full.clone();
-        lost.log.pop();
+        lost.log.make_flat().pop();
         lost.kv.insert(
             1,
             Rec {
@@ -958,13 +958,14 @@ mod tests {
                 id: tx,
                 op: put,
                 sv,
-            }],
+            }]
+            .into(),
             base: 0,
             ghost: Default::default(),
         };
         let without = PartStore {
             kv: Default::default(),
-            log: Vec::new(),
+            log: Vec::new().into(),
             ..with.clone()
         };
         let ops = vec![op(1, OpKind::Put { key: 1, val: 7 }, 0, 10, acked(640))];

@@ -1434,6 +1434,10 @@ mod tests {
         // commit, then p2 says P for the first 90: they are pruned
         let mut o = Out::new();
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
+        // the long durable log is kept shared: the save is not a copy
+        let saved = s.store();
+        assert!(saved.log.shared().is_some(), "shared past the threshold");
+        assert_eq!(saved.log.to_vec(), s.durable_log());
         for ts in 1..=90 {
             let mut sv = StateVec::default();
             sv.raise(1, St::P);
@@ -1442,6 +1446,9 @@ mod tests {
         let mut o = Out::new();
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         assert_eq!((s.base, s.log.len()), (90, 10));
+        // the earlier save is untouched; the new one is the pruned log
+        assert_eq!(saved.log.len(), 100);
+        assert_eq!(s.store().log.to_vec(), s.durable_log());
         assert!(
             s.index.0.is_none(),
             "dropped below {} records",

@@ -290,7 +290,6 @@ impl Ord for SharedLog {
 mod tests {
     use super::*;
     use crate::protocol::types::{Op, StateVec, TxId};
-    use std::hash::BuildHasher;
 
     fn recs(n: u32) -> Vec<Txr> {
         (0..n)
