@@ -151,7 +151,7 @@ pub fn judge_model(f: &Final, ops: &[HOp]) -> Vec<Check> {
         };
         ps.inc = st.inc;
         ps.kv = st.kv.clone();
-        ps.log = st.log.clone();
+        ps.log = st.log.to_vec();
         ps.ndur = st.log.len() as dtm0::protocol::types::Pos;
         ps.base = st.base;
         ps.seq = f.ha.seq;
@@ -260,7 +260,7 @@ mod tests {
         assert!(check_acked(&h, &[("p1".into(), full.clone())], false).is_empty());
         // p2 lost the DEL: it lacks it and its k1 is behind.
         let mut lost = full.clone();
-        lost.log.pop();
+        lost.log.make_flat().pop();
         lost.kv.insert(
             1,
             Rec {
@@ -309,13 +309,14 @@ mod tests {
                 id: tx,
                 op: put,
                 sv,
-            }],
+            }]
+            .into(),
             base: 0,
             ghost: Default::default(),
         };
         let without = PartStore {
             kv: Default::default(),
-            log: Vec::new(),
+            log: Vec::new().into(),
             ..with.clone()
         };
         let ops = vec![op(1, OpKind::Put { key: 1, val: 7 }, 0, 10, acked(640))];

@@ -483,7 +483,7 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
     let mut st = PartStore {
         inc: 1,
         kv: Kv::new(),
-        log: Vec::new(),
+        log: Vec::new().into(),
         base: 0,
         ghost: Default::default(),
     };
@@ -492,7 +492,7 @@ fn restart_point(dir: &Path, n: usize) -> Result<RestartPoint, String> {
     for i in 0..n {
         let ts = 10 + i as u64;
         let key = 1 + (i as u32 % 10_000);
-        st.log.push(Txr {
+        st.log.make_flat().push(Txr {
             id: TxId {
                 ts,
                 slot: 0,

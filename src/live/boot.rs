@@ -246,7 +246,7 @@ mod tests {
         let st = crate::protocol::participant::PartStore {
             inc: 1,
             kv: Default::default(),
-            log: Vec::new(),
+            log: Vec::new().into(),
             base: 0,
             ghost: Default::default(),
         };
@@ -268,7 +268,7 @@ mod tests {
         let mut st = crate::protocol::participant::PartStore {
             inc: 1,
             kv: Default::default(),
-            log: Vec::new(),
+            log: Vec::new().into(),
             base: 0,
             ghost: Default::default(),
         };

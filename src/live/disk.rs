@@ -58,6 +58,7 @@
 
 use crate::protocol::participant::PartStore;
 use crate::protocol::types::{Inc, Key, Op, Pos, Rec, StateVec, TxId, Txr};
+use im::ordmap::DiffItem;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -150,17 +151,41 @@ fn diff(old: &PartStore, new: &PartStore) -> Option<Delta> {
         base: (new.base != old.base).then_some(new.base),
         ..Delta::default()
     };
-    // Records present in both: same identity required, state vectors may rise.
-    for pos in new_base..old_end.max(new_base) {
-        let (o, n) = (&old.log[pos - old.base as usize], &new.log[pos - new_base]);
-        if o.id != n.id || o.op != n.op {
-            return None;
+    if let (Some(om), Some(nm)) = (old.log.shared(), new.log.shared()) {
+        // Both shared: walk only the subtrees that differ.
+        for item in om.diff(nm) {
+            match item {
+                // Pruned from the front.
+                DiffItem::Remove(pos, _) if (*pos as usize) < new_base => {}
+                DiffItem::Update {
+                    old: (pos, o),
+                    new: (_, n),
+                } => {
+                    if o.id != n.id || o.op != n.op {
+                        return None;
+                    }
+                    d.sv.push((*pos, n.sv));
+                }
+                // Past the end of the previous log (in key order).
+                DiffItem::Add(pos, r) if *pos as usize >= old_end => d.append.push(*r),
+                _ => return None,
+            }
         }
-        if o.sv != n.sv {
-            d.sv.push((pos as Pos, n.sv));
+    } else {
+        // Records present in both: same identity required, state vectors may rise.
+        for pos in new_base..old_end.max(new_base) {
+            let (o, n) = (&old.log[pos - old.base as usize], &new.log[pos - new_base]);
+            if o.id != n.id || o.op != n.op {
+                return None;
+            }
+            if o.sv != n.sv {
+                d.sv.push((pos as Pos, n.sv));
+            }
         }
+        d.append = (old_end.max(new_base) - new_base..new.log.len())
+            .map(|i| new.log[i])
+            .collect();
     }
-    d.append = new.log[old_end.max(new_base) - new_base..].to_vec();
     // The ghost list only grows.
     let (old_pruned, new_pruned) = (&old.ghost.pruned, &new.ghost.pruned);
     if new_pruned.len() < old_pruned.len() || new_pruned[..old_pruned.len()] != old_pruned[..] {
@@ -187,10 +212,11 @@ fn diff(old: &PartStore, new: &PartStore) -> Option<Delta> {
     Some(d)
 }
 
-/// Applies `d` to `st`: the inverse of `diff`. Fails (without panicking) on
+/// Applies `d` to `st`: the inverse of `diff` (without `log`, all but the
+/// log's records, for a caller that takes the new log as it is). Fails (without panicking) on
 /// a delta that does not fit the store, which only a bug or a foreign file
 /// can produce, since every frame passed its crc.
-fn apply(st: &mut PartStore, d: Delta) -> Result<(), String> {
+fn apply(st: &mut PartStore, d: Delta, log: bool) -> Result<(), String> {
     if let Some(inc) = d.inc {
         st.inc = inc;
     }
@@ -198,19 +224,23 @@ fn apply(st: &mut PartStore, d: Delta) -> Result<(), String> {
         if base < st.base {
             return Err(format!("base goes down from {} to {base}", st.base));
         }
-        let drop = ((base - st.base) as usize).min(st.log.len());
-        st.log.drain(..drop);
+        if log {
+            let drop = ((base - st.base) as usize).min(st.log.len());
+            st.log.make_flat().drain(..drop);
+        }
         st.base = base;
     }
-    for (pos, sv) in d.sv {
+    for (pos, sv) in d.sv.into_iter().filter(|_| log) {
         let i = pos
             .checked_sub(st.base)
             .map(|i| i as usize)
             .filter(|&i| i < st.log.len())
             .ok_or_else(|| format!("state vector for position {pos} outside the log"))?;
-        st.log[i].sv = sv;
+        st.log.make_flat()[i].sv = sv;
     }
-    st.log.extend(d.append);
+    if log {
+        st.log.make_flat().extend(d.append);
+    }
     st.kv.extend(d.kv);
     st.ghost.pruned.extend(d.pruned);
     Ok(())
@@ -334,7 +364,7 @@ fn replay(buf: &[u8], dec: fn(&[u8]) -> Option<Decoded>) -> Replay {
                 }
                 Frame::Delta(d) => match r.store.as_mut() {
                     None => Err("a delta before any snapshot".into()),
-                    Some(st) => apply(st, d),
+                    Some(st) => apply(st, d, true),
                 },
             }
         };
@@ -906,7 +936,14 @@ impl Wal {
                     .last
                     .as_mut()
                     .expect("a delta implies a previous store");
-                if let Err(e) = apply(last, d) {
+                let shared = new.log.shared().is_some();
+                if shared {
+                    // Keep the new log itself (an O(1) clone sharing its
+                    // structure): the next diff then skips all of it that
+                    // the next save leaves untouched.
+                    last.log = new.log.clone();
+                }
+                if let Err(e) = apply(last, d, !shared) {
                     self.broken = true; // memory no longer matches the log
                     return Err(io::Error::other(e));
                 }
@@ -1095,7 +1132,7 @@ mod tests {
                 st: PartStore {
                     inc: 1,
                     kv: Kv::new(),
-                    log: Vec::new(),
+                    log: Vec::new().into(),
                     base: 0,
                     ghost: Default::default(),
                 },
@@ -1126,17 +1163,17 @@ mod tests {
                 Default::default(),
             );
             let sv = StateVec::default().with(0, St::P).with(1, St::V);
-            self.st.log.push(Txr { id, op, sv });
+            self.st.log.make_flat().push(Txr { id, op, sv });
         }
         /// Peer `p` reports the record at log index `i` persistent.
         fn persist(&mut self, i: usize, p: usize) {
-            if let Some(r) = self.st.log.get_mut(i) {
+            if let Some(r) = self.st.log.make_flat().get_mut(i) {
                 r.sv.raise(p, St::P);
             }
         }
         fn prune(&mut self) {
-            while self.st.log.first().is_some_and(|r| r.sv.all(self.n, St::P)) {
-                let r = self.st.log.remove(0);
+            while self.st.log.get(0).is_some_and(|r| r.sv.all(self.n, St::P)) {
+                let r = self.st.log.make_flat().remove(0);
                 self.st.base += 1;
                 self.st.ghost.pruned.push((r.id, r.op));
             }
@@ -1201,6 +1238,96 @@ mod tests {
             .unwrap()
             .len() as u64;
         assert!(file_len(&path) < snapshot * seq.len() as u64 / 2);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    /// The same saves as shared persistent logs (each derived from the one
+    /// before, as a participant keeps them) and as `Vec`s: the same deltas,
+    /// the same bytes on disk, the same replay.
+    #[test]
+    fn shared_logs_write_the_bytes_of_flat_ones() {
+        use crate::protocol::storelog::{SharedMap, StoreLog};
+        let d = dir("shared");
+        let rec = |ts: u64| Txr {
+            id: TxId {
+                ts,
+                slot: (ts % 3) as u8,
+                inc: 1,
+            },
+            op: Op::Put {
+                key: (ts % 50) as Key,
+                val: ts,
+            },
+            sv: StateVec(1),
+        };
+        let (mut flat, mut map) = (Vec::new(), SharedMap::new());
+        let (mut base, mut ts) = (0 as Pos, 0u64);
+        let mut seqs: (Vec<PartStore>, Vec<PartStore>) = (Vec::new(), Vec::new());
+        for step in 0..60u64 {
+            for _ in 0..50 {
+                ts += 1;
+                map.insert(base + flat.len() as Pos, rec(ts));
+                flat.push(rec(ts));
+            }
+            // a peer says P for a few records in the middle
+            let len = flat.len();
+            for i in [3usize, 17, 200].into_iter().filter(|&i| i < len) {
+                flat[i].sv = StateVec(flat[i].sv.0 | 4 | step as u16);
+                map.insert(base + i as Pos, flat[i]);
+            }
+            // every third step, the front is pruned
+            if step % 3 == 2 {
+                let k = 40;
+                flat.drain(..k);
+                for p in base..base + k as Pos {
+                    map.remove(&p);
+                }
+                base += k as Pos;
+            }
+            let st = |log: StoreLog| PartStore {
+                inc: 1 + step as Inc / 20,
+                kv: flat
+                    .iter()
+                    .map(|r| {
+                        let val = Default::default();
+                        (
+                            r.op.key(),
+                            Rec {
+                                ver: r.version(),
+                                val,
+                            },
+                        )
+                    })
+                    .collect(),
+                log,
+                base,
+                ghost: Default::default(),
+            };
+            seqs.0.push(st(StoreLog::Flat(flat.clone())));
+            seqs.1.push(st(StoreLog::Shared(map.clone())));
+        }
+        let mut raised = 0;
+        for w in 0..seqs.0.len() - 1 {
+            let f = diff(&seqs.0[w], &seqs.0[w + 1]).unwrap();
+            let s = diff(&seqs.1[w], &seqs.1[w + 1]).unwrap();
+            assert_eq!(f, s, "delta of save {}", w + 1);
+            assert_eq!(s.append.len(), 50);
+            raised += s.sv.len();
+        }
+        assert!(raised > 20, "state vectors raised: {raised}");
+        let (pf, ps) = (d.join("flat.wal"), d.join("shared.wal"));
+        for (path, seq) in [(&pf, &seqs.0), (&ps, &seqs.1)] {
+            let (mut wal, _) = reopen(path);
+            wal.set_compact_min_bytes(20_000); // compactions too
+            for st in seq {
+                wal.save(st).unwrap();
+                assert_eq!(wal.last(), Some(st));
+            }
+            assert!(wal.stats().compactions > 0);
+        }
+        assert_eq!(fs::read(&pf).unwrap(), fs::read(&ps).unwrap());
+        let (_, rec) = reopen(&ps);
+        assert_eq!(rec.store.as_ref(), seqs.1.last());
         let _ = fs::remove_dir_all(&d);
     }
 
@@ -1381,9 +1508,9 @@ mod tests {
         let mut lower_base = removed_key.clone();
         lower_base.base -= 1;
         let mut replaced = lower_base.clone();
-        replaced.log[0].op = Op::Del { key: 42 };
+        replaced.log.make_flat()[0].op = Op::Del { key: 42 };
         let mut shorter = replaced.clone();
-        shorter.log.pop();
+        shorter.log.make_flat().pop();
         let mut ghosts = shorter.clone();
         ghosts.ghost.pruned.remove(0);
         for st in [

@@ -1116,7 +1116,7 @@ fn empty_store() -> crate::protocol::participant::PartStore {
     crate::protocol::participant::PartStore {
         inc: 0,
         kv: Default::default(),
-        log: Vec::new(),
+        log: Vec::new().into(),
         base: 0,
         ghost: Default::default(),
     }

@@ -248,7 +248,7 @@ fn canonical_store(cfg: &ModelCfg, s: &mut SysState, a: usize) {
     }
     let svs: Vec<_> = durable.iter().map(|r| r.sv).collect();
     if let Some(Some(Dtm0Store::Participant(st))) = s.actor_storages.get_mut(a) {
-        for (r, sv) in st.log.iter_mut().zip(svs) {
+        for (r, sv) in st.log.make_flat().iter_mut().zip(svs) {
             r.sv = sv;
         }
     }

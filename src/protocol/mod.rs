@@ -9,4 +9,5 @@ pub mod msg;
 pub mod mutant;
 pub mod originator;
 pub mod participant;
+pub mod storelog;
 pub mod types;

@@ -18,6 +18,7 @@
 use crate::protocol::actor::{set_commit_timer, Dtm0, Dtm0Store};
 use crate::protocol::cluster::Cluster;
 use crate::protocol::msg::{HaSt, HaTable, Msg, Timer};
+use crate::protocol::storelog::{SharedLog, StoreLog};
 use crate::protocol::types::{apply, Inc, Key, Kv, Op, Pos, Seq, St, StateVec, TxId, Txr};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
@@ -46,7 +47,9 @@ pub struct Round {
 pub struct PartStore {
     pub inc: Inc,
     pub kv: Kv,
-    pub log: Vec<Txr>,
+    /// As a `Vec` hashes and encodes (`StoreLog`); shared, not copied, when
+    /// the participant keeps its long log as a persistent map.
+    pub log: StoreLog,
     /// Number of records pruned from the front of the log, ever.
     pub base: Pos,
     /// Read by properties only. Last, as the live log encodes it.
@@ -141,6 +144,11 @@ pub struct PartState {
     /// comparisons and hashing.
     #[serde(skip)]
     pub index: LogIndex,
+    /// The durable log as a persistent map, once it is long, so that a
+    /// save shares it (`SharedLog`); derived from `log`, so it takes no
+    /// part in comparisons and hashing.
+    #[serde(skip)]
+    pub shared: SharedLog,
 }
 
 /// Absolute log position of each dtx, kept only while the log is longer
@@ -210,9 +218,18 @@ impl PartState {
         PartStore {
             inc: self.inc,
             kv,
-            log: self.durable_log().to_vec(),
+            log: self.shared.store_log(self.durable_log()),
             base: self.base,
             ghost: self.ghost.durable.clone(),
+        }
+    }
+
+    /// Sets the state vector of `log[i]`, in the shared copy too if the
+    /// record is durable.
+    fn set_sv(&mut self, i: usize, sv: StateVec) {
+        self.log[i].sv = sv;
+        if i < self.ndur as usize {
+            self.shared.set(self.base + i as Pos, self.log[i]);
         }
     }
 
@@ -251,6 +268,7 @@ pub fn on_start(
         ghost: PartGhost::default(),
         failed: false,
         index: LogIndex::default(),
+        shared: SharedLog::default(),
     };
     if c.may_fail(me) {
         o.set_timer(Timer::Fail, crate::protocol::actor::fail_timeout());
@@ -263,11 +281,16 @@ pub fn on_start(
             // Restart: reload the durable part; the view comes from HA.
             s.inc = st.inc + 1;
             s.kv = st.kv.clone();
-            s.log = st.log.clone();
+            s.log = st.log.to_vec();
             s.ndur = st.log.len() as Pos;
             s.base = st.base;
             s.ghost.durable = st.ghost.clone();
             s.index.refresh(&s.log, s.base);
+            s.shared = match st.log.shared() {
+                Some(m) => SharedLog(Some(m.clone())),
+                None => SharedLog::default(),
+            };
+            s.shared.refresh(&s.log, s.base);
             s.view = HaTable::default();
             o.send(c.ha_id(), Msg::Starting { inc: s.inc });
         }
@@ -317,6 +340,7 @@ fn handle_fail_timer(c: &Cluster, s: &mut Cow<PartState>, o: &mut Out<Dtm0>) {
         ghost: PartGhost::default(),
         failed: true,
         index: LogIndex::default(),
+        shared: SharedLog::default(),
     };
     o.save(Dtm0Store::Participant(dead.store()));
     o.cancel_timer(Timer::Commit);
@@ -481,7 +505,7 @@ fn handle_persistent(
     if let Some(i) = s.find(tx) {
         let merged = s.log[i].sv.merge(sv);
         if merged != s.log[i].sv {
-            s.to_mut().log[i].sv = merged;
+            s.to_mut().set_sv(i, merged);
             if c.variants.notice_own_commit && i < s.ndur as usize {
                 // Motr: the notice is written in a transaction of its own.
                 o.save(Dtm0Store::Participant(s.store()));
@@ -616,6 +640,10 @@ fn handle_commit_timer(c: &Cluster, me: usize, s: &mut Cow<PartState>, o: &mut O
     }
     let newly: Vec<Txr> = s.log[first_new..].to_vec();
     s.ndur = s.log.len() as Pos;
+    for (i, r) in newly.iter().enumerate() {
+        s.shared.set(s.base + (first_new + i) as Pos, *r);
+    }
+    s.shared.refresh(&s.log, s.base);
     s.shadow.clear(); // the visible catalogue is the durable one now
     let pruned = if c.variants.pruning {
         prune(c, me, s)
@@ -680,6 +708,8 @@ fn prune(c: &Cluster, me: usize, s: &mut PartState) -> Vec<Txr> {
     s.ndur -= all_p as Pos;
     s.base += all_p as Pos;
     s.index.refresh(&s.log, s.base);
+    s.shared.prune_before(s.base);
+    s.shared.refresh(&s.log[..s.ndur as usize], s.base);
     gone
 }
 
@@ -698,7 +728,7 @@ fn execute_record(
     if let Some(i) = s.find(txr.id) {
         let merged = s.log[i].sv.merge(txr.sv);
         if merged != s.log[i].sv {
-            s.to_mut().log[i].sv = merged;
+            s.to_mut().set_sv(i, merged);
             arm_if_prunable(c, s, o);
         }
         if let Some((src, from)) = redo_from {
@@ -1404,6 +1434,10 @@ mod tests {
         // commit, then p2 says P for the first 90: they are pruned
         let mut o = Out::new();
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
+        // the long durable log is kept shared: the save is not a copy
+        let saved = s.store();
+        assert!(saved.log.shared().is_some(), "shared past the threshold");
+        assert_eq!(saved.log.to_vec(), s.durable_log());
         for ts in 1..=90 {
             let mut sv = StateVec::default();
             sv.raise(1, St::P);
@@ -1412,6 +1446,9 @@ mod tests {
         let mut o = Out::new();
         on_timeout(&c, 0, &mut s, &Timer::Commit, &mut o);
         assert_eq!((s.base, s.log.len()), (90, 10));
+        // the earlier save is untouched; the new one is the pruned log
+        assert_eq!(saved.log.len(), 100);
+        assert_eq!(s.store().log.to_vec(), s.durable_log());
         assert!(
             s.index.0.is_none(),
             "dropped below {} records",
