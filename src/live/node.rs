@@ -341,7 +341,12 @@ impl Node {
             // once it stays silent for the timeout).
             let now = Instant::now();
             for (i, slot) in node.seen.iter_mut().enumerate() {
-                if let Some(row) = crate::protocol::ha::row(&node.actor.cluster, Id::from(i)) {
+                // Only processes HA ever heard from: a slot no client has
+                // used yet is not reported TRANSIENT for its silence.
+                let heard = node.heard.get(i).is_some_and(|&h| h > 0);
+                if let Some(row) =
+                    crate::protocol::ha::row(&node.actor.cluster, Id::from(i)).filter(|_| heard)
+                {
                     *slot = Some((now, h.table.get(row).0, false));
                 }
             }
