@@ -79,20 +79,12 @@ impl Driver {
         self.procs
             .spawn(name, &mut cmd)
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        // wait until it answers
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while request(
+        dtm0::live::node::wait_answering(
             &self.spec.auth,
             self.addr(name),
-            &Wire::Inspect,
-            Duration::from_millis(200),
-        )
-        .is_err()
-        {
-            if Instant::now() > deadline {
-                return Err(format!("{name} did not come up"));
-            }
-        }
+            name,
+            Duration::from_secs(10),
+        )?;
         self.note(format!("{name}: started"));
         Ok(())
     }

@@ -223,17 +223,7 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
             let mut n = 0u64;
             let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ slot as u64;
             while Instant::now() < deadline {
-                let ops: Vec<Op> = (0..batch)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        Op::Put {
-                            key: 1 + (x % keys as u64) as u32,
-                            val: x,
-                        }
-                    })
-                    .collect();
+                let ops = random_puts(&mut x, batch, keys);
                 let r = client::run(
                     &spec,
                     slot,
@@ -287,6 +277,21 @@ pub fn run(exe: &Path, o: &BenchOpts) -> Result<BenchReport, String> {
     })
 }
 
+/// `batch` PUTs on random keys of `1..=keys` (xorshift from `x`).
+fn random_puts(x: &mut u64, batch: usize, keys: u32) -> Vec<Op> {
+    (0..batch)
+        .map(|_| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            Op::Put {
+                key: 1 + (*x % keys as u64) as u32,
+                val: *x,
+            }
+        })
+        .collect()
+}
+
 /// Starts process `name` of the bench cluster and waits until it answers.
 fn start(
     exe: &Path,
@@ -311,13 +316,7 @@ fn start(
         .spawn(name, &mut c)
         .map_err(|e| format!("start {name}: {e}"))?;
     let addr = spec.addr_of(spec.parse_id(name)?).unwrap();
-    let deadline = Instant::now() + wait;
-    while request(&spec.auth, addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("{name} did not come up within {wait:?}"));
-        }
-    }
-    Ok(())
+    super::node::wait_answering(&spec.auth, addr, name, wait)
 }
 
 /// The JSON `inspect` of process `name`, if it answers.
@@ -360,17 +359,7 @@ fn paced_load(
             std::thread::spawn(move || -> Result<(), String> {
                 let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ slot as u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let ops: Vec<Op> = (0..batch)
-                        .map(|_| {
-                            x ^= x << 13;
-                            x ^= x >> 7;
-                            x ^= x << 17;
-                            Op::Put {
-                                key: 1 + (x % keys as u64) as u32,
-                                val: x,
-                            }
-                        })
-                        .collect();
+                    let ops = random_puts(&mut x, batch, keys);
                     let r = client::run(
                         &spec,
                         slot,

@@ -180,23 +180,7 @@ impl Driver {
         self.procs
             .spawn(name, &mut cmd)
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        let deadline = Instant::now() + wait;
-        while request(
-            &self.spec.auth,
-            self.addr(name),
-            &Wire::Inspect,
-            Duration::from_millis(200),
-        )
-        .is_err()
-        {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{name} did not answer within {wait:?} of its start"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
+        super::node::wait_answering(&self.spec.auth, self.addr(name), name, wait)
     }
 
     fn inspect(&self, name: &str) -> Option<serde_json::Value> {

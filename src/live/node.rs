@@ -1068,6 +1068,27 @@ pub fn request(auth: &Auth, to: SocketAddr, w: &Wire, timeout: Duration) -> Resu
     wire::open(auth, &buf[..len]).map_err(|e| format!("answer from {to}: {e}"))
 }
 
+/// Waits until the process `name` at `addr`, just started, answers an
+/// admin request (short requests: one sent before it binds its port is
+/// lost), for at most `wait`.
+pub fn wait_answering(
+    auth: &Auth,
+    addr: SocketAddr,
+    name: &str,
+    wait: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + wait;
+    while request(auth, addr, &Wire::Inspect, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{name} did not answer within {wait:?} of its start"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
 /// Blocks until `sock` is readable or `wait` has passed, with sub-millisecond
 /// precision.
 fn wait_readable(sock: &UdpSocket, wait: Duration) {
