@@ -79,6 +79,15 @@ pub struct Variants {
     /// never says superseded (the default carries the verdict).
     #[serde(default)]
     pub silent_supersede: bool,
+    /// Motr's eviction (`motr-eviction`, the spec's rule too): each view
+    /// that raises an originator slot's incarnation redoes every record
+    /// of every earlier incarnation of the slot to every participant not P
+    /// in it, whether the view shows that participant up or down. The
+    /// default evicts only the incarnations this view newly shows dead,
+    /// and sends no REDO to a participant the view shows TRANSIENT or
+    /// FAILED (README, "Eviction").
+    #[serde(default)]
+    pub motr_evict: bool,
 }
 
 impl Default for Variants {
@@ -99,6 +108,7 @@ impl Default for Variants {
             read_one: false,
             mutants: Mutants::default(),
             silent_supersede: false,
+            motr_evict: false,
         }
     }
 }
@@ -117,6 +127,7 @@ pub const MOTR_PRESET: &[&str] = &[
     "notice-own-commit",
     "no-epochs",
     "motr-silent-supersede",
+    "motr-eviction",
 ];
 
 /// Names of the variants, as accepted by `--variant` and model files.
@@ -180,8 +191,12 @@ pub const VARIANT_NAMES: &[(&str, &str)] = &[
         "Motr (cas/ctg_store.c versioned_put_sync returns 0 when the stored version is newer; cas/service.c cas_fom_tick replies that rc; dix/req.c dix_item_rc_update takes it): a PUT or DEL that loses to a newer version is reported as a success, never as superseded",
     ),
     (
+        "motr-eviction",
+        "Motr (dtm0/recovery.c dtm0_evict): at each report of a dead client, every record of that client in the log (all its earlier incarnations) is redone to every participant not P in it, shown up or down; the default redoes only the incarnations the view newly shows dead, to participants it shows ONLINE or RECOVERING",
+    ),
+    (
         "motr",
-        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs, motr-silent-supersede)",
+        "preset: every Motr behaviour above at once (del-absent-no-tombstone, no-pruning, no-own-redo, stable-first-p, motr-writer, motr-stop-condition, motr-version-order, no-execute-fence, notice-own-commit, no-epochs, motr-silent-supersede, motr-eviction)",
     ),
 ];
 
@@ -207,6 +222,7 @@ impl Variants {
             "tombstone-gc" => self.tombstone_gc = true,
             "read-one-replica" => self.read_one = true,
             "motr-silent-supersede" => self.silent_supersede = true,
+            "motr-eviction" => self.motr_evict = true,
             "motr" => {
                 for v in MOTR_PRESET {
                     self.set(v)?;
@@ -297,6 +313,9 @@ impl Variants {
         }
         if self.silent_supersede {
             v.push("motr-silent-supersede");
+        }
+        if self.motr_evict {
+            v.push("motr-eviction");
         }
         for (name, m, _) in MUTANTS {
             if self.has(*m) {

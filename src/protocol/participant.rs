@@ -457,8 +457,9 @@ pub fn superseded_here(c: &Cluster, s: &PartState, txr: &Txr) -> bool {
 }
 
 /// REDO (from a peer serving a restore round, evicting, or pushing its own
-/// records): execute the record (`execute_record`) and ack it to the
-/// sender's incarnation `from`.
+/// records): execute the record (`execute_record`), pass it on if its
+/// originator incarnation is already dead here (`evict_on_arrival`), and
+/// ack it to the sender's incarnation `from`.
 fn handle_redo(
     c: &Cluster,
     me: usize,
@@ -468,7 +469,10 @@ fn handle_redo(
     txr: Txr,
     o: &mut Out<Dtm0>,
 ) {
-    execute_record(c, me, s, txr, Some((src, from)), o);
+    let new = execute_record(c, me, s, txr, Some((src, from)), o);
+    if new && !c.variants.motr_evict && txr.id.inc < s.view.get(c.n + txr.id.slot as usize).0 {
+        evict_on_arrival(c, me, s, src, from, o);
+    }
     o.send(
         src,
         Msg::RedoAck {
@@ -577,8 +581,14 @@ fn handle_view(
     }
     for slot in 0..c.m() {
         let (ni, _) = s.view.get(c.n + slot);
-        if ni > old.get(c.n + slot).0 && ni > 1 && !c.mutants().never_evicts() {
-            evict(c, me, s, slot, ni, o);
+        let was = old.get(c.n + slot).0;
+        if ni > was && ni > 1 && !c.mutants().never_evicts() {
+            // Motr redoes every earlier incarnation each time; the default
+            // only those this view newly shows dead (`was` and on: the
+            // earlier ones were evicted when a view first showed them dead,
+            // or this participant has restarted and `was` is 0).
+            let first = if c.variants.motr_evict { 0 } else { was };
+            evict(c, me, s, slot, first..ni, o);
         }
     }
     if (0..c.n).any(|r| r != me && s.view.get(r).1 == HaSt::Failed && old.get(r).1 != HaSt::Failed)
@@ -838,23 +848,59 @@ fn notify(c: &Cluster, me: usize, view: &HaTable, tx: TxId, sv: StateVec, o: &mu
     );
 }
 
-/// Eviction: the originator slot's incarnations before `alive` are dead;
-/// redo each of their records to every participant not yet P in it.
-fn evict(c: &Cluster, me: usize, s: &PartState, slot: usize, alive: Inc, o: &mut Out<Dtm0>) {
-    let orphaned = |r: &&Txr| r.id.slot as usize == slot && r.id.inc < alive;
-    redo_where_not_p(c, me, s, s.log.iter().filter(orphaned), o);
+/// Eviction: the originator slot's incarnations `dead` are dead; redo
+/// each of their records to every participant not yet P in it. By
+/// default a participant the view shows TRANSIENT or FAILED is skipped:
+/// its incarnation is gone, so a REDO to it would be dropped on arrival
+/// (or, in the live runtime, queued for nothing), and it gets every such
+/// record from the restore round its next incarnation is served (the
+/// record cannot be pruned before: it is not P there), or never needs it
+/// (FAILED). Motr (`motr-eviction`) sends to every participant not P.
+fn evict(
+    c: &Cluster,
+    me: usize,
+    s: &PartState,
+    slot: usize,
+    dead: std::ops::Range<Inc>,
+    o: &mut Out<Dtm0>,
+) {
+    let orphaned = |r: &&Txr| r.id.slot as usize == slot && dead.contains(&r.id.inc);
+    let up = |q: usize| {
+        c.variants.motr_evict || matches!(s.view.get(q).1, HaSt::Online | HaSt::Recovering)
+    };
+    redo_where_not_p(c, me, s, s.log.iter().filter(orphaned), up, o);
 }
 
-/// Sends a REDO of each record to every other participant not P in it.
+/// Eviction on arrival: a record of an originator incarnation this
+/// participant's view already shows dead has just been logged here from a
+/// REDO. This participant's own eviction of that incarnation has run, and
+/// the sender's may not have reached everyone (it may have died on the
+/// way, and a restore round it served may be over), so redo the record to
+/// every participant not P in it that the view shows up, but the sender
+/// while the view shows the incarnation that sent it. Without it, a dead
+/// peer's eviction REDO can leave the record on this participant alone
+/// (`models/evict-pcrash.toml`; Motr's eviction has that hole).
+fn evict_on_arrival(c: &Cluster, me: usize, s: &PartState, src: Id, from: Inc, o: &mut Out<Dtm0>) {
+    let sender = usize::from(src);
+    let to = |q: usize| {
+        matches!(s.view.get(q).1, HaSt::Online | HaSt::Recovering)
+            && !(q == sender && s.view.get(q).0 == from)
+    };
+    redo_where_not_p(c, me, s, s.log.last().into_iter(), to, o);
+}
+
+/// Sends a REDO of each record to every other participant not P in it
+/// that `to` accepts.
 fn redo_where_not_p<'a>(
     c: &Cluster,
     me: usize,
     s: &PartState,
     records: impl Iterator<Item = &'a Txr>,
+    to: impl Fn(usize) -> bool,
     o: &mut Out<Dtm0>,
 ) {
     for r in records {
-        for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P) {
+        for q in (0..c.n).filter(|&q| q != me && r.sv.get(q) < St::P && to(q)) {
             o.send(
                 c.participant_id(q),
                 Msg::Redo {
@@ -976,7 +1022,7 @@ pub fn peers_done(c: &Cluster, me: usize, s: &PartState, view: &HaTable) -> bool
 /// with their state (`execute_record`), or with a P notice if they pruned
 /// it.
 fn push_own(c: &Cluster, me: usize, s: &PartState, o: &mut Out<Dtm0>) {
-    redo_where_not_p(c, me, s, s.log.iter(), o);
+    redo_where_not_p(c, me, s, s.log.iter(), |_| true, o);
 }
 
 #[cfg(test)]

@@ -217,6 +217,12 @@ impl Closure<'_, '_> {
                 return;
             }
             for &(tk, from_dst) in trig {
+                // A REDO triggers a REDO only by eviction on arrival.
+                let tk = if bit == RDO && !ctx.pass_on {
+                    tk & !RDO
+                } else {
+                    tk
+                };
                 // The enabled deliveries (and commit) that may trigger it.
                 for j in 0..self.by_actor[y].len() {
                     let i = self.by_actor[y][j];

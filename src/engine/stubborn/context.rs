@@ -62,6 +62,9 @@ pub struct Ctx<'a> {
     pub(super) redo_no_view: Vec<bool>,
     /// Per participant: the dtxs of the EXECUTEs and REDOs in flight to it.
     pub(super) records_in: Vec<Vec<TxId>>,
+    /// Eviction on arrival may happen in this state's future (see
+    /// `Facts::pass_on`).
+    pub(super) pass_on: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -102,6 +105,7 @@ impl<'a> Ctx<'a> {
             may_restart,
             ha_may_send,
             records_in,
+            pass_on,
             ..
         } = facts;
         let orig_open_tx = (0..na)
@@ -138,6 +142,7 @@ impl<'a> Ctx<'a> {
             redo_out,
             redo_no_view,
             records_in,
+            pass_on,
         };
         ctx.queued_descs = (0..na * na)
             .map(|i| {
@@ -268,7 +273,8 @@ impl<'a> Ctx<'a> {
             Msg::Redo { txr, .. } => {
                 d.tx = Some(txr.id);
                 d.flag = !c.variants.pruning && p.log.iter().any(|r| r.id == txr.id);
-                d.mask = u16::from(!superseded_durably(c, p, txr));
+                let forwards = self.redo_may_pass_on(p, txr.id);
+                d.mask = u16::from(!superseded_durably(c, p, txr)) | (u16::from(forwards) << 1);
             }
             Msg::Persistent { tx, sv, .. } => {
                 d.tx = Some(*tx);
@@ -336,6 +342,10 @@ impl<'a> Ctx<'a> {
                     // Bit 4: it only evicts, and nothing is pending here.
                     if d.ev_only && p.log.len() == p.ndur as usize {
                         d.mask |= 16;
+                    }
+                    // Bit 5: every other participant's row is kept.
+                    if (0..n).all(|r| r == x || table.get(r) == p.view.get(r)) {
+                        d.mask |= 32;
                     }
                 }
             }
@@ -470,6 +480,17 @@ impl<'a> Ctx<'a> {
         d
     }
 
+    /// A REDO of dtx `t` delivered to live participant `p` may pass its
+    /// record on (eviction on arrival, the default eviction): the dtx is
+    /// not in the log (it never comes back once there: a pruned record is
+    /// superseded durably and not logged again), and its originator
+    /// incarnation is dead or may die (a later incarnation exists or may).
+    pub(super) fn redo_may_pass_on(&self, p: &PartState, t: TxId) -> bool {
+        let slot = self.c.n + t.slot as usize;
+        let dead = model::incarnation(self.s, slot) > t.inc || self.may_restart[slot];
+        self.pass_on && dead && !p.log.iter().any(|r| r.id == t)
+    }
+
     /// Whether the enabled action `a` of `y` may make `y` send a message
     /// of kind `k` to `x`. Exact for a view at a participant whose effect
     /// is known (nothing can overtake it, and what it reads changes only
@@ -486,6 +507,17 @@ impl<'a> Ctx<'a> {
             return !self.c.table_argued()
                 || live_part(self.s, &self.crashed, y)
                     .is_none_or(|p| p.log.len() > p.ndur as usize);
+        }
+        if let ActorModelAction::Deliver {
+            msg: Msg::Redo { txr, .. },
+            ..
+        } = a
+        {
+            // A REDO sends REDOs only by passing its record on.
+            return k & RDO == 0
+                || !self.c.table_argued()
+                || live_part(self.s, &self.crashed, y)
+                    .is_none_or(|p| self.redo_may_pass_on(p, txr.id));
         }
         let ActorModelAction::Deliver {
             msg: Msg::View { seq, table, .. },
@@ -706,6 +738,10 @@ impl<'a> Ctx<'a> {
                     d.keep = u16::MAX;
                 }
                 d.same = self.fut_view_same[x];
+                // Bit 5: every other participant's row is kept.
+                if (0..self.c.n).all(|r| r == x || (d.same >> r) & 1 != 0) {
+                    d.mask |= 32;
+                }
             }
             (_, VIEW) => {
                 d.flag = self.fut_view_flag[x];

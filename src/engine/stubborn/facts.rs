@@ -114,6 +114,19 @@ pub(super) struct Facts<'a> {
     pub(super) push: bool,
     /// Per participant: the dtxs of the EXECUTEs and REDOs in flight to it.
     pub(super) records_in: Vec<Vec<TxId>>,
+    /// Eviction on arrival may happen at all: the default eviction, and
+    /// some originator incarnation is, or may become, dead.
+    pub(super) pass_on: bool,
+    /// Per participant: it may pass on a REDO it receives (eviction on
+    /// arrival, the default eviction): its view shows, or a view may
+    /// come to show, an originator incarnation dead.
+    pub(super) may_forward: Vec<bool>,
+    /// `may_forward` along paths on which no view reaches it: its view
+    /// shows an originator incarnation dead now.
+    pub(super) forwards_now: Vec<bool>,
+    /// Per participant: a REDO may reach it along some path (one in
+    /// flight, or one a peer may send, passing on included).
+    pub(super) may_get_redo: Vec<bool>,
 }
 
 impl<'a> Facts<'a> {
@@ -173,7 +186,19 @@ impl<'a> Facts<'a> {
             .collect();
         let pruning = c.variants.pruning;
         let push = c.variants.own_redo && pruning;
-        Facts {
+        // Only if some originator incarnation is, or may become, dead.
+        let fwd = !c.variants.motr_evict
+            && (n..ha_i).any(|k| may_restart[k] || model::incarnation(s, k) > 1);
+        let forwards_now: Vec<bool> = (0..n)
+            .map(|i| {
+                fwd && live_part(s, &crashed, i)
+                    .is_some_and(|p| (0..c.m()).any(|k| p.view.get(n + k).0 > 1))
+            })
+            .collect();
+        let may_forward: Vec<bool> = (0..n)
+            .map(|i| fwd && (forwards_now[i] || crashed[i] || view_may_arrive[i]))
+            .collect();
+        let mut f = Facts {
             c,
             s,
             na,
@@ -188,7 +213,31 @@ impl<'a> Facts<'a> {
             view_may_arrive,
             push,
             records_in,
+            pass_on: fwd,
+            may_forward,
+            forwards_now,
+            may_get_redo: vec![false; n],
+        };
+        // A REDO may reach `r` if one is in flight to it, a peer may send
+        // one by its own rules, or a peer that may get one passes it on:
+        // a fixed point over at most n rounds.
+        let mut get: Vec<bool> = (0..n)
+            .map(|r| {
+                (0..n)
+                    .any(|q| q != r && (f.inflight[q * na + r] & RDO != 0 || f.own_redo_out(q, r)))
+            })
+            .collect();
+        loop {
+            let next: Vec<bool> = (0..n)
+                .map(|r| get[r] || (0..n).any(|q| q != r && get[q] && f.may_forward[q]))
+                .collect();
+            if next == get {
+                break;
+            }
+            get = next;
         }
+        f.may_get_redo = get;
+        f
     }
 
     pub(super) fn part(&self, i: usize) -> Option<&'a PartState> {
@@ -216,7 +265,16 @@ impl<'a> Facts<'a> {
         self.part(r).is_some_and(|p| p.declared)
     }
 
+    /// Participant `r` may send a REDO to `y` along some path: by its own
+    /// rules (`own_redo_out`) or passing one on (eviction on arrival).
     pub(super) fn redo_out(&self, r: usize, y: usize) -> bool {
+        self.own_redo_out(r, y) || (self.may_forward[r] && self.may_get_redo[r])
+    }
+
+    /// A REDO `r` may send on its own (not passing one on): a view's
+    /// round or eviction, a round it serves to `y`, `push_own`, or
+    /// anything after a restart.
+    fn own_redo_out(&self, r: usize, y: usize) -> bool {
         self.crashed[r]
             || self.view_may_arrive[r]
             || self.round_open(r, y)
@@ -225,11 +283,13 @@ impl<'a> Facts<'a> {
 
     /// `redo_out` along paths on which no view reaches `r` (a view at
     /// `r` is in the set, at the head of HA's channel): only a round `r`
-    /// serves to `y` or `push_own` sends REDO then.
+    /// serves to `y`, `push_own`, or passing on under the view it holds
+    /// sends REDO then.
     pub(super) fn redo_out_no_view(&self, r: usize, y: usize) -> bool {
         self.crashed[r]
             || self.round_open(r, y)
             || (self.push && !self.declared(r) && (0..self.n).any(|q| q != r && self.eol_in(r, q)))
+            || (self.forwards_now[r] && self.may_get_redo[r])
     }
 
     pub(super) fn redo_in(&self, y: usize, r: usize) -> bool {

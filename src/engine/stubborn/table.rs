@@ -78,7 +78,11 @@ pub struct Desc {
     /// slot's incarnation; bit 1, it keeps every other participant's;
     /// bit 2, `flag` relies on no EOL arriving; bit 3, it changes a peer's
     /// incarnation while a commit with nothing pending is set; bit 4,
-    /// `ev_only` and nothing is pending here.
+    /// `ev_only` and nothing is pending here; bit 5, it keeps every other
+    /// participant's row (incarnation and state).
+    /// Participant REDO: bit 0, the record is not superseded durably here;
+    /// bit 1, it may be passed on (eviction on arrival: the default, and
+    /// the dtx is not in the log).
     /// Originator PERSISTENT: the participants its vector shows P;
     /// originator VIEW: the participants it resends EXECUTE to.
     /// Participant EOL: bit 0, the receiver has declared or its view shows
@@ -264,8 +268,16 @@ pub(super) fn indep_part(c: &Cluster, a: &Desc, b: &Desc) -> bool {
                 && b.mask & 8 == 0
                 && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
         }
+        // A REDO that may pass its record on (bit 1 of its mask: not in
+        // the log, eviction on arrival) reads the view too: whether the
+        // record's originator incarnation is dead there (a view keeping
+        // every slot's incarnation, bit 0, keeps that), and where to send
+        // it (each other participant's row, bit 5).
         (RDO, VIEW) => {
-            b.flag && b.mask & 8 == 0 && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
+            b.flag
+                && b.mask & 8 == 0
+                && (!pruning || b.mask & 2 != 0 || a.mask & 1 != 0)
+                && (a.mask & 2 == 0 || b.mask & 33 == 33)
         }
         // The commit reads the view for the `to` of its notices only, and
         // sends none when nothing is pending (its flag). Records become
@@ -374,8 +386,13 @@ pub(super) fn triggers(c: &Cluster, role: Role, k: Kinds) -> &'static [(Kinds, b
         (Role::Part, PER) => &[(COMMIT | EXE | RDO, false)],
         // REDO: a view starts a round or evicts, an ack advances the
         // round to its peer, the stop condition pushes the log.
-        (Role::Part, RDO) if push => &[(VIEW | EOL, false), (ACK, true)],
-        (Role::Part, RDO) => &[(VIEW, false), (ACK, true)],
+        // By default also a REDO passed on (eviction on arrival).
+        (Role::Part, RDO) => match (push, c.variants.motr_evict) {
+            (true, false) => &[(VIEW | EOL | RDO, false), (ACK, true)],
+            (true, true) => &[(VIEW | EOL, false), (ACK, true)],
+            (false, false) => &[(VIEW | RDO, false), (ACK, true)],
+            (false, true) => &[(VIEW, false), (ACK, true)],
+        },
         (Role::Part, ACK) => &[(RDO, true)],
         (Role::Part, EOL) => &[(VIEW, false), (ACK, true)],
         (Role::Part, READY) => &[(VIEW, false)],
