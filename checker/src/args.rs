@@ -140,6 +140,9 @@ replayed by a real node start. Prints the figures and writes them as JSON with -
         /// Then keep p3 down this many seconds under load paced on STABLE, and time its recovery (0: skip)
         #[arg(long, default_value_t = 0.0, value_name = "SECS")]
         down_seconds: f64,
+        /// How long to wait for the restarted p3 to be ONLINE before giving up on the recovery time (reported as null)
+        #[arg(long, default_value_t = 600.0, value_name = "SECS")]
+        recovery_timeout: f64,
     },
 }
 

@@ -15,7 +15,11 @@ pub(crate) fn run(cmd: BenchCmd) -> Result<ExitCode, String> {
         data,
         out,
         down_seconds,
+        recovery_timeout,
     } = cmd;
+    if !(recovery_timeout.is_finite() && recovery_timeout > 0.0) {
+        return Err("--recovery-timeout must be a positive number of seconds".into());
+    }
     if clients == 0 || batch == 0 || keys == 0 {
         return Err("--clients, --batch and --keys must be at least 1".into());
     }
@@ -30,6 +34,7 @@ pub(crate) fn run(cmd: BenchCmd) -> Result<ExitCode, String> {
         commit_delay_ms,
         data,
         down_seconds,
+        recovery_timeout,
     };
     let r = dtm0::live::bench::run(&exe, &opts)?;
     let j = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;

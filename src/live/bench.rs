@@ -45,6 +45,8 @@ pub struct BenchOpts {
     pub data: PathBuf,
     /// Seconds a participant stays down under load (0: no such phase).
     pub down_seconds: f64,
+    /// How long to wait for the restarted participant to be ONLINE.
+    pub recovery_timeout: f64,
 }
 
 /// One window of a paced-on-STABLE run.
@@ -434,7 +436,8 @@ fn down_phase(
     // late: the recovery time is read from HA's table instead.
     start(exe, dir, file, spec, procs, "p3", Duration::from_secs(120))?;
     let mut recovery_seconds = None;
-    while t.elapsed() < Duration::from_secs(120) {
+    let give_up = Duration::from_secs_f64(o.recovery_timeout);
+    while t.elapsed() < give_up {
         let online = inspect(spec, "ha").is_some_and(|v| {
             v["state"]["Ha"]["table"][2][1] == "Online"
                 && v["state"]["Ha"]["table"][2][0].as_u64() > Some(1)
