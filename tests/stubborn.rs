@@ -80,7 +80,23 @@ fn for_each_state(m: &Dtm0Model, f: impl FnMut(&SysState)) -> usize {
 }
 
 /// `for_each_state`, stopping after `cap` states.
-fn for_each_state_upto(m: &Dtm0Model, cap: usize, mut f: impl FnMut(&SysState)) -> usize {
+fn for_each_state_upto(m: &Dtm0Model, cap: usize, f: impl FnMut(&SysState)) -> usize {
+    walk(
+        m,
+        cap,
+        |_, _, en| (0..en.len()).filter(|&i| en[i]).collect(),
+        f,
+    )
+}
+
+/// Depth-first over the states reached by the actions `choose` picks (by
+/// index among `stubborn::actions`), at most `cap` states.
+fn walk(
+    m: &Dtm0Model,
+    cap: usize,
+    choose: impl Fn(&SysState, &[dtm0::model::Action], &[bool]) -> Vec<usize>,
+    mut f: impl FnMut(&SysState),
+) -> usize {
     let mut seen = HashSet::new();
     let mut stack: Vec<SysState> = m.init_states();
     for s in &stack {
@@ -94,11 +110,11 @@ fn for_each_state_upto(m: &Dtm0Model, cap: usize, mut f: impl FnMut(&SysState)) 
         n += 1;
         f(&s);
         let (acts, en) = stubborn::actions(m, &s);
-        for (a, e) in acts.into_iter().zip(en) {
-            if !e {
-                continue;
-            }
-            if let Some(next) = m.next_state(&s, a).filter(|x| m.within_boundary(x)) {
+        for i in choose(&s, &acts, &en) {
+            if let Some(next) = m
+                .next_state(&s, acts[i].clone())
+                .filter(|x| m.within_boundary(x))
+            {
                 if seen.insert(visited_fp(&next)) {
                     stack.push(next);
                 }
@@ -336,27 +352,14 @@ fn redos_in_flight(s: &SysState) -> usize {
 
 /// Every state the reduced search visits (its sets taken from the closure,
 /// as in `reduced_dfs`), depth-first.
-fn for_each_reduced_state(m: &Dtm0Model, mut f: impl FnMut(&SysState)) -> usize {
-    let mut seen = HashSet::new();
-    let mut stack: Vec<SysState> = m.init_states();
-    for s in &stack {
-        seen.insert(visited_fp(s));
-    }
-    let mut n = 0;
-    while let Some(s) = stack.pop() {
-        n += 1;
-        f(&s);
-        let (acts, en) = stubborn::actions(m, &s);
-        for k in stubborn::stubborn_set(m, &s, &acts, &en) {
-            let a = acts[usize::from(k)].clone();
-            if let Some(next) = m.next_state(&s, a).filter(|x| m.within_boundary(x)) {
-                if seen.insert(visited_fp(&next)) {
-                    stack.push(next);
-                }
-            }
-        }
-    }
-    n
+fn for_each_reduced_state(m: &Dtm0Model, f: impl FnMut(&SysState)) -> usize {
+    let choose = |s: &SysState, acts: &[dtm0::model::Action], en: &[bool]| {
+        stubborn::stubborn_set(m, s, acts, en)
+            .into_iter()
+            .map(usize::from)
+            .collect()
+    };
+    walk(m, usize::MAX, choose, f)
 }
 
 /// Eviction on arrival (a REDO delivery that sends REDOs) is covered by
